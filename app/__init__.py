@@ -1,0 +1,71 @@
+"""The application factory: a table of contents of the app."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from config import CONFIGS
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    config_name = config_name or os.environ.get("APP_ENV", "production")
+    config_class = CONFIGS[config_name]
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    config_class.init_app(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app.extensions import init_extensions
+
+    init_extensions(app)
+    from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+    from app.health import bp as health_bp
+    from app.media import bp as media_bp
+    from app.works import bp as works_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(media_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(works_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import init_errorhandlers
+
+    init_errorhandlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.commands import init_commands
+
+    init_commands(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.templating import init_templating
+
+    init_templating(app)
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

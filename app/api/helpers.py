@@ -1,0 +1,76 @@
+"""Small helpers every API module shares: JSON bodies, auth guards, cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.errors import Forbidden, ServiceError, ValidationFailed
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a clear 400/415 error."""
+    if not request.is_json:
+        raise ServiceError(
+            _("请以 JSON 格式提交（Content-Type: application/json）。"),
+            code="unsupported_media_type",
+            status=415,
+        )
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError(_("请求内容不是有效的 JSON 对象。"), code="invalid_json")
+    return data
+
+
+def require_fields(data: dict[str, Any], *names: str) -> None:
+    missing = {name: _("必填") for name in names if data.get(name) in (None, "")}
+    if missing:
+        raise ValidationFailed(_("缺少必填字段：%(names)s", names=", ".join(missing)), fields=missing)
+
+
+def login_required_api(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            raise ServiceError(_("请先登录。"), code="unauthorized", status=401)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def role_required_api(*roles: str) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required_api
+        def wrapper(*args, **kwargs):
+            if current_user.role not in roles:
+                raise Forbidden(_("您没有权限进行此操作。"))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise ServiceError(_("分页游标无效。"), code="invalid_cursor") from exc
+    if not isinstance(value, dict):
+        raise ServiceError(_("分页游标无效。"), code="invalid_cursor")
+    return value

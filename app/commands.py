@@ -1,0 +1,11 @@
+"""Command-line tools: `flask users create`, `flask demo load`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_commands(app: Flask) -> None:
+    from app.auth.cli import users_cli
+
+    app.cli.add_command(users_cli)

@@ -1,0 +1,119 @@
+"""One error shape for the API and friendly Chinese pages for people.
+
+API errors: ``{"error": {"code": "snake_case_code", "message": "a sentence"}}`` with the right
+HTTP status, for our own errors and for 404, 405, 413, CSRF failures and rate limits alike.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A refusal a person can understand, raised by services and shown by pages and the API."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+class ValidationFailed(ServiceError):
+    status = 422
+    code = "validation_failed"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.fields = fields or {}
+
+
+def _http_messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: ("bad_request", _("请求格式不正确。")),
+        401: ("unauthorized", _("请先登录。")),
+        403: ("forbidden", _("您没有权限进行此操作。")),
+        404: ("not_found", _("您要找的内容不存在或已被删除。")),
+        405: ("method_not_allowed", _("不支持该请求方法。")),
+        413: ("payload_too_large", _("上传的内容太大，超出了允许的上限。")),
+        415: ("unsupported_media_type", _("请以 JSON 格式提交。")),
+        429: ("rate_limited", _("操作太频繁，请稍后再试。")),
+        500: ("internal_error", _("服务器出了点问题，请稍后再试。")),
+        503: ("unavailable", _("服务暂时不可用，请稍后再试。")),
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, **extra):
+    if wants_json():
+        body: dict = {"error": {"code": code, "message": message}}
+        body["error"].update(extra)
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def handle_service_error(exc: ServiceError):
+        extra = {"fields": exc.fields} if isinstance(exc, ValidationFailed) and exc.fields else {}
+        return error_response(exc.status, exc.code, exc.message, **extra)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(exc: CSRFError):
+        return error_response(400, "csrf_failed", _("页面已过期或缺少安全令牌，请刷新页面后重试。"))
+
+    @app.errorhandler(429)
+    def handle_rate_limit(exc):
+        code, message = _http_messages()[429]
+        response = error_response(429, code, message)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is None and getattr(exc, "limit", None) is not None:
+            retry_after = exc.limit.limit.get_expiry()
+        resp = app.make_response(response)
+        if retry_after is not None and "Retry-After" not in resp.headers:
+            resp.headers["Retry-After"] = str(int(retry_after))
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):
+        code, message = _http_messages().get(exc.code or 500, ("http_error", exc.description))
+        response = app.make_response(error_response(exc.code or 500, code, message))
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        code, message = _http_messages()[500]
+        return error_response(500, code, message)

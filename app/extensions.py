@@ -1,0 +1,87 @@
+"""Every extension object, created unbound here and bound in create_app with init_app."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+
+# Named constraints make migrations portable between SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate(render_as_batch=True)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def _locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _rate_limit_key() -> str:
+    """Per account when signed in, else per IP: an office NAT shares one IP."""
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{get_remote_address()}"
+
+
+limiter = Limiter(key_func=_rate_limit_key, default_limits=[])
+
+
+class RedisClient:
+    """The app's Redis connection, bound at init_app so the URL comes from config."""
+
+    def __init__(self) -> None:
+        self._client: redis.Redis | None = None
+
+    def init_app(self, app: Flask) -> None:
+        self._client = redis.Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2
+        )
+        app.extensions["redis_client"] = self
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            raise RuntimeError("redis_client.init_app() has not been called")
+        return self._client
+
+
+redis_client = RedisClient()
+
+
+def init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_locale)
+    limiter.init_app(app)
+    redis_client.init_app(app)
+
+    from app.storage import init_storage
+
+    init_storage(app)

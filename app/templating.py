@@ -1,0 +1,27 @@
+"""Jinja globals and filters shared by every page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+from app.catalog import INDUSTRIES, PROVINCES, kind_label, level_label, status_label
+
+
+def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).strftime(fmt)
+
+
+def init_templating(app: Flask) -> None:
+    app.jinja_env.filters["local_time"] = _local_time
+    app.jinja_env.globals.update(
+        INDUSTRIES=INDUSTRIES,
+        PROVINCES=PROVINCES,
+        kind_label=kind_label,
+        level_label=level_label,
+        status_label=status_label,
+    )

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("works", __name__)
+
+from app.works import routes  # noqa: E402,F401

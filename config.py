@@ -1,0 +1,143 @@
+"""Configuration classes, every value read from the environment.
+
+`APP_ENV` picks the class (development, testing, production); `create_app()` defaults to
+production so that a forgotten setting fails closed: production refuses to start without
+`SECRET_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+MiB = 1024 * 1024
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'app.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Every Redis key (counters, limiter, queue) starts with this, so that several deployments
+    # or test runs can share one server.
+    REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "wmcwm:")
+    MEDIA_QUEUE = os.environ.get("MEDIA_QUEUE", "media")
+
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(INSTANCE_DIR / "media"))
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL")
+    S3_BUCKET = os.environ.get("S3_BUCKET", "wmcwm-media")
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID")
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY")
+    S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "path")
+    S3_PUBLIC_BASE_URL = os.environ.get("S3_PUBLIC_BASE_URL")
+
+    # A request body larger than this is refused with 413 before it is read.
+    MAX_CONTENT_LENGTH = _int("MAX_REQUEST_BYTES", 100 * MiB)
+    MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 10 * MiB)
+    MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
+    STORY_MAX_IMAGES = _int("STORY_MAX_IMAGES", 9)
+    UPLOAD_PART_SIZE = _int("UPLOAD_PART_SIZE", 8 * MiB)
+    MAX_FILM_BYTES = _int("MAX_FILM_BYTES", 2048 * MiB)
+    MAX_VIDEO_BYTES = _int("MAX_VIDEO_BYTES", 500 * MiB)
+    MAX_FILM_SECONDS = _int("MAX_FILM_SECONDS", 30 * 60)
+    MAX_VIDEO_SECONDS = _int("MAX_VIDEO_SECONDS", 5 * 60)
+
+    API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 30)
+
+    RATELIMIT_STORAGE_URI = REDIS_URL
+    RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"
+    RATELIMIT_HEADERS_ENABLED = True
+    # A Redis outage must not take the site down: the limiter lets requests through instead.
+    RATELIMIT_SWALLOW_ERRORS = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "20 per hour")
+
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["zh", "en"]
+
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    HOST = os.environ.get("HOST", "127.0.0.1")
+    PORT = _int("PORT", 5000)
+
+    @classmethod
+    def init_app(cls, app) -> None:
+        """Checks and derived settings that need the app; overridden per environment."""
+
+
+def _instance_secret() -> str:
+    """A per-machine secret kept in instance/, so local sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+    @classmethod
+    def init_app(cls, app) -> None:
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = _instance_secret()
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-only-secret"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", f"wmcwm-test-{secrets.token_hex(4)}:")
+    RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"
+    SESSION_COOKIE_SECURE = False
+
+    @classmethod
+    def init_app(cls, app) -> None:
+        pass
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    @classmethod
+    def init_app(cls, app) -> None:
+        if not app.config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "SECRET_KEY is not set. Production refuses to start without it: "
+                "export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
