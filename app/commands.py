@@ -7,5 +7,7 @@ from flask import Flask
 
 def init_commands(app: Flask) -> None:
     from app.auth.cli import users_cli
+    from app.demo import demo_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
