@@ -1,0 +1,97 @@
+"""The media queue (RQ on the app's Redis): the app enqueues jobs by dotted name.
+
+`enqueue_job("media_worker.jobs.transcode_asset", asset_id, job_id=f"transcode-{asset_id}")`
+names the job function as a string, so the web app never imports the worker's ffmpeg code.
+RQ's own keys start with its fixed prefix ``rq:``; deployments or test runs that share one Redis
+keep apart by using different queue names (MEDIA_QUEUE).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import current_app
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from app.extensions import redis_client
+
+log = logging.getLogger(__name__)
+
+# A job with a known id in one of these states is run again when enqueued again (a retry);
+# in any other state (queued, started, deferred, scheduled, finished, canceled) it is left alone.
+_RETRIABLE = {JobStatus.FAILED, JobStatus.STOPPED}
+
+
+def media_queue() -> Queue:
+    """The queue the media workers listen on, on the app's Redis connection."""
+    return Queue(current_app.config["MEDIA_QUEUE"], connection=redis_client.client)
+
+
+def enqueue_job(func_name: str, *args: Any, job_id: str | None = None, **options: Any) -> Job:
+    """Put `func_name(*args)` on the media queue and return its job.
+
+    `func_name` is a dotted path such as ``"media_worker.jobs.echo_job"``. `options` are RQ's
+    enqueue options (``job_timeout``, ``result_ttl``, ``retry``, ``meta``…).
+
+    With a `job_id` the call is idempotent: while Redis knows a job with that id, enqueueing
+    again returns that job instead of adding a second one, even when two processes race (the
+    check and the enqueue are one WATCH/MULTI transaction). A job that failed or was stopped is
+    requeued, so enqueueing again is also how a failed job is retried.
+    """
+    queue = media_queue()
+    if job_id is None:
+        return queue.enqueue_call(func_name, args=args, **_rq_options(options))
+
+    connection = queue.connection
+    with connection.pipeline() as pipe:
+        try:
+            pipe.watch(Job.key_for(job_id))
+            existing = _fetch(job_id, connection)
+            if existing is not None:
+                pipe.unwatch()
+                return _retry_if_failed(existing)
+            pipe.multi()
+            job = queue.enqueue_call(
+                func_name, args=args, job_id=job_id, pipeline=pipe, **_rq_options(options)
+            )
+            pipe.execute()
+            log.info("enqueued %s as job %s on queue %s", func_name, job_id, queue.name)
+            return job
+        except redis.WatchError:
+            # Another process enqueued the same id between our check and our write: theirs wins.
+            existing = _fetch(job_id, connection)
+            if existing is None:  # pragma: no cover - it was created and already expired
+                raise
+            return existing
+
+
+def _rq_options(options: dict[str, Any]) -> dict[str, Any]:
+    # enqueue_call() spells the job timeout `timeout`; enqueue() spells it `job_timeout`.
+    if "job_timeout" in options:
+        options = dict(options)
+        options["timeout"] = options.pop("job_timeout")
+    return options
+
+
+def _fetch(job_id: str, connection: redis.Redis) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return None
+
+
+def _retry_if_failed(job: Job) -> Job:
+    status = job.get_status(refresh=False)
+    if status not in _RETRIABLE:
+        return job
+    try:
+        job = job.requeue()
+        log.info("requeued job %s (it was %s)", job.id, status.value)
+    except InvalidJobOperation:
+        # Another process requeued it first; the job is queued again either way.
+        job.refresh()
+    return job

@@ -1,0 +1,85 @@
+"""The RQ worker process: one Flask app, one Redis connection, the media queue.
+
+Run it with `python -m media_worker` (APP_ENV defaults to production, like wsgi.py; `make run`
+sets development). Start as many as the queue needs, on as many hosts as share the Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+
+import redis
+from flask import Flask
+from rq import Queue, Worker
+from rq.job import Job
+
+from app import create_app
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class MediaWorker(Worker):
+    """An RQ worker that runs every job inside the Flask app context.
+
+    RQ forks a work horse per job; the horse opens its own database connections rather than
+    reusing any the parent process might hold.
+    """
+
+    def __init__(self, *args, app: Flask, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = app
+        self._parent_pid = os.getpid()
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        with self.app.app_context():
+            if os.getpid() != self._parent_pid:
+                # Sockets inherited through fork() belong to the parent: never share them.
+                db.engine.dispose(close=False)
+            try:
+                return super().perform_job(job, queue)
+            finally:
+                db.session.remove()
+
+
+def redis_display(url: str) -> str:
+    """The Redis URL with its password masked, for logs."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
+
+
+def build_worker(app: Flask) -> MediaWorker:
+    # A connection of its own: the app's client has short socket timeouts meant for requests,
+    # while the worker blocks on the queue (RQ sets a socket timeout that fits its dequeue wait).
+    connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    queue = Queue(app.config["MEDIA_QUEUE"], connection=connection)
+    return MediaWorker([queue], connection=connection, app=app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m media_worker", description="媒体处理进程 / media worker")
+    parser.add_argument("--burst", action="store_true", help="process the jobs waiting, then exit")
+    options = parser.parse_args(argv)
+
+    log_level = "INFO"
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(os.environ.get("APP_ENV", "production"))
+    worker = build_worker(app)
+    log.info(
+        "media worker %s (pid %d, APP_ENV=%s) listening on queue %r at %s",
+        worker.name,
+        os.getpid(),
+        app.config["ENV_NAME"],
+        app.config["MEDIA_QUEUE"],
+        redis_display(app.config["REDIS_URL"]),
+    )
+    try:
+        worker.connection.ping()
+    except redis.RedisError as exc:
+        log.error("Redis does not answer at %s: %s", redis_display(app.config["REDIS_URL"]), exc)
+        return 1
+    worker.work(burst=options.burst, logging_level=log_level)
+    log.info("media worker %s stopped", worker.name)
+    return 0

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Serve the site locally: migrate, load the demo on the first run, start the media worker and
+# the web server (gunicorn), print the URL, and stop both on Ctrl-C or SIGTERM.
+# `make run` calls scripts/bootstrap.sh first; this script expects .venv and Redis to be there.
+#
+# Environment: HOST (127.0.0.1), PORT (5000), APP_ENV (development), WEB_WORKERS (2),
+# WEB_THREADS (4), and everything config.py reads (DATABASE_URL, REDIS_URL, INSTANCE_PATH, …).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export APP_ENV="${APP_ENV:-development}"
+export HOST="${HOST:-127.0.0.1}"
+export PORT="${PORT:-5000}"
+export FLASK_APP=wsgi
+export PYTHONUNBUFFERED=1
+BIN="$ROOT/.venv/bin"
+[[ -x $BIN/flask ]] || { echo "run.sh: .venv is missing: run \`make run\` (it bootstraps first)" >&2; exit 1; }
+
+mkdir -p "${INSTANCE_PATH:-$ROOT/instance}"
+
+echo "==> 数据库迁移 / applying migrations (flask db upgrade)"
+"$BIN/flask" db upgrade
+# Prints the demo accounts' credentials on the first run only; does nothing once data exists.
+"$BIN/flask" demo load --if-empty
+
+WORKER_PID=""
+WEB_PID=""
+
+stop_children() {
+    trap - INT TERM EXIT
+    local pid
+    for pid in $WEB_PID $WORKER_PID; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    # gunicorn and the RQ worker both shut down gracefully on SIGTERM; give them 20 s.
+    for _ in $(seq 1 200); do
+        alive=0
+        for pid in $WEB_PID $WORKER_PID; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for pid in $WEB_PID $WORKER_PID; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+
+on_signal() {
+    echo
+    echo "==> 正在停止 / stopping…"
+    exit 0   # the EXIT trap stops the children
+}
+trap on_signal INT TERM
+trap 'stop_children' EXIT
+
+"$BIN/python" -m media_worker &
+WORKER_PID=$!
+
+"$BIN/gunicorn" wsgi:app \
+    --bind "$HOST:$PORT" \
+    --workers "${WEB_WORKERS:-2}" \
+    --threads "${WEB_THREADS:-4}" \
+    --access-logfile - \
+    --graceful-timeout 10 &
+WEB_PID=$!
+
+# Print the URL once the server answers, so whoever reads it can open it at once.
+url_host="$HOST"
+[[ $url_host == 0.0.0.0 || $url_host == "::" ]] && url_host=127.0.0.1
+[[ $url_host == *:* ]] && url_host="[$url_host]"
+URL="http://$url_host:$PORT/"
+serving=0
+for _ in $(seq 1 300); do
+    kill -0 "$WEB_PID" 2>/dev/null || { echo "run.sh: the web server exited before serving; see above" >&2; exit 1; }
+    if "$BIN/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "${URL}healthz" >/dev/null 2>&1; then
+        serving=1
+        break
+    fi
+    sleep 0.2
+done
+((serving)) || { echo "run.sh: the web server did not answer at ${URL}healthz within 60 s" >&2; exit 1; }
+echo
+echo "网络倡文明 已启动 / is running at $URL"
+echo "按 Ctrl-C 停止 / press Ctrl-C to stop"
+echo
+
+# Wait for either child to end. The worker ending is reported and the site keeps serving
+# (uploads wait in the queue); the web server ending ends the run.
+while true; do
+    # shellcheck disable=SC2086  # WORKER_PID is empty once the worker has gone
+    wait -n $WEB_PID $WORKER_PID 2>/dev/null || true
+    if ! kill -0 "$WEB_PID" 2>/dev/null; then
+        wait "$WEB_PID" && status=0 || status=$?
+        echo "run.sh: 网站进程已退出 / the web server exited (status $status)" >&2
+        exit "$status"
+    fi
+    if [[ -n $WORKER_PID ]] && ! kill -0 "$WORKER_PID" 2>/dev/null; then
+        wait "$WORKER_PID" && status=0 || status=$?
+        echo "run.sh: 媒体处理进程已退出 / the media worker exited (status $status); the site keeps serving, but media jobs wait until a worker runs (python -m media_worker)" >&2
+        WORKER_PID=""
+    fi
+done

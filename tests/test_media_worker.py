@@ -1,0 +1,206 @@
+"""The media worker as a real process on the real Redis, fed through app.queue.
+
+Each run listens on a queue of its own (RQ's key prefix is fixed at ``rq:``), and every key the
+run created carries that queue's token, so the clean-up can find them all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from rq.job import JobStatus
+
+from app import create_app
+from app.queue import enqueue_job, media_queue
+from media_worker.worker import redis_display
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TOKEN = secrets.token_hex(4)
+QUEUE = f"media-test-{TOKEN}"
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_redis(redis_server):
+    yield
+    for key in redis_server.scan_iter(match=f"rq:*{TOKEN}*", count=1000):
+        redis_server.delete(key)
+    for queue_key in redis_server.smembers("rq:queues"):
+        if TOKEN.encode() in queue_key:
+            redis_server.srem("rq:queues", queue_key)
+
+
+@pytest.fixture(scope="module")
+def queue_app():
+    app = create_app("testing", REDIS_URL=REDIS_URL, MEDIA_QUEUE=QUEUE, REDIS_KEY_PREFIX=f"{QUEUE}:")
+    with app.app_context():
+        yield app
+
+
+def start_worker(queue: str, log_path: Path) -> subprocess.Popen:
+    """`python -m media_worker` on `queue`, its output in `log_path`, once it says it listens."""
+    env = dict(
+        os.environ,
+        APP_ENV="testing",
+        MEDIA_QUEUE=queue,
+        REDIS_URL=REDIS_URL,
+        INSTANCE_PATH=str(log_path.parent),
+        PYTHONUNBUFFERED="1",
+    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "media_worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    process.log_path = log_path
+    wait_for(lambda: "listening on queue" in log_path.read_text() or process.poll() is not None)
+    assert process.poll() is None, log_path.read_text()
+    return process
+
+
+def stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError("the worker ignored SIGTERM for 20 s") from None
+    return process.returncode
+
+
+@pytest.fixture(scope="module")
+def worker(queue_app, tmp_path_factory):
+    process = start_worker(QUEUE, tmp_path_factory.mktemp("worker") / "worker.log")
+    yield process
+    stop(process)
+
+
+def finished(job):
+    def check():
+        status = job.get_status(refresh=True)
+        return status if status in (JobStatus.FINISHED, JobStatus.FAILED) else None
+
+    return check
+
+
+def test_worker_logs_what_it_listens_on(worker):
+    log = worker.log_path.read_text()
+    assert f"listening on queue '{QUEUE}'" in log
+    assert "APP_ENV=testing" in log
+
+
+def test_worker_runs_echo_job_inside_the_app_context(worker):
+    payload = {"text": "网络倡文明", "n": 1}
+    job = enqueue_job("media_worker.jobs.echo_job", payload, job_id=f"echo-{TOKEN}-ctx")
+
+    assert wait_for(finished(job)) == JobStatus.FINISHED
+    result = job.return_value()
+    assert result["echo"] == payload
+    assert result["app_env"] == "testing"
+    assert result["pid"] not in (os.getpid(), worker.pid)  # a work horse ran it, not the web side
+
+
+def test_enqueue_with_job_id_is_idempotent():
+    """Without a worker listening: the second enqueue finds the first job waiting."""
+    app = create_app("testing", REDIS_URL=REDIS_URL, MEDIA_QUEUE=f"{QUEUE}-idle")
+    with app.app_context():
+        queue = media_queue()
+        try:
+            job_id = f"echo-{TOKEN}-idle"
+            first = enqueue_job("media_worker.jobs.echo_job", 1, job_id=job_id)
+            second = enqueue_job("media_worker.jobs.echo_job", 2, job_id=job_id)
+
+            assert first.id == second.id == job_id
+            assert queue.job_ids == [job_id]
+            assert second.args == (1,)  # the first call's job, untouched
+
+            enqueue_job("media_worker.jobs.echo_job", 3)  # no id: always a new job
+            assert queue.count == 2
+        finally:
+            queue.delete(delete_jobs=True)
+
+
+def test_concurrent_enqueues_of_one_job_id_make_one_job():
+    app = create_app("testing", REDIS_URL=REDIS_URL, MEDIA_QUEUE=f"{QUEUE}-race")
+    job_id = f"echo-{TOKEN}-race"
+    barrier = threading.Barrier(8)
+
+    def enqueue(n: int) -> str:
+        with app.app_context():
+            barrier.wait()
+            return enqueue_job("media_worker.jobs.echo_job", n, job_id=job_id).id
+
+    with app.app_context():
+        queue = media_queue()
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                ids = list(pool.map(enqueue, range(8)))
+            assert ids == [job_id] * 8
+            assert queue.job_ids == [job_id]
+        finally:
+            queue.delete(delete_jobs=True)
+
+
+def test_a_finished_job_is_not_run_again(worker):
+    job_id = f"echo-{TOKEN}-once"
+    job = enqueue_job("media_worker.jobs.echo_job", "once", job_id=job_id)
+    assert wait_for(finished(job)) == JobStatus.FINISHED
+
+    again = enqueue_job("media_worker.jobs.echo_job", "twice", job_id=job_id)
+
+    assert again.id == job_id
+    assert again.get_status(refresh=True) == JobStatus.FINISHED
+    assert again.return_value()["echo"] == "once"
+    assert len(again.results()) == 1
+
+
+def test_enqueueing_a_failed_job_again_retries_it(worker):
+    job_id = f"missing-{TOKEN}"
+    job = enqueue_job("media_worker.jobs.no_such_job", job_id=job_id)
+    assert wait_for(finished(job)) == JobStatus.FAILED
+
+    enqueue_job("media_worker.jobs.no_such_job", job_id=job_id)
+
+    wait_for(lambda: len(job.results()) == 2)
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    assert media_queue().failed_job_registry.get_job_ids() == [job_id]
+
+
+def test_worker_stops_cleanly_on_sigterm(tmp_path):
+    """A warm shutdown: the worker finishes what it runs, deregisters and exits 0."""
+    process = start_worker(f"{QUEUE}-stop", tmp_path / "worker.log")
+
+    assert stop(process) == 0
+    assert "stopped" in process.log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cret@cache:6379/1", "redis://:***@cache:6379/1"),
+        ("rediss://queue:s3cret@cache:6380/0", "rediss://queue:***@cache:6380/0"),
+    ],
+)
+def test_the_start_line_never_shows_the_redis_password(url, shown):
+    assert redis_display(url) == shown

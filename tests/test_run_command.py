@@ -1,0 +1,128 @@
+"""`make run`'s script for real: scripts/run.sh from this checkout, on a private instance folder.
+
+The run gets its own INSTANCE_PATH (SQLite, media, secret key), port, Redis key prefix and queue
+name, so it never touches the developer's instance/ or a server already running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+START_TIMEOUT = 90  # migrations and the demo data on a first run, on a busy 2-core machine
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_group(pgid: int) -> dict[int, str]:
+    """pid → command line of every live process in the process group `pgid`."""
+    members = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces) start after the last ')'.
+        state, _ppid, group = stat.rsplit(")", 1)[1].split()[:3]
+        if int(group) == pgid and state != "Z":
+            members[int(entry.name)] = cmdline
+    return members
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def run_env(tmp_path, redis_server):
+    token = secrets.token_hex(4)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Whatever points at the developer's data or a production store stays out.
+        if key not in {"DATABASE_URL", "MEDIA_ROOT", "STORAGE_BACKEND", "SECRET_KEY", "APP_ENV"}
+        and not key.startswith("S3_")
+    }
+    env.update(
+        INSTANCE_PATH=str(tmp_path / "instance"),
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        REDIS_URL=REDIS_URL,
+        REDIS_KEY_PREFIX=f"wmcwm-runtest-{token}:",
+        MEDIA_QUEUE=f"media-runtest-{token}",
+        WEB_WORKERS="1",
+        WEB_THREADS="2",
+    )
+    yield env
+    for pattern in (f"wmcwm-runtest-{token}:*", f"rq:*runtest-{token}*"):
+        for key in redis_server.scan_iter(match=pattern, count=1000):
+            redis_server.delete(key)
+    redis_server.srem("rq:queues", f"rq:queue:media-runtest-{token}")
+
+
+def test_run_serves_the_site_with_its_worker_and_stops_cleanly(run_env, tmp_path):
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=ROOT,
+            env=run_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so the test can signal all of it
+        )
+    pgid = process.pid
+    url = f"http://127.0.0.1:{run_env['PORT']}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while f"is running at {url}" not in log_path.read_text(errors="replace"):
+            assert process.poll() is None, f"run.sh exited {process.returncode}:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"no URL after {START_TIMEOUT} s:\n{log_path.read_text()}"
+            time.sleep(0.2)
+
+        assert "网络倡文明 已启动" in log_path.read_text()
+        assert get(url + "readyz") == 200
+        assert get(url) == 200
+        members = process_group(pgid)
+        assert any("-m media_worker" in cmd for cmd in members.values()), members
+        assert any("gunicorn" in cmd for cmd in members.values()), members
+        assert (Path(run_env["INSTANCE_PATH"]) / "app.db").exists()
+
+        os.killpg(pgid, signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while process_group(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process_group(pgid) == {}, "children outlived run.sh"
+        log = log_path.read_text()
+        assert re.search(r"media worker \S+ stopped", log), log[-2000:]
+    finally:
+        if process_group(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+        process.wait(timeout=10)
