@@ -1,4 +1,4 @@
-"""Command-line tools: `flask users create`, `flask demo load`."""
+"""Command-line tools: `flask users …`, `flask demo load`, `flask counters …`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from flask import Flask
 def init_commands(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo import demo_cli
+    from app.engagement.cli import counters_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(counters_cli)

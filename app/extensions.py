@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,7 +11,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 
 # Named constraints make migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -33,7 +34,8 @@ def _locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
-    chosen = request.args.get("lang") or request.cookies.get("lang")
+    # Services also run without a request (CLI, worker): they speak the default language.
+    chosen = (request.args.get("lang") or request.cookies.get("lang")) if has_request_context() else None
     if chosen in languages:
         return chosen
     return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -71,6 +73,18 @@ class RedisClient:
 
 
 redis_client = RedisClient()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite under several gunicorn workers: WAL lets readers run beside the one writer, and a
+    busy timeout makes a writer wait for the lock instead of failing at once."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 def init_extensions(app: Flask) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
+from flask_babel import get_locale
 
 from app.catalog import INDUSTRIES, PROVINCES, kind_label, level_label, status_label
 
@@ -19,6 +20,7 @@ def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = _local_time
     app.jinja_env.globals.update(
+        get_locale=get_locale,
         INDUSTRIES=INDUSTRIES,
         PROVINCES=PROVINCES,
         kind_label=kind_label,

@@ -14,9 +14,10 @@ from datetime import timedelta
 import pytest
 import redis
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Campaign, Collective, Level, Role, User, utcnow
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -27,8 +28,23 @@ DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") 
 
 
 def _flush_prefix(client: redis.Redis, prefix: str) -> None:
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        client.delete(key)
+    # Flask-Limiter's storage puts its own "LIMITS:LIMITER/" in front of our prefix.
+    for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.delete(key)
+
+
+class RequestContextClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    The `app` fixture keeps an app context open for the whole test, and Flask would reuse it
+    for requests; Flask-Login caches the user in `g` on that context, so one client's log-in
+    would leak into another client's requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +97,10 @@ def app(db_url, tmp_path, redis_server):
         RATELIMIT_STORAGE_URI=REDIS_URL,
         RATELIMIT_KEY_PREFIX=prefix + "limiter",
     )
+    app.test_client_class = RequestContextClient
+    # Flask-Limiter keeps the key prefix of the first app it was bound to; one process serves
+    # one app in production, but here each test's app must count in its own keys.
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     with app.app_context():
         db.create_all()
         yield app

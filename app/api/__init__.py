@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from app.extensions import csrf
 
@@ -18,7 +18,19 @@ def protect_cookie_writes() -> None:
         return
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return
+    if not _carries_login_cookie():
+        # No session or remember-me cookie: nothing a forged request could ride on, and API
+        # clients must be able to call auth/register and auth/token before they hold a token.
+        return
     csrf.protect()
+
+
+def _carries_login_cookie() -> bool:
+    names = {
+        current_app.config["SESSION_COOKIE_NAME"],
+        current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+    }
+    return any(name in request.cookies for name in names)
 
 
 from app.api import auth, catalog, openapi, works  # noqa: E402,F401

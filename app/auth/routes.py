@@ -1,22 +1,102 @@
-"""Sign-up, log-in and log-out pages."""
+"""Sign-up, log-in and log-out pages: parse the form, call the account services, render."""
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
 
 from app.auth import bp
+from app.auth.forms import LoginForm, RegisterForm
+from app.auth.limits import login_limits, register_limits
+from app.auth.services import authenticate, register_user
+from app.errors import ServiceError, ValidationFailed
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    return "login"
+def safe_next_url(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None: `next` must never send people away.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so "/\\evil.example" and
+    "/\\t/evil.example" would leave the site just like "//evil.example"; all are refused.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _show_service_error(form: FlaskForm, exc: ServiceError) -> None:
+    """Put a service refusal next to the fields it is about, or above the form."""
+    fields = exc.fields if isinstance(exc, ValidationFailed) else {}
+    placed = False
+    for name, message in fields.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+            placed = True
+    if not placed:
+        form.form_errors.append(exc.message)
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@register_limits
 def register():
-    return "register"
+    form = RegisterForm()
+    status = 200
+    email_taken = False
+    if form.validate_on_submit():
+        try:
+            user = register_user(form.email.data, form.password.data, form.display_name.data)
+        except ServiceError as exc:
+            email_taken = exc.code == "email_taken"
+            if email_taken:
+                form.email.errors = [*form.email.errors, exc.message]
+            else:
+                _show_service_error(form, exc)
+            status = exc.status
+        else:
+            login_user(user)
+            flash(_("注册成功，欢迎你，%(name)s！", name=user.display_name), "success")
+            return redirect(url_for("works.index"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/register.html", form=form, email_taken=email_taken), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_limits
+def login():
+    form = LoginForm()
+    next_url = safe_next_url(request.args.get("next"))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data)
+        except ServiceError as exc:  # a banned account: say so rather than "wrong password"
+            form.form_errors.append(exc.message)
+            status = exc.status
+        else:
+            if user is not None:
+                login_user(user, remember=form.remember.data)
+                flash(_("欢迎回来，%(name)s！", name=user.display_name), "success")
+                return redirect(next_url or url_for("works.index"))
+            form.form_errors.append(_("邮箱或密码不正确。"))
+            status = 401
+    elif form.is_submitted():
+        status = 422
+    action = url_for("auth.login", next=next_url) if next_url else url_for("auth.login")
+    return render_template("auth/login.html", form=form, action=action), status
 
 
 @bp.post("/logout")
 def logout():
+    logout_user()
+    flash(_("您已退出登录。"), "info")
     return redirect(url_for("works.index"))

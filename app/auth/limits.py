@@ -1,0 +1,66 @@
+"""Rate limits on log-in and sign-up, shared by the pages and the API (Flask-Limiter on Redis).
+
+Log-in is limited per (IP, submitted e-mail), which stops password guessing against one account,
+and per IP with a generous ceiling: hundreds of colleagues behind one office NAT must still be
+able to log in at the start of a campaign. Limit strings are read from config on each request, so
+deployments (and tests) change them without touching code. Only POSTs count: opening a page is free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+
+from app.extensions import limiter
+
+
+def _ip() -> str:
+    return get_remote_address() or "unknown"
+
+
+def _submitted_email() -> str:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        value = data.get("email") if isinstance(data, dict) else None
+    else:
+        value = request.form.get("email")
+    email = value.strip().lower() if isinstance(value, str) else ""
+    # Hashed: keeps the Redis key short whatever is submitted, and addresses out of Redis.
+    return hashlib.sha256(email.encode()).hexdigest()[:24]
+
+
+def _login_account_key() -> str:
+    return f"{_ip()}|{_submitted_email()}"
+
+
+_login_per_account = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    scope="login-account",
+    key_func=_login_account_key,
+    methods=["POST"],
+)
+_login_per_ip = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_IP_RATE_LIMIT"],
+    scope="login-ip",
+    key_func=_ip,
+    methods=["POST"],
+)
+_register_per_ip = limiter.shared_limit(
+    lambda: current_app.config["REGISTER_RATE_LIMIT"],
+    scope="register-ip",
+    key_func=_ip,
+    methods=["POST"],
+)
+
+
+def login_limits(view: Callable) -> Callable:
+    """The log-in limits, for the log-in page and POST /api/v1/auth/token alike."""
+    return _login_per_ip(_login_per_account(view))
+
+
+def register_limits(view: Callable) -> Callable:
+    """The sign-up limit, for the sign-up page and POST /api/v1/auth/register alike."""
+    return _register_per_ip(view)

@@ -1,0 +1,323 @@
+"""Likes, counters and rankings: what pages, the API and other services call.
+
+A like is acknowledged only once its row is committed (an insert that ignores the duplicate on
+the unique (user_id, work_id) key); only if a row was really inserted (or deleted, for an unlike)
+do the counters move, in Redis, right after the commit. Nothing here ever updates a counter
+column in SQL.
+
+Redis down: ``like_work``/``unlike_work`` (and anything using ``counting``) refuse with 503 before
+writing SQL, so nothing is half-written. If Redis fails *after* the commit, the like stands (it
+is durable) and the answer is counted from SQL; the periodic reconcile repairs the counter.
+Reads (``counts_for``, ``top_works``) fall back to SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import to_user_timezone
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.engagement import counters, measure, reconcile
+from app.engagement.counters import Flight, FlightResult, RankCursor, Ranking, WorkCounts
+from app.errors import ServiceError
+from app.extensions import db
+from app.models import Like, Work, WorkStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+
+
+def _unavailable() -> ServiceError:
+    return ServiceError(_("点赞服务暂时繁忙，请稍后再试。"), code="counters_unavailable", status=503)
+
+
+def _local(value: datetime) -> str:
+    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M")
+
+
+def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = None) -> None:
+    """Likes (and unlikes) count only on published works, inside the campaign's voting window."""
+    action = _("取消点赞") if unlike else _("点赞")
+    if work.status != WorkStatus.PUBLISHED:
+        raise ServiceError(
+            _("作品尚未发布，暂时不能%(action)s。", action=action), code="work_not_published", status=409
+        )
+    campaign = work.campaign
+    now = now or utcnow()
+    if not campaign.voting_opens <= now < campaign.voting_closes:
+        raise ServiceError(
+            _(
+                "本活动的投票时间为 %(opens)s 至 %(closes)s，现在不能%(action)s。",
+                opens=_local(campaign.voting_opens),
+                closes=_local(campaign.voting_closes),
+                action=action,
+            ),
+            code="voting_closed",
+            status=409,
+        )
+
+
+def work_rankings(work: Work) -> tuple[Ranking, ...]:
+    return counters.rankings_for(work.campaign_id, work.collective.industry, work.collective.province)
+
+
+# --------------------------------------------------------------------------------------------
+# Writes that move counters.
+
+
+@contextmanager
+def counting(work: Work, rankings: Iterable[Ranking] = ()) -> Iterator[Flight]:
+    """Wrap an SQL write that moves the work's counters.
+
+    Registers the write in Redis first (503, nothing written, if Redis is down); the block
+    commits, then sets ``flight.likes`` / ``flight.comments`` to what the commit changed; on
+    leaving, the counters move. Afterwards ``flight.result`` holds the work's exact counts, or
+    is None when Redis failed after the commit (the write stands; reconcile repairs Redis).
+    """
+    try:
+        flight = counters.begin_flight(work.id, rankings)
+    except (redis.RedisError, counters.CountersBusy) as exc:
+        log.warning("counters unavailable for work %s: %s", work.id, exc)
+        raise _unavailable() from exc
+    try:
+        yield flight
+    except Exception:
+        db.session.rollback()
+        flight.abandon()
+        raise
+    _finish(flight)
+
+
+def _finish(flight: Flight) -> None:
+    try:
+        result = flight.finish()
+        if result.status != "ok":
+            # The counts hash is gone (Redis flushed or restarted) or the fence lost this write:
+            # never answer from an increment on an empty hash; recount this work from SQL.
+            counts = reconcile.recount_works([flight.work_id]).counts[flight.work_id]
+            flight.result = FlightResult("ok", counts.likes, counts.comments)
+        elif result.rankings_missing:
+            counters.mark_for_repair([flight.work_id])
+    except redis.RedisError:
+        log.warning("counters of work %s not updated after commit; reconcile repairs", flight.work_id)
+        flight.result = None
+
+
+def _insert_like(user_id: int, work_id: int, ip: str | None) -> int:
+    """INSERT … ON CONFLICT DO NOTHING, committed: 1 if this call created the like, else 0."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:  # pragma: no cover - DESIGN supports exactly these two databases
+        raise RuntimeError(f"likes need PostgreSQL or SQLite, not {dialect}")
+    statement = (
+        insert(Like.__table__)
+        .values(user_id=user_id, work_id=work_id, ip=(ip or None) and ip[:45], created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["user_id", "work_id"])
+        # RETURNING says whether this statement made the row (SQLAlchemy on psycopg reports -1 rows).
+        .returning(Like.__table__.c.id)
+    )
+    inserted = len(db.session.execute(statement).all())
+    db.session.commit()
+    return inserted
+
+
+def _delete_like(user_id: int, work_id: int) -> int:
+    table = Like.__table__
+    statement = (
+        sa.delete(table).where(table.c.user_id == user_id, table.c.work_id == work_id).returning(table.c.id)
+    )
+    deleted = len(db.session.execute(statement).all())
+    db.session.commit()
+    return deleted
+
+
+def _likes_now(flight: Flight) -> int:
+    if flight.result is not None and flight.result.likes is not None:
+        return flight.result.likes
+    return measure.like_counts([flight.work_id]).get(flight.work_id, 0)
+
+
+def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
+    """Like a work: (True, likes). Repeating it changes nothing."""
+    ensure_can_vote(work)
+    with counting(work, work_rankings(work)) as flight:
+        flight.likes = _insert_like(user.id, work.id, ip)
+    return True, _likes_now(flight)
+
+
+def unlike_work(user: Any, work: Work) -> tuple[bool, int]:
+    """Take a like back: (False, likes). Repeating it changes nothing."""
+    ensure_can_vote(work, unlike=True)
+    with counting(work, work_rankings(work)) as flight:
+        flight.likes = -_delete_like(user.id, work.id)
+    return False, _likes_now(flight)
+
+
+def comment_added(work: Work, visible: bool, *, flight: Flight | None = None) -> None:
+    """A comment was committed (or a pending one approved): visible ones count.
+
+    Pass the flight of ``counting(work)`` wrapped around the comment's commit for an exact
+    counter; without one the counter moves best effort and the work is queued for a recount.
+    """
+    if visible:
+        _move_comments(work, +1, flight)
+
+
+def comment_removed(work: Work, was_visible: bool, *, flight: Flight | None = None) -> None:
+    """A comment was deleted or hidden; only a visible one was counted."""
+    if was_visible:
+        _move_comments(work, -1, flight)
+
+
+def _move_comments(work: Work, delta: int, flight: Flight | None) -> None:
+    if flight is not None:
+        flight.comments += delta
+        return
+    try:
+        late = counters.begin_flight(work.id, wait=0.5)
+        late.comments = delta
+        late.finish()
+        # Begun after the commit, this write was invisible to any measurement in between.
+        counters.mark_for_repair([work.id])
+    except (redis.RedisError, counters.CountersBusy):
+        log.warning("comment counter of work %s not updated; reconcile repairs", work.id)
+
+
+# --------------------------------------------------------------------------------------------
+# Publication.
+
+
+def work_published(work: Work) -> None:
+    """Call after the work's publication is committed: it enters every ranking it belongs to,
+    with its exact like count."""
+    try:
+        reconcile.recount_works([work.id])
+    except redis.RedisError:
+        log.warning("work %s published while Redis is away; reconcile ranks it", work.id)
+
+
+def work_unpublished(work: Work) -> None:
+    """Call after a work is withdrawn, rejected or hidden: it leaves every ranking."""
+    try:
+        counters.remove_from_rankings(work.id, work_rankings(work))
+    except redis.RedisError:
+        log.warning("work %s unpublished while Redis is away; reconcile unranks it", work.id)
+
+
+def recount(work_ids: Iterable[int]) -> None:
+    """Recount works whose likes or comments changed in bulk in SQL (e.g. an account's likes
+    voided by moderators): counters and rankings become exact again."""
+    try:
+        reconcile.recount_works(work_ids, wait=False)
+    except redis.RedisError:
+        log.warning("recount postponed, Redis is away; reconcile repairs")
+
+
+# --------------------------------------------------------------------------------------------
+# Reads.
+
+
+def counts_for(work_ids: Iterable[int]) -> dict[int, WorkCounts]:
+    """Likes, visible comments and views of each work: from Redis, else from SQL."""
+    ids = sorted({int(i) for i in work_ids})
+    if not ids:
+        return {}
+    try:
+        found = counters.read_counts(ids)
+        missing = [i for i, counts in found.items() if counts is None]
+        if missing:
+            found.update(reconcile.recount_works(missing, wait=False).counts)
+        return found  # type: ignore[return-value]
+    except redis.RedisError:
+        log.info("counts from SQL, Redis is away")
+        return measure.sql_counts(ids)
+
+
+def liked_by(user: Any, work_ids: Iterable[int]) -> set[int]:
+    """Which of these works the user likes (from SQL, the truth)."""
+    ids = sorted({int(i) for i in work_ids})
+    if user is None or not getattr(user, "is_authenticated", False) or not ids:
+        return set()
+    liked: set[int] = set()
+    for start in range(0, len(ids), measure.IN_CHUNK):
+        chunk = ids[start : start + measure.IN_CHUNK]
+        query = sa.select(Like.work_id).where(Like.user_id == user.id, Like.work_id.in_(chunk))
+        liked.update(db.session.scalars(query))
+    return liked
+
+
+@dataclass(frozen=True, slots=True)
+class RankedWork:
+    work_id: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class RankingPage:
+    items: list[RankedWork]
+    next_cursor: str | None
+    from_sql: bool = False
+
+    @property
+    def work_ids(self) -> list[int]:
+        return [item.work_id for item in self.items]
+
+
+def top_works(
+    ranking: Ranking, *, cursor: str | None = None, offset: int = 0, limit: int = 20
+) -> RankingPage:
+    """A page of a ranking, best first; ``next_cursor`` continues it (None on the last page).
+
+    Reads the Redis sorted set; when Redis is away or the ranking is missing there, the same
+    order is computed from SQL (``from_sql``).
+    """
+    limit = max(1, min(int(limit), MAX_PAGE))
+    after = None
+    if cursor:
+        try:
+            after = RankCursor.decode(cursor)
+        except ValueError as exc:
+            raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor") from exc
+    start = after.offset if after else max(int(offset), 0)
+    found: list[tuple[int, float]] | None = None
+    try:
+        found = counters.read_ranking(ranking, after=after, offset=start, limit=limit + 1)
+    except redis.RedisError:
+        log.info("ranking %s from SQL, Redis is away", ranking.name)
+    from_sql = found is None
+    if found is None:
+        found = _ranking_from_sql(ranking, after, start, limit + 1)
+    items = [RankedWork(work_id, score) for work_id, score in found[:limit]]
+    next_cursor = None
+    if len(found) > limit:
+        last = items[-1]
+        next_cursor = RankCursor(last.score, last.work_id, start + len(items)).encode()
+    return RankingPage(items, next_cursor, from_sql)
+
+
+def _ranking_from_sql(
+    ranking: Ranking, after: RankCursor | None, offset: int, limit: int
+) -> list[tuple[int, float]]:
+    scored = [
+        (work_id, float(n) if ranking.metric == "likes" else counters.hot_score(n, published_at))
+        for work_id, n, published_at in measure.published_in_scope(ranking)
+    ]
+    # Best first; among equals the newest work first, as in Redis.
+    scored.sort(key=lambda item: (-item[1], -item[0]))
+    if after is None:
+        return scored[offset : offset + limit]
+    # Strictly after the cursor in that order.
+    rest = [
+        (work_id, score) for work_id, score in scored if (-score, -work_id) > (-after.score, -after.work_id)
+    ]
+    return rest[:limit]

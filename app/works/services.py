@@ -1,0 +1,897 @@
+"""Collectives, campaigns, works and micro-stories: the rules pages and API both go through.
+
+Refusals are :class:`~app.errors.ServiceError` subclasses with a Chinese sentence; the pages flash
+them and the API answers them in the contract's error shape.
+
+Decisions worth knowing:
+
+* A closed window (submission or voting) is **409 Conflict**: the request is well-formed and the
+  person may do it, but not in the campaign's current state. 403 stays reserved for "you may not",
+  so clients can tell "not now" from "not you".
+* An unknown campaign named in a request body is **422** ``unknown_campaign`` (a bad field value).
+* A work that is not visible to the viewer is **404**, never 403, so drafts do not leak.
+* Provincial moderators see unpublished works of their own province only; national moderators
+  and admins see all of them.
+* Likes, comments and views come from SQL through :func:`engagement_counts`, the single function
+  the engagement issue replaces with Redis counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import to_user_timezone
+
+from app.catalog import INDUSTRIES, PROVINCES, status_label
+from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
+from app.extensions import db
+from app.models import (
+    AssetRole,
+    AssetStatus,
+    Campaign,
+    Collective,
+    Comment,
+    CommentStatus,
+    Level,
+    Like,
+    MediaAsset,
+    Role,
+    Work,
+    WorkKind,
+    WorkStatus,
+    utcnow,
+)
+from app.storage import get_storage
+from app.works.images import ProcessedImage, process_image
+from app.works.markdown import render_markdown
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 120
+SUMMARY_MAX = 500
+BODY_MAX = 20_000
+PROMISE_MAX = 1000
+CHANNEL_MAX = 255
+BADGE_SIDE = 512
+PAGE_SIZE = 20
+PAGE_SIZE_MAX = 50
+SORTS = ("new", "likes", "hot")
+EDITABLE_STATUSES = (WorkStatus.DRAFT, WorkStatus.REJECTED)
+_MP4_ROLES = {AssetRole.MP4_360: "360", AssetRole.MP4_720: "720", AssetRole.MP4_1080: "1080"}
+
+
+# --------------------------------------------------------------------------------------------
+# Storage keys: every path this capability writes is built here.
+
+
+def story_image_keys(work_id: int, ext: str) -> tuple[str, str]:
+    """Keys of a new story image and its thumbnail; the random token makes URLs unguessable."""
+    token = secrets.token_hex(8)
+    return f"works/{work_id}/images/{token}.{ext}", f"works/{work_id}/images/{token}-thumb.{ext}"
+
+
+def badge_key(collective_id: int, ext: str) -> str:
+    return f"collectives/{collective_id}/badge-{secrets.token_hex(8)}.{ext}"
+
+
+def _delete_quietly(keys: Iterable[str | None]) -> None:
+    """Remove stored files whose rows are gone; an orphan file is harmless, so never raise."""
+    storage = get_storage()
+    for key in keys:
+        if not key:
+            continue
+        try:
+            storage.delete(key)
+        except Exception:  # the row is already consistent; a leftover file only costs space
+            log.warning("could not delete stored file %s", key, exc_info=True)
+
+
+def _store_then_commit(files: list[tuple[str, bytes, str]]) -> None:
+    """Write files, then commit the session; on any failure roll back and delete what was written.
+
+    Nothing is left half-way: either the rows and the files exist, or neither does.
+    """
+    storage = get_storage()
+    written: list[str] = []
+    try:
+        for key, data, mime in files:
+            storage.put(key, data, mime)
+            written.append(key)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        _delete_quietly(written)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Who may do what.
+
+
+def _is_signed_in(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def is_member(user: Any, collective_id: int | None) -> bool:
+    """True when `user` is a collective account of that collective."""
+    return (
+        _is_signed_in(user)
+        and collective_id is not None
+        and user.role == Role.COLLECTIVE
+        and user.collective_id == collective_id
+    )
+
+
+def can_manage_collective(user: Any, collective: Collective) -> bool:
+    return _is_signed_in(user) and (user.is_admin or is_member(user, collective.id))
+
+
+def can_edit_work(user: Any, work: Work) -> bool:
+    return _is_signed_in(user) and (user.is_admin or is_member(user, work.collective_id))
+
+
+def can_view_work(user: Any, work: Work) -> bool:
+    """Published works to anyone; the rest to their collective, moderators in scope and admins."""
+    if work.status == WorkStatus.PUBLISHED:
+        return True
+    if not _is_signed_in(user):
+        return False
+    if can_edit_work(user, work):
+        return True
+    if user.role == Role.MODERATOR:
+        return not user.province or user.province == work.collective.province
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns.
+
+
+def _local(value: datetime) -> str:
+    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _in_window(opens: datetime, closes: datetime, now: datetime | None) -> bool:
+    now = now or utcnow()
+    return opens <= now < closes
+
+
+def submission_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
+    return _in_window(campaign.submission_opens, campaign.submission_closes, now)
+
+
+def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
+    return _in_window(campaign.voting_opens, campaign.voting_closes, now)
+
+
+def ensure_submission_open(campaign: Campaign, now: datetime | None = None) -> None:
+    """Refuse (409 ``submission_closed``) outside the campaign's submission window."""
+    if not submission_is_open(campaign, now):
+        raise ServiceError(
+            _(
+                "本次活动的作品征集时间为 %(opens)s 至 %(closes)s，现在不在征集期内。",
+                opens=_local(campaign.submission_opens),
+                closes=_local(campaign.submission_closes),
+            ),
+            code="submission_closed",
+            status=409,
+        )
+
+
+def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
+    """Refuse (409 ``voting_closed``) outside the campaign's voting window."""
+    if not voting_is_open(campaign, now):
+        raise ServiceError(
+            _(
+                "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
+                opens=_local(campaign.voting_opens),
+                closes=_local(campaign.voting_closes),
+            ),
+            code="voting_closed",
+            status=409,
+        )
+
+
+def get_campaign(campaign_id: Any) -> Campaign:
+    """The campaign a request names, or 422 ``unknown_campaign``."""
+    campaign = None
+    try:
+        campaign = db.session.get(Campaign, int(campaign_id))
+    except (TypeError, ValueError):
+        pass
+    if campaign is None:
+        message = _("活动不存在。")
+        raise ValidationFailed(message, code="unknown_campaign", fields={"campaign_id": message})
+    return campaign
+
+
+def list_campaigns() -> list[Campaign]:
+    return list(db.session.scalars(sa.select(Campaign).order_by(Campaign.submission_opens.desc())))
+
+
+def campaigns_open_for_submission(now: datetime | None = None) -> list[Campaign]:
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.submission_opens <= now, Campaign.submission_closes > now)
+            .order_by(Campaign.submission_closes)
+        )
+    )
+
+
+def create_campaign(
+    title: str,
+    *,
+    submission_opens: datetime,
+    submission_closes: datetime,
+    voting_opens: datetime,
+    voting_closes: datetime,
+    description: str = "",
+) -> Campaign:
+    if not title.strip():
+        raise ValidationFailed(_("请填写活动名称。"), fields={"title": _("必填")})
+    if submission_opens >= submission_closes or voting_opens >= voting_closes:
+        raise ValidationFailed(_("活动的开始时间必须早于结束时间。"))
+    campaign = Campaign(
+        title=title.strip(),
+        description=description,
+        submission_opens=submission_opens,
+        submission_closes=submission_closes,
+        voting_opens=voting_opens,
+        voting_closes=voting_closes,
+    )
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def campaign_to_dict(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.id,
+        "title": campaign.title,
+        "submission_opens": campaign.submission_opens.isoformat(),
+        "submission_closes": campaign.submission_closes.isoformat(),
+        "voting_opens": campaign.voting_opens.isoformat(),
+        "voting_closes": campaign.voting_closes.isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Collectives.
+
+
+def get_collective(collective_id: int) -> Collective:
+    collective = db.session.get(Collective, collective_id)
+    if collective is None:
+        raise NotFound(_("该集体不存在。"))
+    return collective
+
+
+def create_collective(
+    name: str,
+    *,
+    industry: str,
+    province: str,
+    level: Level | str = Level.PROVINCIAL,
+    promise: str = "",
+    supervision_channel: str = "",
+    verified: bool = False,
+) -> Collective:
+    name = name.strip()
+    errors: dict[str, str] = {}
+    if not name or len(name) > 120:
+        errors["name"] = _("集体名称为 1 至 120 个字。")
+    if industry not in INDUSTRIES:
+        errors["industry"] = _("请选择行业。")
+    if province not in PROVINCES:
+        errors["province"] = _("请选择省份。")
+    try:
+        level = Level(level)
+    except ValueError:
+        errors["level"] = _("请选择级别。")
+    if errors:
+        raise ValidationFailed(next(iter(errors.values())), fields=errors)
+    if db.session.scalar(sa.select(Collective.id).where(Collective.name == name)) is not None:
+        raise Conflict(_("名为“%(name)s”的集体已存在。", name=name), code="collective_exists")
+    collective = Collective(
+        name=name,
+        industry=industry,
+        province=province,
+        level=level,
+        promise=promise.strip(),
+        supervision_channel=supervision_channel.strip(),
+        verified=verified,
+    )
+    db.session.add(collective)
+    db.session.commit()
+    return collective
+
+
+def update_collective_profile(
+    collective: Collective,
+    actor: Any,
+    *,
+    promise: str,
+    supervision_channel: str,
+    badge: BinaryIO | bytes | None = None,
+) -> Collective:
+    """Members (and admins) edit 亮标识 (badge), 亮承诺 (promise) and the supervision channel."""
+    if not can_manage_collective(actor, collective):
+        raise Forbidden(_("只有本集体的成员可以修改集体资料。"))
+    promise = (promise or "").strip()
+    supervision_channel = (supervision_channel or "").strip()
+    errors: dict[str, str] = {}
+    if len(promise) > PROMISE_MAX:
+        errors["promise"] = _("承诺最多 %(n)s 个字。", n=PROMISE_MAX)
+    if len(supervision_channel) > CHANNEL_MAX:
+        errors["supervision_channel"] = _("监督渠道最多 %(n)s 个字。", n=CHANNEL_MAX)
+    if errors:
+        raise ValidationFailed(next(iter(errors.values())), fields=errors)
+
+    files: list[tuple[str, bytes, str]] = []
+    old_badge = collective.badge_key
+    if badge is not None:
+        image = _process(badge, max_side=BADGE_SIDE)
+        key = badge_key(collective.id, image.ext)
+        files.append((key, image.data, image.mime))
+        collective.badge_key = key
+    collective.promise = promise
+    collective.supervision_channel = supervision_channel
+    _store_then_commit(files)
+    if files and old_badge:
+        _delete_quietly([old_badge])
+    return collective
+
+
+def set_collective_badge(collective: Collective, actor: Any, badge: BinaryIO | bytes) -> Collective:
+    return update_collective_profile(
+        collective,
+        actor,
+        promise=collective.promise,
+        supervision_channel=collective.supervision_channel,
+        badge=badge,
+    )
+
+
+def media_url(key: str) -> str:
+    """The URL a browser fetches a stored file from (local route, CDN or presigned S3)."""
+    return get_storage().url(key)
+
+
+def badge_url(collective: Collective) -> str | None:
+    return media_url(collective.badge_key) if collective.badge_key else None
+
+
+def collective_to_dict(collective: Collective) -> dict[str, Any]:
+    return {
+        "id": collective.id,
+        "name": collective.name,
+        "industry": collective.industry,
+        "province": collective.province,
+        "level": str(collective.level),
+        "badge": badge_url(collective),
+        "promise": collective.promise,
+        "supervision_channel": collective.supervision_channel,
+    }
+
+
+def collective_works(collective: Collective, viewer: Any, limit: int = 60) -> list[Work]:
+    """Published works of a collective; its own members also see their unpublished ones."""
+    query = _work_query().where(Work.collective_id == collective.id)
+    if not can_manage_collective(viewer, collective):
+        query = query.where(Work.status == WorkStatus.PUBLISHED)
+    query = query.order_by(Work.published_at.desc().nulls_last(), Work.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+# --------------------------------------------------------------------------------------------
+# Works and micro-stories.
+
+
+def _process(stream: BinaryIO | bytes, **kwargs: Any) -> ProcessedImage:
+    config = current_app.config
+    return process_image(
+        stream, max_bytes=config["MAX_IMAGE_BYTES"], max_pixels=config["MAX_IMAGE_PIXELS"], **kwargs
+    )
+
+
+def _work_query() -> sa.Select:
+    return sa.select(Work).options(so.joinedload(Work.collective), so.selectinload(Work.assets))
+
+
+def get_work(work_id: int) -> Work:
+    work = db.session.scalar(_work_query().where(Work.id == work_id))
+    if work is None:
+        raise NotFound(_("您要找的作品不存在或已被删除。"))
+    return work
+
+
+def get_visible_work(work_id: int, viewer: Any) -> Work:
+    """The work if `viewer` may see it, else 404 (the same answer as for a missing work)."""
+    work = get_work(work_id)
+    if not can_view_work(viewer, work):
+        raise NotFound(_("您要找的作品不存在或已被删除。"))
+    return work
+
+
+def get_editable_work(work_id: int, actor: Any) -> Work:
+    """The work if `actor` may edit it: 404 when they cannot even see it, 403 when only that."""
+    work = get_visible_work(work_id, actor)
+    if not can_edit_work(actor, work):
+        raise Forbidden(_("只有本集体的成员可以修改这件作品。"))
+    return work
+
+
+def _clean_text_fields(title: Any, summary: Any, body: Any) -> tuple[str, str, str]:
+    title = str(title or "").strip()
+    summary = str(summary or "").strip()
+    body = str(body or "").replace("\r\n", "\n")
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = _("请填写标题。")
+    elif len(title) > TITLE_MAX:
+        errors["title"] = _("标题最多 %(n)s 个字。", n=TITLE_MAX)
+    if len(summary) > SUMMARY_MAX:
+        errors["summary"] = _("简介最多 %(n)s 个字。", n=SUMMARY_MAX)
+    if len(body) > BODY_MAX:
+        errors["body"] = _("正文最多 %(n)s 个字。", n=BODY_MAX)
+    if errors:
+        raise ValidationFailed(next(iter(errors.values())), fields=errors)
+    return title, summary, body
+
+
+def _parse_kind(kind: Any) -> WorkKind:
+    try:
+        return WorkKind(kind)
+    except ValueError:
+        message = _("作品类型无效，可选：film（微电影）、video（微视频）、story（微故事）。")
+        raise ValidationFailed(message, fields={"kind": message}) from None
+
+
+def create_work(
+    author: Any,
+    *,
+    kind: Any,
+    title: Any,
+    campaign_id: Any,
+    summary: Any = "",
+    body: Any = "",
+) -> Work:
+    """A new draft of `author`'s collective in an open campaign."""
+    if not _is_signed_in(author) or author.role != Role.COLLECTIVE or author.collective_id is None:
+        raise Forbidden(_("只有青年文明号集体的成员可以发布作品。"))
+    kind = _parse_kind(kind)
+    title, summary, body = _clean_text_fields(title, summary, body)
+    campaign = get_campaign(campaign_id)
+    ensure_submission_open(campaign)
+    work = Work(
+        collective_id=author.collective_id,
+        campaign_id=campaign.id,
+        author_id=author.id,
+        kind=kind,
+        title=title,
+        summary=summary,
+        body=body,
+        body_html=render_markdown(body),
+        status=WorkStatus.DRAFT,
+    )
+    db.session.add(work)
+    db.session.commit()
+    return work
+
+
+def create_story(author: Any, *, title: Any, campaign_id: Any, summary: Any = "", body: Any = "") -> Work:
+    return create_work(
+        author, kind=WorkKind.STORY, title=title, campaign_id=campaign_id, summary=summary, body=body
+    )
+
+
+def _ensure_writable(work: Work, actor: Any) -> None:
+    if not can_edit_work(actor, work):
+        raise Forbidden(_("只有本集体的成员可以修改这件作品。"))
+    if work.status not in EDITABLE_STATUSES:
+        raise Conflict(
+            _("作品处于“%(status)s”状态，不能修改。", status=status_label(work.status)),
+            code="not_editable",
+        )
+    ensure_submission_open(work.campaign)
+
+
+def update_work(
+    work: Work,
+    actor: Any,
+    *,
+    title: Any,
+    summary: Any = "",
+    body: Any = "",
+    campaign_id: Any = None,
+) -> Work:
+    """Edit a draft (or a rejected work): the HTML is rendered and sanitised here, once."""
+    _ensure_writable(work, actor)
+    title, summary, body = _clean_text_fields(title, summary, body)
+    if campaign_id not in (None, "") and str(campaign_id) != str(work.campaign_id):
+        campaign = get_campaign(campaign_id)
+        ensure_submission_open(campaign)
+        work.campaign_id = campaign.id
+    work.title, work.summary, work.body = title, summary, body
+    work.body_html = render_markdown(body)
+    db.session.commit()
+    return work
+
+
+def story_images(work: Work) -> list[MediaAsset]:
+    return [asset for asset in work.assets if asset.role == AssetRole.IMAGE]
+
+
+def add_story_image(work: Work, actor: Any, stream: BinaryIO | bytes) -> MediaAsset:
+    """Re-encode an uploaded picture and attach it to a story (at most STORY_MAX_IMAGES)."""
+    _ensure_writable(work, actor)
+    if work.kind != WorkKind.STORY:
+        raise ValidationFailed(_("只有微故事可以添加图片。"))
+    limit = current_app.config["STORY_MAX_IMAGES"]
+    if len(story_images(work)) >= limit:
+        raise _too_many_images(limit)
+    image = _process(stream)  # the slow part, done before any lock is taken
+
+    # Lock the work row (PostgreSQL) so that two uploads at once cannot both take the last place.
+    db.session.execute(sa.select(Work.id).where(Work.id == work.id).with_for_update())
+    count, last = db.session.execute(
+        sa.select(sa.func.count(MediaAsset.id), sa.func.max(MediaAsset.position)).where(
+            MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.IMAGE
+        )
+    ).one()
+    if count >= limit:
+        db.session.rollback()
+        raise _too_many_images(limit)
+    key, thumb_key = story_image_keys(work.id, image.ext)
+    asset = MediaAsset(
+        work_id=work.id,
+        role=AssetRole.IMAGE,
+        position=(last or 0) + 1,
+        storage_key=key,
+        thumbnail_key=thumb_key,
+        mime=image.mime,
+        bytes=len(image.data),
+        width=image.width,
+        height=image.height,
+        status=AssetStatus.READY,
+        progress=1.0,
+    )
+    db.session.add(asset)
+    _store_then_commit([(key, image.data, image.mime), (thumb_key, image.thumb, image.mime)])
+    return asset
+
+
+def _too_many_images(limit: int) -> ValidationFailed:
+    return ValidationFailed(_("每个微故事最多 %(n)s 张图片。", n=limit), code="too_many_images")
+
+
+def remove_story_image(work: Work, actor: Any, asset_id: int) -> None:
+    _ensure_writable(work, actor)
+    asset = db.session.get(MediaAsset, asset_id)
+    if asset is None or asset.work_id != work.id or asset.role != AssetRole.IMAGE:
+        raise NotFound(_("图片不存在。"))
+    keys = [asset.storage_key, asset.thumbnail_key]
+    db.session.delete(asset)
+    db.session.commit()
+    # Files go after the commit: a failed commit must not leave a row pointing at nothing.
+    _delete_quietly(keys)
+
+
+def submit_for_review(work: Work, actor: Any) -> Work:
+    """draft/rejected → pending_review; needs a title and a body and an open window."""
+    _ensure_writable(work, actor)
+    if work.kind != WorkKind.STORY:
+        raise ValidationFailed(_("微电影和微视频在视频上传并处理完成后自动提交审核。"))
+    errors: dict[str, str] = {}
+    if not work.title.strip():
+        errors["title"] = _("请填写标题。")
+    if not work.body.strip():
+        errors["body"] = _("请填写正文后再提交审核。")
+    if errors:
+        raise ValidationFailed(next(iter(errors.values())), fields=errors)
+    work.status = WorkStatus.PENDING_REVIEW
+    work.reject_reason = None
+    db.session.commit()
+    return work
+
+
+def publish_work(work: Work, actor: Any) -> Work:
+    """Admins publish a work waiting for review (interim, until the moderation queues exist)."""
+    if not (_is_signed_in(actor) and actor.is_admin):
+        raise Forbidden(_("只有管理员可以发布作品。"))
+    if work.status != WorkStatus.PENDING_REVIEW:
+        raise Conflict(_("只有待审核的作品可以发布。"), code="not_pending")
+    work.status = WorkStatus.PUBLISHED
+    work.published_at = utcnow()
+    db.session.commit()
+    return work
+
+
+def pending_works(limit: int = 200) -> list[Work]:
+    query = (
+        _work_query()
+        .where(Work.status == WorkStatus.PENDING_REVIEW)
+        .order_by(Work.updated_at, Work.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def works_of_collective_for_members(collective_id: int) -> list[Work]:
+    """Every work of a collective, newest first, for its own "my works" page."""
+    query = _work_query().where(Work.collective_id == collective_id).order_by(Work.created_at.desc())
+    return list(db.session.scalars(query))
+
+
+# --------------------------------------------------------------------------------------------
+# Listing published works.
+
+
+@dataclass(frozen=True)
+class WorkFilters:
+    kind: WorkKind | None = None
+    industry: str | None = None
+    province: str | None = None
+    campaign_id: int | None = None
+
+
+def _invalid_parameter(name: str, value: Any) -> ServiceError:
+    return ServiceError(
+        _("参数 %(name)s 的取值无效：%(value)s", name=name, value=value),
+        code="invalid_parameter",
+        status=400,
+    )
+
+
+def parse_work_filters(args: Mapping[str, Any]) -> tuple[WorkFilters, str]:
+    """Filters and sort from query parameters; unknown values are 400 ``invalid_parameter``."""
+    kind = args.get("kind") or None
+    if kind is not None and kind not in {k.value for k in WorkKind}:
+        raise _invalid_parameter("kind", kind)
+    industry = args.get("industry") or None
+    if industry is not None and industry not in INDUSTRIES:
+        raise _invalid_parameter("industry", industry)
+    province = args.get("province") or None
+    if province is not None and province not in PROVINCES:
+        raise _invalid_parameter("province", province)
+    campaign_id = args.get("campaign_id") or None
+    if campaign_id is not None:
+        try:
+            campaign_id = int(campaign_id)
+        except (TypeError, ValueError):
+            raise _invalid_parameter("campaign_id", campaign_id) from None
+    sort = args.get("sort") or "new"
+    if sort not in SORTS:
+        raise _invalid_parameter("sort", sort)
+    filters = WorkFilters(
+        kind=WorkKind(kind) if kind else None, industry=industry, province=province, campaign_id=campaign_id
+    )
+    return filters, sort
+
+
+def _invalid_cursor() -> ServiceError:
+    return ServiceError(_("分页游标无效。"), code="invalid_cursor")
+
+
+def list_published_works(
+    filters: WorkFilters | None = None,
+    *,
+    sort: str = "new",
+    after: Mapping[str, Any] | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[Work], dict[str, Any] | None]:
+    """One page of published works and the position after it (None on the last page).
+
+    ``new`` orders by (published_at, id) descending, a stable keyset. ``likes`` and ``hot`` order
+    by the SQL like count, then id: an interim answer until the engagement issue serves both from
+    Redis rankings (``hot`` with time decay). Counts can move between two pages, so a work may
+    then appear twice or be skipped; the keyset itself never loops.
+    """
+    filters = filters or WorkFilters()
+    limit = max(1, min(limit, PAGE_SIZE_MAX))
+    query = _work_query().where(Work.status == WorkStatus.PUBLISHED, Work.published_at.is_not(None))
+    if filters.kind:
+        query = query.where(Work.kind == filters.kind)
+    if filters.campaign_id:
+        query = query.where(Work.campaign_id == filters.campaign_id)
+    if filters.industry or filters.province:
+        query = query.join(Collective, Work.collective_id == Collective.id)
+        if filters.industry:
+            query = query.where(Collective.industry == filters.industry)
+        if filters.province:
+            query = query.where(Collective.province == filters.province)
+
+    if after is not None and after.get("s") != sort:
+        raise _invalid_cursor()
+    if sort == "new":
+        if after is not None:
+            try:
+                at = datetime.fromisoformat(after["t"])
+                last_id = int(after["i"])
+            except (KeyError, TypeError, ValueError):
+                raise _invalid_cursor() from None
+            query = query.where(
+                sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
+            )
+        query = query.order_by(Work.published_at.desc(), Work.id.desc())
+        rows = list(db.session.scalars(query.limit(limit + 1)))
+        works = rows[:limit]
+        if len(rows) <= limit:
+            return works, None
+        last = works[-1]
+        return works, {"s": sort, "t": last.published_at.isoformat(), "i": last.id}
+
+    likes = (
+        sa.select(sa.func.count(Like.id))
+        .where(Like.work_id == Work.id)
+        .correlate(Work)
+        .scalar_subquery()
+        .label("like_count")
+    )
+    if after is not None:
+        try:
+            last_likes = int(after["n"])
+            last_id = int(after["i"])
+        except (KeyError, TypeError, ValueError):
+            raise _invalid_cursor() from None
+        query = query.where(sa.or_(likes < last_likes, sa.and_(likes == last_likes, Work.id < last_id)))
+    query = query.add_columns(likes).order_by(likes.desc(), Work.id.desc())
+    rows = db.session.execute(query.limit(limit + 1)).unique().all()
+    page = rows[:limit]
+    works = [row[0] for row in page]
+    if len(rows) <= limit:
+        return works, None
+    return works, {"s": sort, "n": page[-1][1], "i": page[-1][0].id}
+
+
+# --------------------------------------------------------------------------------------------
+# Engagement numbers and serialisation.
+
+
+@dataclass(frozen=True)
+class EngagementCounts:
+    likes: int = 0
+    comments: int = 0
+    views: int = 0
+
+
+def engagement_counts(work_ids: Iterable[int]) -> dict[int, EngagementCounts]:
+    """Likes, visible comments and views per work, from SQL.
+
+    The one place these numbers come from: the engagement issue swaps the body for Redis reads
+    (with SQL as the fallback when Redis is down) without touching any caller.
+    """
+    ids = sorted(set(work_ids))
+    if not ids:
+        return {}
+    likes = dict(
+        db.session.execute(
+            sa.select(Like.work_id, sa.func.count(Like.id))
+            .where(Like.work_id.in_(ids))
+            .group_by(Like.work_id)
+        ).all()
+    )
+    comments = dict(
+        db.session.execute(
+            sa.select(Comment.work_id, sa.func.count(Comment.id))
+            .where(Comment.work_id.in_(ids), Comment.status == CommentStatus.VISIBLE)
+            .group_by(Comment.work_id)
+        ).all()
+    )
+    views = dict(db.session.execute(sa.select(Work.id, Work.view_count).where(Work.id.in_(ids))).all())
+    return {
+        work_id: EngagementCounts(
+            likes=likes.get(work_id, 0), comments=comments.get(work_id, 0), views=views.get(work_id, 0)
+        )
+        for work_id in ids
+    }
+
+
+def liked_work_ids(viewer: Any, work_ids: Iterable[int]) -> set[int]:
+    ids = list(set(work_ids))
+    if not ids or not _is_signed_in(viewer):
+        return set()
+    return set(
+        db.session.scalars(sa.select(Like.work_id).where(Like.user_id == viewer.id, Like.work_id.in_(ids)))
+    )
+
+
+def work_media(work: Work) -> dict[str, Any]:
+    """URLs of a work's ready media: poster, HLS master playlist, MP4 renditions, story images."""
+    storage = get_storage()
+    media: dict[str, Any] = {"poster": None, "hls": None, "mp4": {}, "images": []}
+    for asset in work.assets:
+        if asset.status != AssetStatus.READY:
+            continue
+        if asset.role == AssetRole.POSTER:
+            media["poster"] = storage.url(asset.storage_key)
+        elif asset.role == AssetRole.HLS:
+            media["hls"] = storage.url(asset.storage_key)
+        elif asset.role in _MP4_ROLES:
+            media["mp4"][_MP4_ROLES[asset.role]] = storage.url(asset.storage_key)
+        elif asset.role == AssetRole.IMAGE:
+            media["images"].append(
+                {
+                    "url": storage.url(asset.storage_key),
+                    "thumbnail": storage.url(asset.thumbnail_key or asset.storage_key),
+                    "width": asset.width,
+                    "height": asset.height,
+                }
+            )
+    return media
+
+
+def work_cover(work: Work) -> str | None:
+    """The picture a card shows: the poster, else the first story image's thumbnail."""
+    storage = get_storage()
+    images = []
+    for asset in work.assets:
+        if asset.status != AssetStatus.READY:
+            continue
+        if asset.role == AssetRole.POSTER:
+            return storage.url(asset.storage_key)
+        if asset.role == AssetRole.IMAGE:
+            images.append(asset)
+    if images:
+        first = images[0]
+        return storage.url(first.thumbnail_key or first.storage_key)
+    return None
+
+
+def work_to_dict(
+    work: Work,
+    viewer: Any,
+    *,
+    counts: EngagementCounts | None = None,
+    liked: bool | None = None,
+) -> dict[str, Any]:
+    """The API v1 representation of a work (DESIGN.md, field names are a contract)."""
+    if counts is None:
+        counts = engagement_counts([work.id]).get(work.id, EngagementCounts())
+    if liked is None:
+        liked = work.id in liked_work_ids(viewer, [work.id])
+    collective = work.collective
+    return {
+        "id": work.id,
+        "kind": str(work.kind),
+        "title": work.title,
+        "summary": work.summary,
+        "body_html": work.body_html,
+        "status": str(work.status),
+        "collective": {
+            "id": collective.id,
+            "name": collective.name,
+            "industry": collective.industry,
+            "province": collective.province,
+        },
+        "campaign_id": work.campaign_id,
+        "likes": counts.likes,
+        "comments": counts.comments,
+        "views": counts.views,
+        "liked_by_me": liked,
+        "media": work_media(work),
+        "created_at": work.created_at.isoformat(),
+        "published_at": work.published_at.isoformat() if work.published_at else None,
+    }
+
+
+def works_to_dicts(works: list[Work], viewer: Any) -> list[dict[str, Any]]:
+    """Serialise a page of works with two bulk queries instead of two per work."""
+    ids = [work.id for work in works]
+    counts = engagement_counts(ids)
+    liked = liked_work_ids(viewer, ids)
+    return [
+        work_to_dict(work, viewer, counts=counts.get(work.id, EngagementCounts()), liked=work.id in liked)
+        for work in works
+    ]

@@ -1,0 +1,63 @@
+"""A newcomer's first visit, in a real browser at phone size."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from app.extensions import db
+from app.models import Work, WorkKind, WorkStatus, utcnow
+
+NEW_PASSWORD = "Wenming2026go"
+
+
+def _published_story(collective, campaign) -> Work:
+    work = Work(
+        collective_id=collective.id,
+        campaign_id=campaign.id,
+        kind=WorkKind.STORY,
+        title="站台上的温暖守候",
+        summary="末班车前的十分钟",
+        body="深夜的站台，值班员……",
+        body_html="<p>深夜的站台，值班员一直等到最后一位乘客上车。</p>",
+        status=WorkStatus.PUBLISHED,
+        published_at=utcnow(),
+    )
+    db.session.add(work)
+    db.session.commit()
+    return work
+
+
+def test_a_visitor_signs_up_logs_in_and_reads_a_story_on_a_phone(
+    page: Page, live_server, make_collective, open_campaign, output_path
+):
+    story = _published_story(make_collective(), open_campaign)
+
+    page.goto(f"{live_server}/register")
+    page.fill("#email", "xiaoming@example.com")
+    page.fill("#display_name", "小明")
+    page.fill("#password", NEW_PASSWORD)
+    page.fill("#confirm", NEW_PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator(".site-header")).to_contain_text("小明")
+
+    page.click(".site-header button[type=submit]")  # 退出
+    expect(page.locator(".site-header")).to_contain_text("登录")
+
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "xiaoming@example.com")
+    page.fill("#password", NEW_PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator(".site-header")).to_contain_text("小明")
+
+    page.goto(live_server + "/")
+    page.get_by_role("link", name=story.title).first.click()
+    expect(page).to_have_url(re.compile(rf"/works/{story.id}$"))
+    expect(page.locator("h1")).to_contain_text(story.title)
+    expect(page.locator(".story-body")).to_contain_text("最后一位乘客")
+
+    # Nothing overflows sideways on a phone.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    page.screenshot(path=f"{output_path}/story-phone.png", full_page=True)
