@@ -1,0 +1,229 @@
+"""Benchmark: our one-pass transcode against (a) the same work as one bare ffmpeg command and
+(b) the same outputs made one rendition per ffmpeg run (the MediaCMS / PeerTube way).
+
+    .venv/bin/python bench/transcode.py              # 60 s 1080p30 clip with audio
+    .venv/bin/python bench/transcode.py --seconds 20  # a quicker run
+
+The three variants run one after another on the same source with the same encoder settings and
+write the same files: 360p/720p/1080p faststart MP4s, an HLS variant of each (TS segments) and a
+poster JPEG. (a) is a hand-written argv with no Python around it; the gap to it is what our
+wrapper costs (probing, progress parsing, the master playlist). (b) decodes the source once per
+rung and encodes the audio once per rung, which is exactly what the one-pass design saves.
+
+Wall and CPU seconds are measured per variant (CPU = ``getrusage`` deltas of the children plus
+this process), best of ``--repeat`` runs. The last line printed is one JSON object with the
+figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from media_worker import transcode as tc  # noqa: E402
+
+FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+
+
+def make_source(path: Path, seconds: int, size: str = "1920x1080") -> None:
+    """A 30 fps H.264 High/AAC clip at a phone camera's bitrate (~16 Mbit/s at 1080p), with
+    CABAC and B-frames, so decoding it costs what decoding a real upload costs."""
+    width, height = (int(n) for n in size.split("x"))
+    rate = max(16, round(16 * width * height / (1920 * 1080)))
+    subprocess.run(
+        [*FFMPEG,
+         "-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d={seconds}",
+         "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
+         "-c:v", "libx264", "-preset", "superfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+         "-b:v", f"{rate}M", "-maxrate", f"{rate * 5 // 4}M", "-bufsize", f"{rate * 5 // 4}M",
+         "-c:a", "aac", "-b:a", "192k", "-ac", "2", "-shortest", "-movflags", "+faststart",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
+
+
+def measure(run: Callable[[Path], None], out: Path, repeat: int) -> tuple[float, float]:
+    """(wall, cpu) seconds of the fastest of ``repeat`` runs, each into a fresh ``out``."""
+    best: tuple[float, float] | None = None
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        cpu0, wall0 = _cpu(), time.perf_counter()
+        run(out)
+        wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
+    assert best is not None
+    return best
+
+
+def _ladder_args(seconds: float) -> tuple[float, int]:
+    """Poster time and GOP as the pipeline picks them for a 30 fps source."""
+    return tc.poster_time(seconds), 30 * tc.SEGMENT_SECONDS
+
+
+def _x264(preset: str, gop: int) -> list[str]:
+    return [
+        "-c:v", "libx264", "-preset", preset, "-crf", str(tc.DEFAULT_CRF), "-profile:v", "high",
+        "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-force_key_frames", f"expr:gte(t,n_forced*{tc.SEGMENT_SECONDS})",
+    ]  # fmt: skip
+
+
+def _hls(name: str) -> str:
+    return (
+        f"f=hls:hls_time={tc.SEGMENT_SECONDS}:hls_playlist_type=vod:hls_flags=independent_segments"
+        f":hls_segment_type=mpegts:hls_segment_filename=hls/{name}/seg_%05d.ts]hls/{name}/index.m3u8"
+    )
+
+
+RUNGS = [("360p", 640, 360, "1000k", "2000k"), ("720p", 1280, 720, "3000k", "6000k"),
+         ("1080p", 1920, 1080, "6000k", "12000k")]  # fmt: skip
+
+
+def bare_command(source: Path, seconds: float, preset: str) -> list[str]:
+    """(a) The whole job as one hand-written ffmpeg command."""
+    poster_at, gop = _ladder_args(seconds)
+    graph = (
+        "[0:v]fps=fps=30,scale=1920:1080,format=yuv420p,setsar=1,split=4[v2][b][c][p];"
+        f"[b]scale=1280:720[v1];[c]scale=640:360[v0];[p]trim=start={poster_at}[pp];"
+        f"[0:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,"
+        f"atrim=duration={seconds:.3f}[aa]"
+    )
+    slaves = []
+    for i, (name, *_rest) in enumerate(RUNGS):
+        slaves.append(f"[select=\\'v:{i},a\\':f=mp4:movflags=+faststart]{name}.mp4")
+        slaves.append(f"[select=\\'v:{i},a\\':{_hls(name)}")
+    rates = []
+    for i, (_, _, _, maxrate, bufsize) in enumerate(RUNGS):
+        rates += [f"-maxrate:v:{i}", maxrate, f"-bufsize:v:{i}", bufsize]
+    return [
+        *FFMPEG, "-i", str(source), "-filter_complex", graph,
+        "-map", "[v0]", "-map", "[v1]", "-map", "[v2]", "-map", "[aa]",
+        *_x264(preset, gop), *rates, "-c:a", "aac", "-b:a", "128k", "-ac", "2",
+        "-map_metadata", "-1", "-map_chapters", "-1", "-f", "tee", "|".join(slaves),
+        "-map", "[pp]", "-frames:v", "1", "-update", "1", "-q:v", "3", "poster.jpg",
+    ]  # fmt: skip
+
+
+def per_rendition_commands(source: Path, seconds: float, preset: str) -> list[list[str]]:
+    """(b) One ffmpeg run per rung (each decoding the source and encoding the audio again),
+    plus one for the poster."""
+    poster_at, gop = _ladder_args(seconds)
+    commands = []
+    for name, width, height, maxrate, bufsize in RUNGS:
+        commands.append([
+            *FFMPEG, "-i", str(source),
+            "-vf", f"fps=fps=30,format=yuv420p,scale={width}:{height},setsar=1",
+            "-af", f"aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,"
+                   f"atrim=duration={seconds:.3f}",
+            *_x264(preset, gop), "-maxrate", maxrate, "-bufsize", bufsize,
+            "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-map_metadata", "-1", "-map_chapters", "-1",
+            "-map", "0:v:0", "-map", "0:a:0",
+            "-f", "tee", f"[f=mp4:movflags=+faststart]{name}.mp4|[{_hls(name)}",
+        ])  # fmt: skip
+    commands.append(
+        [*FFMPEG, "-ss", str(poster_at), "-i", str(source), "-frames:v", "1", "-update", "1",
+         "-q:v", "3", "poster.jpg"]
+    )  # fmt: skip
+    return commands
+
+
+def _run_in(out: Path, argv: list[str]) -> None:
+    for name, *_ in RUNGS:
+        (out / "hls" / name).mkdir(parents=True, exist_ok=True)
+    subprocess.run(argv, cwd=out, check=True, stdin=subprocess.DEVNULL)
+
+
+def _check_outputs(out: Path) -> None:
+    for name, *_ in RUNGS:
+        assert (out / f"{name}.mp4").stat().st_size > 0, f"{out}: {name}.mp4 missing"
+        assert (out / "hls" / name / "index.m3u8").is_file(), f"{out}: {name} playlist missing"
+    assert (out / "poster.jpg").stat().st_size > 0, f"{out}: poster missing"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=60, help="length of the test clip (default 60)")
+    parser.add_argument("--preset", default=tc.DEFAULT_PRESET, help="x264 preset for all three")
+    parser.add_argument("--size", default="1920x1080", help="source size (the ladder stays 1080/720/360)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest counts")
+    parser.add_argument("--workdir", type=Path, help="keep the clip and outputs here")
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-transcode-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        source = workdir / f"source-{args.size}-{args.seconds}s.mp4"
+        if not source.exists():
+            print(f"making a {args.seconds} s {args.size} 30 fps clip with audio …", flush=True)
+            make_source(source, args.seconds, args.size)
+        probed = tc.probe(source)
+        seconds = probed.duration
+
+        def ours(out: Path) -> None:
+            tc.transcode(source, out, preset=args.preset)
+
+        def bare(out: Path) -> None:
+            _run_in(out, bare_command(source, seconds, args.preset))
+
+        def per_rendition(out: Path) -> None:
+            for argv in per_rendition_commands(source, seconds, args.preset):
+                _run_in(out, argv)
+
+        results = {}
+        for name, run in (("ours", ours), ("bare", bare), ("per_rendition", per_rendition)):
+            out = workdir / name
+            wall, cpu = measure(run, out, args.repeat)
+            _check_outputs(out)
+            results[name] = (wall, cpu)
+            print(f"{name:>14}: wall {wall:7.2f} s   cpu {cpu:7.2f} s", flush=True)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    (ours_wall, ours_cpu), (bare_wall, bare_cpu), (per_wall, per_cpu) = results.values()
+    figures = {
+        "vs_bare": round(ours_wall / bare_wall, 3),
+        "vs_per_rendition": round(ours_wall / per_wall, 3),
+        "vs_bare_cpu": round(ours_cpu / bare_cpu, 3),
+        "vs_per_rendition_cpu": round(ours_cpu / per_cpu, 3),
+        "realtime_factor": round(seconds / ours_wall, 2),
+        "seconds": round(seconds, 2),
+        "preset": args.preset,
+        "source": args.size,
+        "cpus": os.cpu_count(),
+        "wall": {k: round(v[0], 2) for k, v in results.items()},
+        "cpu": {k: round(v[1], 2) for k, v in results.items()},
+    }
+    print(
+        f"ours / bare ffmpeg (a):           wall {figures['vs_bare']:.2f}x"
+        f"   cpu {figures['vs_bare_cpu']:.2f}x"
+    )
+    print(
+        f"ours / one run per rendition (b): wall {figures['vs_per_rendition']:.2f}x"
+        f"   cpu {figures['vs_per_rendition_cpu']:.2f}x"
+    )
+    print(f"realtime factor: {figures['realtime_factor']:.2f}x ({seconds:.0f} s of video)")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
