@@ -32,7 +32,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'app.db'}"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Connections kept per process: at least gunicorn's --threads, or each request beyond the pool
+    # opens and closes its own connection (a new PostgreSQL backend process every time).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": _int("DB_POOL_SIZE", 10)}
 
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Every Redis key (counters, limiter, queue) starts with this, so that several deployments
@@ -65,7 +67,9 @@ class Config:
 
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* headers: they cost two Redis reads on every limited request (a like among
+    # them); a refused request still gets Retry-After (app/errors.py).
+    RATELIMIT_HEADERS_ENABLED = False
     # A Redis outage must not take the site down: the limiter lets requests through instead.
     RATELIMIT_SWALLOW_ERRORS = True
     # Per IP + e-mail: slows password guessing on one account.
@@ -74,6 +78,18 @@ class Config:
     LOGIN_IP_RATE_LIMIT = os.environ.get("LOGIN_IP_RATE_LIMIT", "200 per minute")
     # Per IP, and generous: a whole office behind one NAT is asked to sign up in the same hour.
     REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "100 per hour")
+    # Likes (and unlikes) per account: the fine-grained brake on one person or one scripted account.
+    LIKE_RATE_LIMIT = os.environ.get("LIKE_RATE_LIMIT", "60 per minute;1000 per day")
+    # Likes per IP, very generous: a whole office behind one NAT is mobilised to like in the same minutes.
+    LIKE_IP_RATE_LIMIT = os.environ.get("LIKE_IP_RATE_LIMIT", "3000 per minute")
+    # Comments per account: the fine-grained brake on spam and floods.
+    COMMENT_RATE_LIMIT = os.environ.get("COMMENT_RATE_LIMIT", "5 per minute;100 per day")
+    # Comments per IP, generous: a whole office behind one NAT comments in the same minutes.
+    COMMENT_IP_RATE_LIMIT = os.environ.get("COMMENT_IP_RATE_LIMIT", "600 per minute")
+    # Longest comment in characters (after trimming); comments are short remarks, not essays.
+    COMMENT_MAX_CHARS = _int("COMMENT_MAX_CHARS", 500)
+    # Comments matching a word here wait for a moderator; the file is re-read when it changes.
+    SENSITIVE_WORDS_FILE = os.environ.get("SENSITIVE_WORDS_FILE", str(BASE_DIR / "data/sensitive_words.txt"))
 
     # The "hot" ranking: a work published this many seconds later needs 10x fewer likes to tie.
     HOT_DECAY_SECONDS = _int("HOT_DECAY_SECONDS", 45_000)

@@ -37,6 +37,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.engagement.comment_routes import bp as comments_bp
     from app.health import bp as health_bp
     from app.media import bp as media_bp
     from app.works import bp as works_bp
@@ -45,6 +46,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(works_bp)
+    app.register_blueprint(comments_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

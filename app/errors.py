@@ -7,6 +7,8 @@ HTTP status, for our own errors and for 404, 405, 413, CSRF failures and rate li
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -82,6 +84,20 @@ def error_response(status: int, code: str, message: str, **extra):
     return render_template("error.html", status=status, message=message), status
 
 
+def _seconds_until_reset(exc) -> int:
+    """Seconds until the breached limit's window resets (Flask-Limiter's X-RateLimit headers,
+    which would say it, are off: see config.py); its whole window if the store cannot tell."""
+    from app.extensions import limiter
+
+    try:
+        breached = limiter.current_limit
+        if breached is not None:
+            return max(1, math.ceil(breached.window[0] - time.time()))
+    except Exception:  # the limiter's store failing must not turn a 429 into a 500
+        log.warning("rate limit window unknown", exc_info=True)
+    return int(exc.limit.limit.get_expiry())
+
+
 def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError):
@@ -95,10 +111,13 @@ def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(429)
     def handle_rate_limit(exc):
         code, message = _http_messages()[429]
+        # A limit declared with its own message (e.g. likes) says what was too frequent.
+        if getattr(getattr(exc, "limit", None), "error_message", None):
+            message = exc.description
         response = error_response(429, code, message)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is None and getattr(exc, "limit", None) is not None:
-            retry_after = exc.limit.limit.get_expiry()
+            retry_after = _seconds_until_reset(exc)
         resp = app.make_response(response)
         if retry_after is not None and "Retry-After" not in resp.headers:
             resp.headers["Retry-After"] = str(int(retry_after))

@@ -301,3 +301,36 @@ class ModerationEvent(db.Model):
     target_id: so.Mapped[int]
     reason: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UploadStatus(enum.StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+class UploadSession(db.Model):
+    """A resumable multipart upload of a film's or video's source file (app.works.uploads).
+
+    ``id`` is a random, unguessable token: it is the ``upload_id`` clients see. The storage
+    backend's own multipart id (``storage_upload_id``) never leaves the server.
+    """
+
+    __tablename__ = "upload_session"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), index=True)
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    storage_key: so.Mapped[str] = so.mapped_column(sa.String(255))
+    storage_upload_id: so.Mapped[str] = so.mapped_column(sa.String(1024))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(255))
+    size: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    content_type: so.Mapped[str] = so.mapped_column(sa.String(100))
+    part_size: so.Mapped[int]
+    status: so.Mapped[UploadStatus] = so.mapped_column(
+        _enum(UploadStatus, "upload_status"), default=UploadStatus.OPEN
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+
+    work: so.Mapped[Work] = so.relationship()

@@ -4,18 +4,35 @@ Jobs take ids, never objects, and are idempotent: the app enqueues them with a j
 what they work on, so enqueueing twice runs once. Every job runs inside the worker's Flask app
 context, so it can use the models and the storage backend.
 
-Transcoding (`transcode_asset(asset_id)`: ffprobe validation and one ffmpeg pass building the
-rendition ladder, in `media_worker/transcode.py`) comes with the media issue. Until then this
-module holds only a health job.
+`transcode_asset(asset_id)` turns an uploaded source (app.works.uploads) into the rendition
+ladder: ffprobe validation and one ffmpeg pass (`media_worker/transcode.py`), outputs stored
+under `works/<work_id>/v<asset_id>/`, asset rows written, the work moved to `pending_review`.
+
+Failures: an unusable upload (InvalidMedia, a timeout) is permanent: the work becomes `failed`
+with the Chinese reason on the source asset, and the job returns normally so RQ does not retry.
+Anything else (storage down, ffmpeg killed) is raised so RQ retries it with backoff; the last
+attempt marks the work failed instead, so that no work waits in `processing` for ever.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from rq import get_current_job
+
+from app.extensions import db
+from app.media_progress import clear_progress, set_progress
+from app.models import AssetRole, AssetStatus, MediaAsset, WorkStatus
+from app.storage import get_storage
+from app.works.uploads import max_seconds, output_prefix, transcode_timeout
+from media_worker.transcode import InvalidMedia, TranscodeTimeout, probe, transcode
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +44,170 @@ def echo_job(value: Any) -> dict[str, Any]:
     """
     log.info("echo_job(%r)", value)
     return {"echo": value, "app_env": current_app.config["ENV_NAME"], "pid": os.getpid()}
+
+
+# The asset row's progress is written at most this often (Redis gets every update).
+ROW_PROGRESS_SECONDS = 5.0
+TEMP_PREFIX = "wmcwm-transcode-"
+
+
+def transcode_asset(asset_id: int) -> dict[str, Any]:
+    """Transcode the source asset `asset_id`; idempotent (a work past processing is left alone)."""
+    source = db.session.get(MediaAsset, asset_id)
+    if source is None or source.role != AssetRole.SOURCE:
+        log.warning("transcode_asset(%s): no such source asset", asset_id)
+        return {"skipped": "no_asset"}
+    work = source.work
+    if work.status != WorkStatus.PROCESSING or source.status == AssetStatus.READY:
+        log.info("transcode_asset(%s): work %s is %s, nothing to do", asset_id, work.id, work.status)
+        return {"skipped": str(work.status)}
+
+    source.status = AssetStatus.PROCESSING
+    source.error = None
+    db.session.commit()
+    remove_orphaned_temp_dirs()
+    try:
+        # The folder names the process, so that a later job can tell a dead job's leftovers.
+        with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
+            outputs = _transcode_into(source, Path(tmp))
+    except InvalidMedia as exc:
+        _fail(source, exc.message_zh, exc)
+        return {"failed": exc.code}
+    except TranscodeTimeout as exc:
+        _fail(source, "视频处理超时，请压缩或剪短视频后重新上传。", exc)
+        return {"failed": exc.code}
+    except Exception as exc:
+        db.session.rollback()
+        job = get_current_job()
+        if job is not None and (job.retries_left or 0) > 0:
+            log.warning("transcode_asset(%s) failed, RQ will retry: %s", asset_id, exc)
+            raise
+        _fail(source, "视频处理失败，请稍后重新上传；如果多次失败，请联系管理员。", exc)
+        raise
+    clear_progress(work.id)
+    return {"work_id": work.id, "outputs": outputs}
+
+
+def _transcode_into(source: MediaAsset, tmp: Path) -> int:
+    work = source.work
+    storage = get_storage()
+    local = tmp / "source"
+    storage.download_to(source.storage_key, local)
+    info = probe(local, max_duration=max_seconds(work.kind))
+
+    last_write = [0.0]
+
+    def on_progress(fraction: float) -> None:
+        set_progress(work.id, fraction)
+        now = time.monotonic()
+        if now - last_write[0] >= ROW_PROGRESS_SECONDS:
+            last_write[0] = now
+            source.progress = fraction
+            db.session.commit()
+
+    result = transcode(
+        local,
+        tmp / "out",
+        on_progress=on_progress,
+        # A little under the job's own limit, so ffmpeg is stopped by us and reported clearly.
+        timeout=max(60, transcode_timeout(work.kind) - 120),
+        probe_result=info,
+    )
+    prefix = output_prefix(work.id, source.id)
+    for relative, path, content_type in result.files():
+        storage.put_file(f"{prefix}/{relative}", path, content_type)
+
+    def key(path: Path) -> str:
+        return f"{prefix}/{path.relative_to(result.out_dir).as_posix()}"
+
+    # A retry after a crash between commit and return must not add a second set of rows.
+    for old in [a for a in work.assets if a.role not in (AssetRole.SOURCE, AssetRole.IMAGE)]:
+        work.assets.remove(old)
+    assets = []
+    for position, rendition in enumerate(result.renditions):
+        assets.append(
+            MediaAsset(
+                role=AssetRole(rendition.role),
+                position=position,
+                storage_key=key(rendition.path_mp4),
+                mime="video/mp4",
+                bytes=rendition.path_mp4.stat().st_size,
+                width=rendition.width,
+                height=rendition.height,
+                duration=info.duration,
+                status=AssetStatus.READY,
+                progress=1.0,
+            )
+        )
+    hls_files = [result.hls_master] + [p for r in result.renditions for p in (r.playlist, *r.segments)]
+    assets.append(
+        MediaAsset(
+            role=AssetRole.HLS,
+            storage_key=key(result.hls_master),
+            mime="application/vnd.apple.mpegurl",
+            bytes=sum(p.stat().st_size for p in hls_files),
+            width=result.renditions[-1].width,
+            height=result.renditions[-1].height,
+            duration=info.duration,
+            status=AssetStatus.READY,
+            progress=1.0,
+        )
+    )
+    assets.append(
+        MediaAsset(
+            role=AssetRole.POSTER,
+            storage_key=key(result.poster),
+            mime="image/jpeg",
+            bytes=result.poster.stat().st_size,
+            width=result.poster_size[0],
+            height=result.poster_size[1],
+            status=AssetStatus.READY,
+            progress=1.0,
+        )
+    )
+    work.assets.extend(assets)
+    source.width, source.height = info.display_width, info.display_height
+    source.duration = info.duration
+    source.status = AssetStatus.READY
+    source.progress = 1.0
+    work.status = WorkStatus.PENDING_REVIEW
+    db.session.commit()
+    set_progress(work.id, 1.0)
+    log.info("work %s transcoded: %s", work.id, ", ".join(a.role.value for a in assets))
+    return len(assets)
+
+
+def _fail(source: MediaAsset, message: str, exc: BaseException) -> None:
+    log.warning("transcode of asset %s failed: %s", source.id, exc)
+    db.session.rollback()
+    source.status = AssetStatus.FAILED
+    source.error = message[:500]
+    source.work.status = WorkStatus.FAILED
+    db.session.commit()
+    clear_progress(source.work_id)
+
+
+def remove_orphaned_temp_dirs(root: str | None = None) -> list[str]:
+    """Delete temp folders of jobs whose process is gone (a worker killed mid-transcode).
+
+    Folders are named ``wmcwm-transcode-<pid>-…``: one whose pid no longer runs is garbage.
+    """
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        pid_text = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+        log.info("removed the temp folder of a dead job: %s", path)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -50,12 +50,30 @@ def redis_display(url: str) -> str:
     return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
 
 
+def recover(app: Flask) -> None:
+    """At start-up: clean up after jobs whose worker died, and enqueue works stuck in processing."""
+    from app.works.uploads import requeue_stuck_works
+    from media_worker.jobs import remove_orphaned_temp_dirs
+
+    remove_orphaned_temp_dirs()
+    with app.app_context():
+        try:
+            requeue_stuck_works()
+        except Exception:  # never keep a worker from starting: the next start tries again
+            log.exception("could not requeue stuck works")
+        finally:
+            db.session.remove()
+
+
 def build_worker(app: Flask) -> MediaWorker:
     # A connection of its own: the app's client has short socket timeouts meant for requests,
     # while the worker blocks on the queue (RQ sets a socket timeout that fits its dequeue wait).
     connection = redis.Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(app.config["MEDIA_QUEUE"], connection=connection)
-    return MediaWorker([queue], connection=connection, app=app)
+    # How often a busy worker reports that its job is alive (app.works.uploads takes a job
+    # whose reports stopped for MEDIA_STALE_JOB_SECONDS for dead).
+    interval = int(app.config.get("MEDIA_JOB_MONITORING_INTERVAL", 30))
+    return MediaWorker([queue], connection=connection, app=app, job_monitoring_interval=interval)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(os.environ.get("APP_ENV", "production"))
     worker = build_worker(app)
+    recover(app)
     log.info(
         "media worker %s (pid %d, APP_ENV=%s) listening on queue %r at %s",
         worker.name,
@@ -80,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except redis.RedisError as exc:
         log.error("Redis does not answer at %s: %s", redis_display(app.config["REDIS_URL"]), exc)
         return 1
-    worker.work(burst=options.burst, logging_level=log_level)
+    # The scheduler puts delayed retries (RQ's Retry intervals) back on the queue.
+    worker.work(burst=options.burst, logging_level=log_level, with_scheduler=True)
     log.info("media worker %s stopped", worker.name)
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Serve the site locally: migrate, load the demo on the first run, start the media worker and
-# the web server (gunicorn), print the URL, and stop both on Ctrl-C or SIGTERM.
+# Serve the site locally: migrate, load the demo on the first run, start the media worker, the
+# counters' periodic jobs (flask counters run) and the web server (gunicorn), print the URL, and
+# stop all three on Ctrl-C or SIGTERM.
 # `make run` calls scripts/bootstrap.sh first; this script expects .venv and Redis to be there.
 #
 # Environment: HOST (127.0.0.1), PORT (5000), APP_ENV (development), WEB_WORKERS (2),
@@ -26,24 +27,25 @@ echo "==> 数据库迁移 / applying migrations (flask db upgrade)"
 "$BIN/flask" demo load --if-empty
 
 WORKER_PID=""
+COUNTERS_PID=""
 WEB_PID=""
 
 stop_children() {
     trap - INT TERM EXIT
     local pid
-    for pid in $WEB_PID $WORKER_PID; do
+    for pid in $WEB_PID $WORKER_PID $COUNTERS_PID; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    # gunicorn and the RQ worker both shut down gracefully on SIGTERM; give them 20 s.
+    # gunicorn, the RQ worker and the counters loop all shut down gracefully on SIGTERM; give them 20 s.
     for _ in $(seq 1 200); do
         alive=0
-        for pid in $WEB_PID $WORKER_PID; do
+        for pid in $WEB_PID $WORKER_PID $COUNTERS_PID; do
             kill -0 "$pid" 2>/dev/null && alive=1
         done
         ((alive)) || break
         sleep 0.1
     done
-    for pid in $WEB_PID $WORKER_PID; do
+    for pid in $WEB_PID $WORKER_PID $COUNTERS_PID; do
         kill -KILL "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
@@ -59,6 +61,10 @@ trap 'stop_children' EXIT
 
 "$BIN/python" -m media_worker &
 WORKER_PID=$!
+
+# Flushes buffered views to SQL every minute and repairs counter drift (docs/counters.md).
+"$BIN/flask" counters run &
+COUNTERS_PID=$!
 
 "$BIN/gunicorn" wsgi:app \
     --bind "$HOST:$PORT" \
@@ -89,11 +95,11 @@ echo "网络倡文明 已启动 / is running at $URL"
 echo "按 Ctrl-C 停止 / press Ctrl-C to stop"
 echo
 
-# Wait for either child to end. The worker ending is reported and the site keeps serving
-# (uploads wait in the queue); the web server ending ends the run.
+# Wait for any child to end. The worker or the counters loop ending is reported and the site
+# keeps serving (uploads wait in the queue; views wait in Redis); the web server ending ends the run.
 while true; do
-    # shellcheck disable=SC2086  # WORKER_PID is empty once the worker has gone
-    wait -n $WEB_PID $WORKER_PID 2>/dev/null || true
+    # shellcheck disable=SC2086  # a PID is empty once its process has gone
+    wait -n $WEB_PID $WORKER_PID $COUNTERS_PID 2>/dev/null || true
     if ! kill -0 "$WEB_PID" 2>/dev/null; then
         wait "$WEB_PID" && status=0 || status=$?
         echo "run.sh: 网站进程已退出 / the web server exited (status $status)" >&2
@@ -103,5 +109,10 @@ while true; do
         wait "$WORKER_PID" && status=0 || status=$?
         echo "run.sh: 媒体处理进程已退出 / the media worker exited (status $status); the site keeps serving, but media jobs wait until a worker runs (python -m media_worker)" >&2
         WORKER_PID=""
+    fi
+    if [[ -n $COUNTERS_PID ]] && ! kill -0 "$COUNTERS_PID" 2>/dev/null; then
+        wait "$COUNTERS_PID" && status=0 || status=$?
+        echo "run.sh: 计数维护进程已退出 / the counters loop exited (status $status); the site keeps serving, but views are not written to SQL until \`flask counters run\` runs again" >&2
+        COUNTERS_PID=""
     fi
 done

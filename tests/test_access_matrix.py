@@ -25,6 +25,8 @@ EVERYONE = set(ROLES)
 MEMBERS = {"owner", "other_member"}
 OWNER_OR_ADMIN = {"owner", "admin"}
 CAN_SEE_DRAFT = {"owner", "moderator", "admin"}
+# The viewer wrote the comment; "moderator" moderates the work's province (北京), admins everything.
+COMMENT_REMOVERS = {"viewer", "moderator", "admin"}
 
 
 @dataclass
@@ -35,9 +37,23 @@ class World:
     users: dict[str, Any]
     published: Any
 
-    def draft(self, status: str = "draft"):
-        work = make_work(self.collective, self.campaign, title="草稿作品", status=status)
+    def draft(self, status: str = "draft", kind: str = "story"):
+        work = make_work(self.collective, self.campaign, title="草稿作品", status=status, kind=kind)
         return work
+
+    def comment(self):
+        from app.engagement.comments import post_comment
+
+        return post_comment(self.users["viewer"], self.published, "观众的评论")
+
+    def video_upload(self) -> str:
+        """A film draft of the owner's collective with an open upload session; its upload_id."""
+        from app.works.uploads import create_upload
+
+        owner = self.users["owner"]
+        work = self.draft(kind="video")
+        session = create_upload(work.id, owner, filename="clip.mp4", size=1000, content_type="video/mp4")
+        return session.id
 
     def draft_with_image(self):
         work = self.draft()
@@ -142,7 +158,55 @@ CASES = [
         MEMBERS,
         json=lambda w: {"kind": "story", "title": "接口创建", "summary": "", "campaign_id": w.campaign.id},
     ),
-]
+    Case("api like", "PUT", lambda w: f"/api/v1/works/{w.published.id}/like", SIGNED_IN, json=lambda w: {}),
+    Case(
+        "api unlike", "DELETE", lambda w: f"/api/v1/works/{w.published.id}/like", SIGNED_IN, json=lambda w: {}
+    ),
+    # Those who may see a draft get past access control to 409 work_not_published; others 404.
+    Case(
+        "api like a draft",
+        "PUT",
+        lambda w: f"/api/v1/works/{w.draft().id}/like",
+        CAN_SEE_DRAFT,
+        json=lambda w: {},
+    ),
+    # Comments: reading follows the work's visibility; a comment (made afresh by the viewer for
+    # each attempt) is deleted by its author, the work's provincial moderator and admins.
+    Case("api comments", "GET", lambda w: f"/api/v1/works/{w.published.id}/comments", EVERYONE),
+    Case("api comments of a draft", "GET", lambda w: f"/api/v1/works/{w.draft().id}/comments", CAN_SEE_DRAFT),
+    Case(
+        "api post comment",
+        "POST",
+        lambda w: f"/api/v1/works/{w.published.id}/comments",
+        SIGNED_IN,
+        json=lambda w: {"body": "接口评论"},
+    ),
+    Case("api delete comment", "DELETE", lambda w: f"/api/v1/comments/{w.comment().id}", COMMENT_REMOVERS,
+         json=lambda w: {}),
+    Case(
+        "post comment",
+        "POST",
+        lambda w: f"/works/{w.published.id}/comments",
+        SIGNED_IN,
+        form=lambda w: {"body": "页面评论"},
+    ),
+    Case("delete comment", "POST", lambda w: f"/comments/{w.comment().id}/delete", COMMENT_REMOVERS,
+         form=lambda w: {}),
+    # Media uploads: the work's collective (and admins); someone else's upload session is 404.
+    Case("api open upload", "POST",
+         lambda w: f"/api/v1/works/{w.draft(kind='video').id}/uploads",
+         OWNER_OR_ADMIN, json=lambda w: {"filename": "a.mp4", "size": 1000, "content_type": "video/mp4"}),
+    Case("api upload state", "GET", lambda w: f"/api/v1/uploads/{w.video_upload()}", OWNER_OR_ADMIN),
+    Case("api upload part", "PUT", lambda w: f"/api/v1/uploads/{w.video_upload()}/parts/1", OWNER_OR_ADMIN,
+         json=lambda w: {}),
+    Case("api complete upload", "POST", lambda w: f"/api/v1/uploads/{w.video_upload()}/complete",
+         OWNER_OR_ADMIN, json=lambda w: {"parts": []}),
+    Case("api work status", "GET", lambda w: f"/api/v1/works/{w.draft().id}/status", CAN_SEE_DRAFT),
+    Case("new film/video page", "GET", lambda w: "/my/works/new-media", MEMBERS),
+    Case("create film/video", "POST", lambda w: "/my/works/new-media", MEMBERS,
+         form=lambda w: {"kind": "video", "title": "新微视频", "campaign_id": str(w.campaign.id)}),
+    Case("upload page", "GET", lambda w: f"/works/{w.draft(kind='video').id}/upload", OWNER_OR_ADMIN),
+]  # fmt: skip
 
 DENIED_STATUSES = {401, 403, 404}
 
@@ -154,7 +218,7 @@ def _attempt(app, world: World, role: str, case: Case):
     url = case.url(world)
     headers = {}
     kwargs: dict[str, Any] = {}
-    if case.method == "POST":
+    if case.method != "GET":
         token = csrf_token(client)
         if case.json is not None:
             headers["X-CSRFToken"] = token
@@ -189,7 +253,13 @@ def test_every_route_is_walked_by_the_matrix(app):
               "/works/<int:work_id>/images/<int:asset_id>/delete", "/works/<int:work_id>/submit",
               "/admin/pending", "/admin/works/<int:work_id>/publish", "/logout", "/api/v1/me",
               "/api/v1/campaigns", "/api/v1/collectives/<int:id>", "/api/v1/works",
-              "/api/v1/works/<int:id>"}  # fmt: skip
+              "/api/v1/works/<int:id>", "/api/v1/works/<int:id>/like",
+              "/api/v1/works/<int:id>/comments", "/api/v1/comments/<int:id>",
+              "/works/<int:work_id>/comments", "/comments/<int:comment_id>/delete",
+              "/api/v1/works/<int:id>/uploads", "/api/v1/uploads/<upload_id>",
+              "/api/v1/uploads/<upload_id>/parts/<int:number>", "/api/v1/uploads/<upload_id>/complete",
+              "/api/v1/works/<int:id>/status", "/my/works/new-media",
+              "/works/<int:work_id>/upload"}  # fmt: skip
     # Open to everyone by design, and tested on their own: probes, sign-up/log-in, spec, media.
     public = {"/healthz", "/readyz", "/login", "/register", "/api/v1/auth/register",
               "/api/v1/auth/token", "/api/v1/openapi.json", "/media/<path:key>",

@@ -106,8 +106,8 @@ def test_a_like_outside_the_voting_window_is_refused_with_the_window(app, make_u
     with pytest.raises(ServiceError) as refused:
         services.like_work(make_user(), work)
     assert (refused.value.code, refused.value.status) == ("voting_closed", 409)
-    assert refused.value.message.startswith("本活动的投票时间为 ")
-    assert refused.value.message.endswith("，现在不能点赞。")
+    assert refused.value.message.startswith("本次活动的投票时间为 ")
+    assert refused.value.message.endswith("，现在不在投票期内。")
     assert like_rows(work.id) == 0
 
 
@@ -119,7 +119,7 @@ def test_an_unlike_after_the_voting_window_is_refused(work, make_user):
     with pytest.raises(ServiceError) as refused:
         services.unlike_work(user, work)
     assert refused.value.code == "voting_closed"
-    assert refused.value.message.endswith("现在不能取消点赞。")
+    assert refused.value.message.endswith("现在不在投票期内。")
     assert like_rows(work.id) == 1
 
 

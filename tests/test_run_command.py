@@ -85,7 +85,7 @@ def run_env(tmp_path, redis_server):
     redis_server.srem("rq:queues", f"rq:queue:media-runtest-{token}")
 
 
-def test_run_serves_the_site_with_its_worker_and_stops_cleanly(run_env, tmp_path):
+def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly(run_env, tmp_path):
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -112,6 +112,7 @@ def test_run_serves_the_site_with_its_worker_and_stops_cleanly(run_env, tmp_path
         members = process_group(pgid)
         assert any("-m media_worker" in cmd for cmd in members.values()), members
         assert any("gunicorn" in cmd for cmd in members.values()), members
+        assert any("counters run" in cmd for cmd in members.values()), members
         assert (Path(run_env["INSTANCE_PATH"]) / "app.db").exists()
 
         os.killpg(pgid, signal.SIGTERM)
@@ -122,6 +123,7 @@ def test_run_serves_the_site_with_its_worker_and_stops_cleanly(run_env, tmp_path
         assert process_group(pgid) == {}, "children outlived run.sh"
         log = log_path.read_text()
         assert re.search(r"media worker \S+ stopped", log), log[-2000:]
+        assert "计数维护已停止" in log, log[-2000:]
     finally:
         if process_group(pgid):
             os.killpg(pgid, signal.SIGKILL)

@@ -43,6 +43,12 @@ _KIND = {"type": "string", "enum": ["film", "video", "story"]}
 _SORT = {"type": "string", "enum": ["hot", "new", "likes"]}
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": _INT}
 _BEARER = [{"bearer": []}, {"session": []}]
+_UPLOAD_ID_PARAM = {"name": "upload_id", "in": "path", "required": True, "schema": _STR}
+_PART_NUMBER_PARAM = {"name": "number", "in": "path", "required": True, "schema": _INT}
+_UPLOAD_RECEIVED = _obj(["number", "etag", "size"], number=_INT, etag=_STR, size=_INT)
+_UPLOAD_PART = _obj(
+    ["number", "url", "method"], number=_INT, url=_STR, method={"type": "string", "enum": ["PUT"]}
+)
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(
@@ -103,6 +109,23 @@ SCHEMAS: dict[str, Any] = {
         created_at=_DT,
         published_at={"type": ["string", "null"], "format": "date-time"},
     ),
+    # Top-level comments in a list carry `replies` (the first few, oldest first) and
+    # `reply_count`; replies carry neither. `body` is plain text: escape it when showing it.
+    "Comment": _obj(
+        ["id", "work_id", "parent_id", "body", "status", "created_at", "user"],
+        id=_INT,
+        work_id=_INT,
+        parent_id={"type": ["integer", "null"]},
+        body=_STR,
+        status={"type": "string", "enum": ["visible", "pending"]},
+        created_at=_DT,
+        user=_obj(["id", "display_name"], id=_INT, display_name=_STR),
+        can_delete={"type": "boolean"},
+        replies={"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
+        reply_count=_INT,
+    ),
+    # The answer to a like or an unlike: whether the caller now likes the work, and its count.
+    "LikeState": _obj(["liked", "likes"], liked={"type": "boolean"}, likes=_INT),
 }  # fmt: skip
 
 PATHS: dict[str, Any] = {
@@ -149,6 +172,10 @@ PATHS: dict[str, Any] = {
     "/works": {
         "get": {
             "summary": "Published works, filtered and sorted, with cursor pagination",
+            "description": "sort=new (default) is newest first; likes and hot read the live rankings "
+                           "(hot: likes decayed by age). With several filters, or kind, a ranking page "
+                           "may hold fewer items than usual, even none, and still have a next_cursor: "
+                           "only next_cursor null means the end. A cursor belongs to its sort.",
             "parameters": [
                 {"name": "kind", "in": "query", "schema": _KIND},
                 {"name": "industry", "in": "query", "schema": _STR},
@@ -180,6 +207,119 @@ PATHS: dict[str, Any] = {
             "summary": "One work (drafts only for their collective and moderators)",
             "parameters": [_ID_PARAM],
             "responses": {"200": _json(_ref("Work")), **_errors(404)},
+        }
+    },
+    "/works/{id}/comments": {
+        "get": {
+            "summary": "Comments on a work: top-level newest first with their first replies; "
+                       "with parent_id, every reply of that comment oldest first",
+            "parameters": [
+                _ID_PARAM,
+                {"name": "cursor", "in": "query", "schema": _STR},
+                {"name": "parent_id", "in": "query", "schema": _INT},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+            ],
+            "responses": {
+                "200": _json(_obj(["items", "next_cursor"], items={"type": "array", "items": _ref("Comment")},
+                                  next_cursor=_NULLABLE_STR)),
+                **_errors(400, 404),
+            },
+        },
+        "post": {
+            "summary": "Comment on a published work, or reply (parent_id); pending when the word "
+                       "filter holds it for review, with a message saying so",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "requestBody": _body(_obj(["body"], body=_STR, parent_id={"type": ["integer", "null"]})),
+            "responses": {"201": _json(_obj(["comment"], comment=_ref("Comment"), message=_STR), "Created"),
+                          **_errors(400, 401, 404, 409, 415, 422, 429, 503)},
+        },
+    },
+    "/comments/{id}": {
+        "delete": {
+            "summary": "Delete a comment (its author; moderators of the work's province; admins); "
+                       "a top-level comment takes its replies with it",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 403, 404, 503)},
+        },
+    },
+    "/works/{id}/like": {
+        "put": {
+            "summary": "Like a published work in its voting window; repeating it changes nothing",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"200": _json(_ref("LikeState")), **_errors(400, 401, 404, 409, 429, 503)},
+        },
+        "delete": {
+            "summary": "Take a like back (in the voting window); repeating it changes nothing",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"200": _json(_ref("LikeState")), **_errors(400, 401, 404, 409, 429, 503)},
+        },
+    },
+    "/works/{id}/uploads": {
+        "post": {
+            "summary": "Open a resumable upload of a film's or video's source (its collective); "
+                       "parts go to presigned bucket URLs (S3) or to PUT /uploads/{upload_id}/parts/{number}",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "requestBody": _body(_obj(["filename", "size", "content_type"],
+                                      filename=_STR, size=_INT, content_type=_STR)),
+            "responses": {"201": _json(_obj(["upload_id", "part_size", "parts"], upload_id=_STR,
+                                            part_size=_INT, parts={"type": "array", "items": _UPLOAD_PART}),
+                                       "Created"),
+                          **_errors(400, 401, 404, 409, 413, 415, 422)},
+        }
+    },
+    "/uploads/{upload_id}": {
+        "get": {
+            "summary": "An upload's state for resuming: the parts received and where every part goes",
+            "security": _BEARER,
+            "parameters": [_UPLOAD_ID_PARAM],
+            "responses": {
+                "200": _json(_obj(["upload_id", "status", "size", "part_size", "received", "parts"],
+                                  upload_id=_STR, work_id=_INT, filename=_STR, size=_INT, part_size=_INT,
+                                  status={"type": "string", "enum": ["open", "completed", "aborted"]},
+                                  received={"type": "array", "items": _UPLOAD_RECEIVED},
+                                  parts={"type": "array", "items": _UPLOAD_PART})),
+                **_errors(401, 404),
+            },
+        }
+    },
+    "/uploads/{upload_id}/parts/{number}": {
+        "put": {
+            "summary": "One part of an upload (local storage): the raw bytes; sending it again replaces it",
+            "security": _BEARER,
+            "parameters": [_UPLOAD_ID_PARAM, _PART_NUMBER_PARAM],
+            "requestBody": {"required": True,
+                            "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                               "format": "binary"}}}},
+            "responses": {"200": _json(_obj(["number", "etag"], number=_INT, etag=_STR)),
+                          **_errors(400, 401, 404, 409, 413)},
+        }
+    },
+    "/uploads/{upload_id}/complete": {
+        "post": {
+            "summary": "Complete an upload: the type is sniffed from the bytes, the work goes to "
+                       "processing and one transcode job is queued",
+            "security": _BEARER,
+            "parameters": [_UPLOAD_ID_PARAM],
+            "requestBody": _body(_obj(["parts"], parts={"type": "array", "items": _obj(
+                ["number", "etag"], number=_INT, etag=_STR)})),
+            "responses": {"202": _json(_obj(["work"], work=_ref("Work")), "Accepted"),
+                          **_errors(400, 401, 404, 409, 415, 422)},
+        }
+    },
+    "/works/{id}/status": {
+        "get": {
+            "summary": "Media processing status of a work (its collective, moderators)",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"200": _json(_obj(["status", "progress", "error"], status=_STR,
+                                            progress={"type": "number", "minimum": 0, "maximum": 1},
+                                            error=_NULLABLE_STR)),
+                          **_errors(401, 404)},
         }
     },
     "/openapi.json": {

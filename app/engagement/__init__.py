@@ -6,6 +6,10 @@
 - ``views``: one view per viewer per work per day; batched flush to SQL
 - ``reconcile``: recount, reconcile, rebuild, the periodic loop
 - ``cli``: ``flask counters rebuild | reconcile | flush-views | run``
+- ``like_limits``: the rate limits of PUT/DELETE /api/v1/works/<id>/like (``app/api/likes.py``)
+- ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_routes`` is the
+  work page's comment section and its no-JS form routes; ``comment_limits`` their rate limits
 
-No blueprint yet: pages and API routes call ``services`` once they exist.
+Pages and API routes call ``services`` and ``comments``; ``comment_routes.bp`` ("comments") holds
+the comment form routes.
 """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 from flask.cli import AppGroup
 
@@ -55,9 +58,14 @@ def flush_views_command() -> None:
 @click.option("--interval", default=60.0, show_default=True, help="秒：写入浏览、复核排队作品的间隔")
 @click.option("--reconcile-every", default=10, show_default=True, help="每隔几轮做一次全面核对")
 def run(interval: float, reconcile_every: int) -> None:
-    """Run the periodic housekeeping loop until interrupted."""
+    """Run the periodic housekeeping loop until interrupted (Ctrl-C or SIGTERM)."""
+    # SIGTERM (process managers, `make run` stopping) ends the loop between jobs, never inside a
+    # flush: a flush killed between taking the views and committing them would lose that batch.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     click.echo(f"计数维护已启动：每 {interval:g} 秒一轮，每 {reconcile_every} 轮全面核对。")
     try:
-        run_periodic(interval, reconcile_every=reconcile_every)
+        run_periodic(interval, reconcile_every=reconcile_every, stop=stop)
     except KeyboardInterrupt:
-        click.echo("计数维护已停止。")
+        pass
+    click.echo("计数维护已停止。")

@@ -14,7 +14,7 @@ Reads (``counts_for``, ``top_works``) fall back to SQL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,17 +24,20 @@ import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.engagement import counters, measure, reconcile
 from app.engagement.counters import Flight, FlightResult, RankCursor, Ranking, WorkCounts
 from app.errors import ServiceError
 from app.extensions import db
-from app.models import Like, Work, WorkStatus, utcnow
+from app.models import Campaign, Like, Work, WorkStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+# A post-filtered ranking page examines at most this many ranked works, in batches up to
+# SCAN_BATCH_MAX, so a filter that matches few works cannot make one request scan a whole ranking.
+SCAN_LIMIT = 1000
+SCAN_BATCH_MAX = 200
 
 
 def _unavailable() -> ServiceError:
@@ -45,26 +48,34 @@ def _local(value: datetime) -> str:
     return to_user_timezone(value).strftime("%Y-%m-%d %H:%M")
 
 
-def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = None) -> None:
-    """Likes (and unlikes) count only on published works, inside the campaign's voting window."""
-    action = _("取消点赞") if unlike else _("点赞")
-    if work.status != WorkStatus.PUBLISHED:
-        raise ServiceError(
-            _("作品尚未发布，暂时不能%(action)s。", action=action), code="work_not_published", status=409
-        )
-    campaign = work.campaign
+def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    if not campaign.voting_opens <= now < campaign.voting_closes:
+    return campaign.voting_opens <= now < campaign.voting_closes
+
+
+def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
+    """Refuse (409 ``voting_closed``) outside the campaign's voting window, naming the window in
+    Beijing time. The one check and the one message for everything the window gates."""
+    if not voting_is_open(campaign, now):
         raise ServiceError(
             _(
-                "本活动的投票时间为 %(opens)s 至 %(closes)s，现在不能%(action)s。",
+                "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
                 opens=_local(campaign.voting_opens),
                 closes=_local(campaign.voting_closes),
-                action=action,
             ),
             code="voting_closed",
             status=409,
         )
+
+
+def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = None) -> None:
+    """Likes (and unlikes) count only on published works, inside the campaign's voting window."""
+    if work.status != WorkStatus.PUBLISHED:
+        action = _("取消点赞") if unlike else _("点赞")
+        raise ServiceError(
+            _("作品尚未发布，暂时不能%(action)s。", action=action), code="work_not_published", status=409
+        )
+    ensure_voting_open(work.campaign, now)
 
 
 def work_rankings(work: Work) -> tuple[Ranking, ...]:
@@ -113,20 +124,21 @@ def _finish(flight: Flight) -> None:
         flight.result = None
 
 
+# INSERT … ON CONFLICT DO NOTHING RETURNING, in the syntax PostgreSQL and SQLite (3.35+) share.
+# Written as text because SQLAlchemy never caches the dialects' own INSERT constructs (their
+# on_conflict clauses): built that way, the hottest statement was compiled again on every like.
+# RETURNING says whether this statement made the row (psycopg reports no row count here).
+_INSERT_LIKE = sa.text(
+    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
+    "VALUES (:user_id, :work_id, :ip, :created_at) "
+    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
+).bindparams(sa.bindparam("created_at", type_=Like.__table__.c.created_at.type))
+
+
 def _insert_like(user_id: int, work_id: int, ip: str | None) -> int:
     """INSERT … ON CONFLICT DO NOTHING, committed: 1 if this call created the like, else 0."""
-    dialect = db.session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if insert is None:  # pragma: no cover - DESIGN supports exactly these two databases
-        raise RuntimeError(f"likes need PostgreSQL or SQLite, not {dialect}")
-    statement = (
-        insert(Like.__table__)
-        .values(user_id=user_id, work_id=work_id, ip=(ip or None) and ip[:45], created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["user_id", "work_id"])
-        # RETURNING says whether this statement made the row (SQLAlchemy on psycopg reports -1 rows).
-        .returning(Like.__table__.c.id)
-    )
-    inserted = len(db.session.execute(statement).all())
+    params = {"user_id": user_id, "work_id": work_id, "ip": (ip or None) and ip[:45], "created_at": utcnow()}
+    inserted = len(db.session.execute(_INSERT_LIKE, params).all())
     db.session.commit()
     return inserted
 
@@ -274,12 +286,25 @@ class RankingPage:
 
 
 def top_works(
-    ranking: Ranking, *, cursor: str | None = None, offset: int = 0, limit: int = 20
+    ranking: Ranking,
+    *,
+    cursor: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+    keep: Callable[[list[int]], Container[int]] | None = None,
+    scan_limit: int = SCAN_LIMIT,
 ) -> RankingPage:
     """A page of a ranking, best first; ``next_cursor`` continues it (None on the last page).
 
     Reads the Redis sorted set; when Redis is away or the ranking is missing there, the same
     order is computed from SQL (``from_sql``).
+
+    ``keep`` post-filters: it gets the ids of each batch of ranked works (best first) and
+    returns those to list, e.g. the ones matching a filter the ranking has no set for. At most
+    ``scan_limit`` ranked works are examined per page, so a filtered page may hold fewer than
+    ``limit`` items and still have a ``next_cursor``, which then continues after the last work
+    examined. A cursor is (score, work id): a work's score is the same in every ranking of a
+    metric, so a cursor stays valid across the rankings of one metric.
     """
     limit = max(1, min(int(limit), MAX_PAGE))
     after = None
@@ -288,32 +313,75 @@ def top_works(
             after = RankCursor.decode(cursor)
         except ValueError as exc:
             raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor") from exc
-    start = after.offset if after else max(int(offset), 0)
-    found: list[tuple[int, float]] | None = None
-    try:
-        found = counters.read_ranking(ranking, after=after, offset=start, limit=limit + 1)
-    except redis.RedisError:
-        log.info("ranking %s from SQL, Redis is away", ranking.name)
-    from_sql = found is None
-    if found is None:
-        found = _ranking_from_sql(ranking, after, start, limit + 1)
-    items = [RankedWork(work_id, score) for work_id, score in found[:limit]]
+    position = after.offset if after else max(int(offset), 0)
+    reader = _RankingReader(ranking)
+    items: list[RankedWork] = []
+    item_cursors: list[RankCursor] = []
+    scanned = 0
+    batch = limit + 1
+    exhausted = False
+    while len(items) <= limit:
+        found = reader.read(after, position, batch)
+        kept = None if keep is None else keep([work_id for work_id, _score in found])
+        for work_id, score in found:
+            position += 1
+            scanned += 1
+            after = RankCursor(score, work_id, position)
+            if kept is None or work_id in kept:
+                items.append(RankedWork(work_id, score))
+                item_cursors.append(after)
+                if len(items) > limit:
+                    break
+        if len(found) < batch:
+            exhausted = True
+            break
+        if scanned >= scan_limit:
+            break
+        batch = min(batch * 2, SCAN_BATCH_MAX)
     next_cursor = None
-    if len(found) > limit:
-        last = items[-1]
-        next_cursor = RankCursor(last.score, last.work_id, start + len(items)).encode()
-    return RankingPage(items, next_cursor, from_sql)
+    if len(items) > limit:
+        next_cursor = item_cursors[limit - 1].encode()
+    elif not exhausted and after is not None:
+        next_cursor = after.encode()
+    return RankingPage(items[:limit], next_cursor, reader.from_sql)
 
 
-def _ranking_from_sql(
-    ranking: Ranking, after: RankCursor | None, offset: int, limit: int
-) -> list[tuple[int, float]]:
+class _RankingReader:
+    """Batches of one ranking from Redis; from SQL (computed once) when Redis cannot answer."""
+
+    def __init__(self, ranking: Ranking) -> None:
+        self.ranking = ranking
+        self.from_sql = False
+        self._scored: list[tuple[int, float]] | None = None
+
+    def read(self, after: RankCursor | None, offset: int, limit: int) -> list[tuple[int, float]]:
+        if not self.from_sql:
+            try:
+                found = counters.read_ranking(self.ranking, after=after, offset=offset, limit=limit)
+            except redis.RedisError:
+                log.info("ranking %s from SQL, Redis is away", self.ranking.name)
+                found = None
+            if found is not None:
+                return found
+            self.from_sql = True
+        if self._scored is None:
+            self._scored = _scored_from_sql(self.ranking)
+        return _slice_after(self._scored, after, offset, limit)
+
+
+def _scored_from_sql(ranking: Ranking) -> list[tuple[int, float]]:
     scored = [
         (work_id, float(n) if ranking.metric == "likes" else counters.hot_score(n, published_at))
         for work_id, n, published_at in measure.published_in_scope(ranking)
     ]
     # Best first; among equals the newest work first, as in Redis.
     scored.sort(key=lambda item: (-item[1], -item[0]))
+    return scored
+
+
+def _slice_after(
+    scored: list[tuple[int, float]], after: RankCursor | None, offset: int, limit: int
+) -> list[tuple[int, float]]:
     if after is None:
         return scored[offset : offset + limit]
     # Strictly after the cursor in that order.

@@ -11,6 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.api.helpers import decode_cursor, encode_cursor
+from app.auth.services import client_ip
+from app.engagement import comment_routes, views
 from app.errors import Forbidden, ServiceError
 from app.works import bp
 from app.works import services as svc
@@ -49,11 +51,14 @@ def index():
     if after is not None:
         args = {k: v for k, v in request.args.items() if k != "cursor" and v}
         more_url = url_for("works.index", **args, cursor=encode_cursor(after))
+    ids = [w.id for w in works]
     return render_template(
         "works/index.html",
         works=works,
-        counts=svc.engagement_counts(w.id for w in works),
+        counts=svc.engagement_counts(ids),
+        liked=svc.liked_work_ids(current_user, ids),
         filters=filters,
+        sort=sort,
         more_url=more_url,
     )
 
@@ -61,6 +66,9 @@ def index():
 @bp.get("/works/<int:work_id>")
 def work_detail(work_id: int):
     work = svc.get_visible_work(work_id, current_user)
+    if request.method == "GET":  # HEAD (link checkers, previews) is not a view
+        # Counted once per viewer per day, published works only; never fails the page.
+        views.record_view(work, views.viewer_key(current_user, client_ip(), request.user_agent.string))
     media = svc.work_media(work)
     # Pictures the body already shows inline are not repeated in the gallery below it.
     gallery = [image for image in media["images"] if image["url"] not in work.body_html]
@@ -70,8 +78,10 @@ def work_detail(work_id: int):
         media=media,
         gallery=gallery,
         counts=svc.engagement_counts([work.id])[work.id],
+        liked=work.id in svc.liked_work_ids(current_user, [work.id]),
         can_edit=svc.can_edit_work(current_user, work),
         editable=work.status in svc.EDITABLE_STATUSES,
+        comment_section=comment_routes.comment_section(work),
     )
 
 
@@ -84,6 +94,7 @@ def collective(collective_id: int):
         collective=group,
         works=works,
         counts=svc.engagement_counts(w.id for w in works),
+        liked=svc.liked_work_ids(current_user, (w.id for w in works)),
         can_manage=svc.can_manage_collective(current_user, group),
     )
 

@@ -12,15 +12,19 @@ Decisions worth knowing:
 * A work that is not visible to the viewer is **404**, never 403, so drafts do not leak.
 * Provincial moderators see unpublished works of their own province only; national moderators
   and admins see all of them.
-* Likes, comments and views come from SQL through :func:`engagement_counts`, the single function
-  the engagement issue replaces with Redis counters.
+* Likes, comments and views come through :func:`engagement_counts`, the single function pages and
+  the API read them from: Redis counters, with SQL as the fallback when Redis is down.
+* The voting window is checked in one place, ``app.engagement.services.ensure_voting_open``
+  (likes are what it gates); this module re-exports it for campaign pages and tests.
+* ``sort=likes|hot`` read the Redis rankings (:func:`list_published_works` says how filters the
+  rankings have no set for are applied).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -32,6 +36,8 @@ from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 
 from app.catalog import INDUSTRIES, PROVINCES, status_label
+from app.engagement import services as engagement
+from app.engagement.counters import Ranking, WorkCounts
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -39,10 +45,7 @@ from app.models import (
     AssetStatus,
     Campaign,
     Collective,
-    Comment,
-    CommentStatus,
     Level,
-    Like,
     MediaAsset,
     Role,
     Work,
@@ -169,10 +172,6 @@ def submission_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
     return _in_window(campaign.submission_opens, campaign.submission_closes, now)
 
 
-def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
-    return _in_window(campaign.voting_opens, campaign.voting_closes, now)
-
-
 def ensure_submission_open(campaign: Campaign, now: datetime | None = None) -> None:
     """Refuse (409 ``submission_closed``) outside the campaign's submission window."""
     if not submission_is_open(campaign, now):
@@ -187,18 +186,9 @@ def ensure_submission_open(campaign: Campaign, now: datetime | None = None) -> N
         )
 
 
-def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
-    """Refuse (409 ``voting_closed``) outside the campaign's voting window."""
-    if not voting_is_open(campaign, now):
-        raise ServiceError(
-            _(
-                "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
-                opens=_local(campaign.voting_opens),
-                closes=_local(campaign.voting_closes),
-            ),
-            code="voting_closed",
-            status=409,
-        )
+# One window check and one message for voting (see app.engagement.services).
+voting_is_open = engagement.voting_is_open
+ensure_voting_open = engagement.ensure_voting_open
 
 
 def get_campaign(campaign_id: Any) -> Campaign:
@@ -409,16 +399,32 @@ def _work_query() -> sa.Select:
     return sa.select(Work).options(so.joinedload(Work.collective), so.selectinload(Work.assets))
 
 
-def get_work(work_id: int) -> Work:
-    work = db.session.scalar(_work_query().where(Work.id == work_id))
+def _work_by_id(media: bool) -> sa.Select:
+    query = (
+        _work_query()
+        if media
+        else sa.select(Work).options(so.joinedload(Work.collective), so.joinedload(Work.campaign))
+    )
+    return query.where(Work.id == sa.bindparam("work_id"))
+
+
+# Built once: SQLAlchemy memoises a statement's cache key, so executing the same object with new
+# parameters skips rebuilding and re-keying it (a third of an ORM lookup's CPU).
+_WORK_BY_ID = {media: _work_by_id(media) for media in (True, False)}
+
+
+def get_work(work_id: int, *, media: bool = True) -> Work:
+    """The work (404 if none). ``media=False`` loads its campaign instead of its media assets, in
+    the same query: what a like needs (the voting window), one round trip on the hottest path."""
+    work = db.session.scalar(_WORK_BY_ID[media], {"work_id": work_id})
     if work is None:
         raise NotFound(_("您要找的作品不存在或已被删除。"))
     return work
 
 
-def get_visible_work(work_id: int, viewer: Any) -> Work:
+def get_visible_work(work_id: int, viewer: Any, *, media: bool = True) -> Work:
     """The work if `viewer` may see it, else 404 (the same answer as for a missing work)."""
-    work = get_work(work_id)
+    work = get_work(work_id, media=media)
     if not can_view_work(viewer, work):
         raise NotFound(_("您要找的作品不存在或已被删除。"))
     return work
@@ -615,6 +621,7 @@ def publish_work(work: Work, actor: Any) -> Work:
     work.status = WorkStatus.PUBLISHED
     work.published_at = utcnow()
     db.session.commit()
+    engagement.work_published(work)
     return work
 
 
@@ -684,22 +691,7 @@ def _invalid_cursor() -> ServiceError:
     return ServiceError(_("分页游标无效。"), code="invalid_cursor")
 
 
-def list_published_works(
-    filters: WorkFilters | None = None,
-    *,
-    sort: str = "new",
-    after: Mapping[str, Any] | None = None,
-    limit: int = PAGE_SIZE,
-) -> tuple[list[Work], dict[str, Any] | None]:
-    """One page of published works and the position after it (None on the last page).
-
-    ``new`` orders by (published_at, id) descending, a stable keyset. ``likes`` and ``hot`` order
-    by the SQL like count, then id: an interim answer until the engagement issue serves both from
-    Redis rankings (``hot`` with time decay). Counts can move between two pages, so a work may
-    then appear twice or be skipped; the keyset itself never loops.
-    """
-    filters = filters or WorkFilters()
-    limit = max(1, min(limit, PAGE_SIZE_MAX))
+def _published_works(filters: WorkFilters) -> sa.Select:
     query = _work_query().where(Work.status == WorkStatus.PUBLISHED, Work.published_at.is_not(None))
     if filters.kind:
         query = query.where(Work.kind == filters.kind)
@@ -711,100 +703,108 @@ def list_published_works(
             query = query.where(Collective.industry == filters.industry)
         if filters.province:
             query = query.where(Collective.province == filters.province)
+    return query
 
+
+def ranking_for(filters: WorkFilters, sort: str) -> Ranking:
+    """The Redis ranking a ``likes``/``hot`` listing reads: the one for its filter when it has
+    one, else the narrowest that holds every match (a province, then an industry, then a
+    campaign, else the overall one), post-filtered by :func:`list_published_works`."""
+    if filters.province:
+        return Ranking.of(sort, province=filters.province)
+    if filters.industry:
+        return Ranking.of(sort, industry=filters.industry)
+    if filters.campaign_id:
+        return Ranking.of(sort, campaign_id=filters.campaign_id)
+    return Ranking.of(sort)
+
+
+def list_published_works(
+    filters: WorkFilters | None = None,
+    *,
+    sort: str = "new",
+    after: Mapping[str, Any] | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[Work], dict[str, Any] | None]:
+    """One page of published works and the position after it (None on the last page).
+
+    ``new`` orders by (published_at, id) descending in SQL, a stable keyset.
+
+    ``likes`` and ``hot`` read the Redis rankings (SQL computes the same order when Redis is
+    away). A ranking exists per campaign, industry and province, so a request with one of those
+    filters reads its own ranking. With several filters, or ``kind`` (no ranking per kind), it
+    reads the narrowest ranking that holds every match and keeps the works matching all the
+    filters (one SQL query per batch, at most ``engagement.SCAN_LIMIT`` ranked works per page):
+    the order is still the live ranking's and no like is ever counted in SQL to sort. A page may
+    then be shorter than ``limit`` with more to come; only a missing next position means the end.
+    Counts move between two pages, so a work may appear twice or be skipped; the cursor (the last
+    work's score and id) never loops.
+    """
+    filters = filters or WorkFilters()
+    limit = max(1, min(limit, PAGE_SIZE_MAX))
+    query = _published_works(filters)
     if after is not None and after.get("s") != sort:
         raise _invalid_cursor()
-    if sort == "new":
-        if after is not None:
-            try:
-                at = datetime.fromisoformat(after["t"])
-                last_id = int(after["i"])
-            except (KeyError, TypeError, ValueError):
-                raise _invalid_cursor() from None
-            query = query.where(
-                sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
-            )
-        query = query.order_by(Work.published_at.desc(), Work.id.desc())
-        rows = list(db.session.scalars(query.limit(limit + 1)))
-        works = rows[:limit]
-        if len(rows) <= limit:
-            return works, None
-        last = works[-1]
-        return works, {"s": sort, "t": last.published_at.isoformat(), "i": last.id}
-
-    likes = (
-        sa.select(sa.func.count(Like.id))
-        .where(Like.work_id == Work.id)
-        .correlate(Work)
-        .scalar_subquery()
-        .label("like_count")
-    )
+    if sort != "new":
+        return _ranked_works(query, ranking_for(filters, sort), after, limit)
     if after is not None:
         try:
-            last_likes = int(after["n"])
+            at = datetime.fromisoformat(after["t"])
             last_id = int(after["i"])
         except (KeyError, TypeError, ValueError):
             raise _invalid_cursor() from None
-        query = query.where(sa.or_(likes < last_likes, sa.and_(likes == last_likes, Work.id < last_id)))
-    query = query.add_columns(likes).order_by(likes.desc(), Work.id.desc())
-    rows = db.session.execute(query.limit(limit + 1)).unique().all()
-    page = rows[:limit]
-    works = [row[0] for row in page]
+        query = query.where(
+            sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
+        )
+    query = query.order_by(Work.published_at.desc(), Work.id.desc())
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    works = rows[:limit]
     if len(rows) <= limit:
         return works, None
-    return works, {"s": sort, "n": page[-1][1], "i": page[-1][0].id}
+    last = works[-1]
+    return works, {"s": sort, "t": last.published_at.isoformat(), "i": last.id}
+
+
+def _ranked_works(
+    query: sa.Select, ranking: Ranking, after: Mapping[str, Any] | None, limit: int
+) -> tuple[list[Work], dict[str, Any] | None]:
+    cursor = None
+    if after is not None:
+        cursor = after.get("r")
+        if not isinstance(cursor, str):
+            raise _invalid_cursor()
+    loaded: dict[int, Work] = {}
+
+    def keep(work_ids: list[int]) -> Container[int]:
+        # Also drops a work unpublished since it was ranked (reconcile removes it from Redis).
+        if work_ids:
+            loaded.update((work.id, work) for work in db.session.scalars(query.where(Work.id.in_(work_ids))))
+        return loaded
+
+    page = engagement.top_works(ranking, cursor=cursor, limit=limit, keep=keep)
+    works = [loaded[work_id] for work_id in page.work_ids]
+    return works, ({"s": ranking.metric, "r": page.next_cursor} if page.next_cursor else None)
 
 
 # --------------------------------------------------------------------------------------------
 # Engagement numbers and serialisation.
 
-
-@dataclass(frozen=True)
-class EngagementCounts:
-    likes: int = 0
-    comments: int = 0
-    views: int = 0
+# The counts pages and the API show: likes, visible comments, views.
+EngagementCounts = WorkCounts
 
 
 def engagement_counts(work_ids: Iterable[int]) -> dict[int, EngagementCounts]:
-    """Likes, visible comments and views per work, from SQL.
+    """Likes, visible comments and views per work: the one place pages and the API get them.
 
-    The one place these numbers come from: the engagement issue swaps the body for Redis reads
-    (with SQL as the fallback when Redis is down) without touching any caller.
+    Redis counters (exact, see docs/counters.md), or SQL when Redis is down (views then count
+    the flushed ones only).
     """
-    ids = sorted(set(work_ids))
-    if not ids:
-        return {}
-    likes = dict(
-        db.session.execute(
-            sa.select(Like.work_id, sa.func.count(Like.id))
-            .where(Like.work_id.in_(ids))
-            .group_by(Like.work_id)
-        ).all()
-    )
-    comments = dict(
-        db.session.execute(
-            sa.select(Comment.work_id, sa.func.count(Comment.id))
-            .where(Comment.work_id.in_(ids), Comment.status == CommentStatus.VISIBLE)
-            .group_by(Comment.work_id)
-        ).all()
-    )
-    views = dict(db.session.execute(sa.select(Work.id, Work.view_count).where(Work.id.in_(ids))).all())
-    return {
-        work_id: EngagementCounts(
-            likes=likes.get(work_id, 0), comments=comments.get(work_id, 0), views=views.get(work_id, 0)
-        )
-        for work_id in ids
-    }
+    return engagement.counts_for(work_ids)
 
 
 def liked_work_ids(viewer: Any, work_ids: Iterable[int]) -> set[int]:
-    ids = list(set(work_ids))
-    if not ids or not _is_signed_in(viewer):
-        return set()
-    return set(
-        db.session.scalars(sa.select(Like.work_id).where(Like.user_id == viewer.id, Like.work_id.in_(ids)))
-    )
+    """Which of these works the viewer likes (SQL, the truth)."""
+    return engagement.liked_by(viewer, work_ids)
 
 
 def work_media(work: Work) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""Pages for films and videos: a new draft, and the upload page (app/static/js/upload.js).
+
+The bytes never pass through these views: the page's script speaks API v1 (upload sessions,
+parts, completion, status); these views only create the draft and render the page.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.errors import Forbidden, ServiceError
+from app.models import WorkKind
+from app.works import bp, uploads
+from app.works import services as svc
+
+MEDIA_KINDS = (WorkKind.FILM, WorkKind.VIDEO)
+
+
+def _ensure_member() -> None:
+    if not svc.is_member(current_user, current_user.collective_id):
+        raise Forbidden(_("只有青年文明号集体的成员可以管理作品。"))
+
+
+@bp.route("/my/works/new-media", methods=["GET", "POST"])
+@login_required
+def new_media_work():
+    _ensure_member()
+    campaigns = svc.campaigns_open_for_submission()
+    form = {
+        "kind": request.args.get("kind", "video"),
+        "title": "",
+        "summary": "",
+        "campaign_id": str(campaigns[0].id) if campaigns else "",
+    }
+    if request.method == "POST":
+        form = {key: request.form.get(key, "") for key in form}
+        try:
+            if form["kind"] not in MEDIA_KINDS:
+                raise ServiceError(_("请选择作品类型：微电影或微视频。"))
+            work = svc.create_work(current_user, **form)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("草稿已保存，现在可以上传视频文件。"), "success")
+            return redirect(url_for("works.upload_media", work_id=work.id))
+    return render_template("works/media_form.html", form=form, campaigns=campaigns)
+
+
+@bp.get("/works/<int:work_id>/upload")
+@login_required
+def upload_media(work_id: int):
+    work = svc.get_editable_work(work_id, current_user)
+    if work.kind not in MEDIA_KINDS:
+        return redirect(url_for("works.edit_story", work_id=work.id))
+    limit = uploads.max_bytes(work.kind)
+    return render_template(
+        "works/upload.html",
+        work=work,
+        uploadable=work.status in uploads.UPLOADABLE_STATUSES,
+        max_bytes=limit,
+        max_mb=limit // (1024 * 1024),
+        max_minutes=uploads.max_seconds(work.kind) // 60,
+        status=uploads.work_status(work.id, current_user),
+    )

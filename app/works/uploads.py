@@ -1,0 +1,527 @@
+"""Resumable uploads of film and video sources, and the hand-over to the media worker.
+
+The flow (DESIGN.md "Media pipeline", API v1):
+
+1. :func:`create_upload` opens a multipart upload on the storage backend and an
+   :class:`~app.models.UploadSession` row, and answers where each fixed-size part goes: presigned
+   PUT URLs straight to the bucket on S3, the app's own part URL with local storage.
+2. Parts arrive in any order, any part again (it replaces the earlier one); :func:`upload_state`
+   says which arrived so a client resumes with the rest.
+3. :func:`complete_upload` assembles the parts, sniffs the type from the first bytes (never the
+   name), records the source :class:`~app.models.MediaAsset`, moves the work to ``processing`` and
+   enqueues one transcode job keyed by the asset id (:func:`enqueue_transcode`).
+
+Decisions worth knowing:
+
+* ``upload_id`` is the session row's random token; the backend's multipart id stays server-side.
+* Someone else's session is 404 (as for any unseen object), never 403.
+* A file that is not a video by its bytes is refused at completion (422); the stored object is
+  deleted and the work goes back to ``draft`` so the uploader can try again. What only ffprobe
+  can tell (truncated, audio only, too long) is decided by the worker: the work ends ``failed``
+  with the reason on the source asset.
+* :func:`requeue_stuck_works` re-enqueues works left in ``processing`` whose job is gone or
+  failed (a worker killed mid-job, Redis flushed, an enqueue that failed after the commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, timedelta
+from typing import Any, BinaryIO
+
+import redis
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from app.catalog import status_label
+from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from app.extensions import db
+from app.media_progress import get_progress
+from app.models import (
+    AssetRole,
+    AssetStatus,
+    MediaAsset,
+    Role,
+    UploadSession,
+    UploadStatus,
+    Work,
+    WorkKind,
+    WorkStatus,
+    utcnow,
+)
+from app.queue import enqueue_job, media_queue
+from app.storage import MAX_PART_NUMBER, MultipartError, get_storage
+from app.works.services import _delete_quietly, can_edit_work, can_view_work, ensure_submission_open, get_work
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SESSION_TTL = timedelta(hours=24)
+PRESIGN_SECONDS = 24 * 3600
+PROCESSED_STATUSES = (
+    WorkStatus.PENDING_REVIEW,
+    WorkStatus.PUBLISHED,
+    WorkStatus.REJECTED,
+    WorkStatus.WITHDRAWN,
+)
+UPLOADABLE_STATUSES = (WorkStatus.DRAFT, WorkStatus.FAILED, WorkStatus.UPLOADING)
+VIDEO_ROLES = (
+    AssetRole.SOURCE,
+    AssetRole.MP4_360,
+    AssetRole.MP4_720,
+    AssetRole.MP4_1080,
+    AssetRole.HLS,
+    AssetRole.POSTER,
+)
+TRANSCODE_JOB = "media_worker.jobs.transcode_asset"
+# Transient failures (storage, network) are retried with these pauses; the worker runs RQ's
+# scheduler, which puts the delayed retries back on the queue.
+RETRY_INTERVALS = [10, 30, 60]
+# A started job whose worker has not sent a heartbeat for this long is taken for dead. Workers
+# beat every MEDIA_JOB_MONITORING_INTERVAL (30 s by default) while a job runs.
+STALE_JOB_SECONDS = 120
+# RQ states in which a job will still run: anything else (failed, stopped, gone) is stuck.
+_ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+# --------------------------------------------------------------------------------------------
+# Storage keys and job ids: built here only.
+
+
+def source_key(work_id: int, token: str) -> str:
+    return f"works/{work_id}/source/{token}"
+
+
+def output_prefix(work_id: int, asset_id: int) -> str:
+    """Where one transcode's tree (MP4s, HLS ladder, poster) is stored, as the worker wrote it."""
+    return f"works/{work_id}/v{asset_id}"
+
+
+def transcode_job_id(asset_id: int) -> str:
+    """The RQ job id of an asset's transcode: enqueueing the same id twice runs it once.
+
+    RQ's job keys are global to the Redis server (``rq:job:<id>``); the queue name in the id
+    keeps deployments (and test runs) that share a Redis, each with its own queue, from taking
+    each other's jobs for their own.
+    """
+    return f"{current_app.config['MEDIA_QUEUE']}-transcode-{asset_id}"
+
+
+# --------------------------------------------------------------------------------------------
+# Limits.
+
+
+def max_bytes(kind: WorkKind) -> int:
+    config = current_app.config
+    return int(config["MAX_FILM_BYTES"] if kind == WorkKind.FILM else config["MAX_VIDEO_BYTES"])
+
+
+def max_seconds(kind: WorkKind) -> int:
+    config = current_app.config
+    return int(config["MAX_FILM_SECONDS"] if kind == WorkKind.FILM else config["MAX_VIDEO_SECONDS"])
+
+
+def transcode_timeout(kind: WorkKind) -> int:
+    """Per-job time limit: generous for the longest allowed source, finite for a stuck ffmpeg."""
+    return 600 + 4 * max_seconds(kind)
+
+
+def _human_size(n: int) -> str:
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f} GB"
+    return f"{n / 1024**2:.0f} MB"
+
+
+# --------------------------------------------------------------------------------------------
+# Type sniffing.
+
+
+def sniff_video_type(head: bytes) -> str | None:
+    """The container type of a file from its first bytes, or None when it is no video we take.
+
+    MP4/MOV (an ``ftyp`` box), Matroska/WebM (EBML), AVI (RIFF…AVI) and MPEG-TS (sync bytes).
+    """
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/x-matroska"
+    if head[:4] == b"RIFF" and head[8:11] == b"AVI":
+        return "video/x-msvideo"
+    if head[:1] == b"\x47" and (len(head) < 189 or head[188:189] == b"\x47"):
+        return "video/mp2t"
+    return None
+
+
+SNIFF_BYTES = 192
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions.
+
+
+def _parse_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def part_count(session: UploadSession) -> int:
+    return max(1, math.ceil(session.size / session.part_size))
+
+
+def part_targets(session: UploadSession) -> list[dict[str, Any]]:
+    """Where each part goes: presigned bucket URLs (S3) or the app's part URL (local)."""
+    storage = get_storage()
+    targets = []
+    for number in range(1, part_count(session) + 1):
+        if storage.direct_upload:
+            url = storage.presign_part(
+                session.storage_key, session.storage_upload_id, number, expires=PRESIGN_SECONDS
+            )
+        else:
+            url = url_for("api.put_upload_part", upload_id=session.id, number=number)
+        targets.append({"number": number, "url": url, "method": "PUT"})
+    return targets
+
+
+def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content_type: Any) -> UploadSession:
+    """Open an upload of a film's or video's source file for `actor` (a member of its collective)."""
+    work = get_work(work_id)
+    if not can_view_work(actor, work) or not can_edit_work(actor, work):
+        raise NotFound(_("您要找的作品不存在或已被删除。"))
+    if work.kind not in (WorkKind.FILM, WorkKind.VIDEO):
+        raise Conflict(_("只有微电影和微视频可以上传视频文件。"), code="not_a_video_work")
+    if work.status not in UPLOADABLE_STATUSES:
+        raise Conflict(
+            _("作品处于“%(status)s”状态，不能再上传视频。", status=status_label(work.status)),
+            code="not_uploadable",
+        )
+    ensure_submission_open(work.campaign)
+
+    filename = str(filename or "").strip()[:255]
+    content_type = str(content_type or "").strip().lower()
+    size = _parse_int(size)
+    if not filename:
+        raise ValidationFailed(_("请提供文件名。"), fields={"filename": _("必填")})
+    if not content_type.startswith("video/"):
+        message = _("只能上传视频文件（如 MP4、MOV、MKV、WebM）。")
+        raise ValidationFailed(message, code="unsupported_type", fields={"content_type": message})
+    if size is None or size <= 0:
+        message = _("文件是空的（0 字节），请选择要上传的视频文件。")
+        raise ValidationFailed(message, code="empty_file", fields={"size": message})
+    limit = max_bytes(work.kind)
+    if size > limit:
+        raise ServiceError(
+            _("文件太大：%(kind)s最大 %(limit)s。", kind=_kind_label(work.kind), limit=_human_size(limit)),
+            code="file_too_large",
+            status=413,
+        )
+    part_size = int(current_app.config["UPLOAD_PART_SIZE"])
+    if math.ceil(size / part_size) > MAX_PART_NUMBER:
+        raise ServiceError(_("文件太大，无法分片上传。"), code="file_too_large", status=413)
+
+    _abort_open_sessions(work)
+    storage = get_storage()
+    token = secrets.token_urlsafe(24)
+    key = source_key(work.id, secrets.token_hex(8))
+    storage_upload_id = storage.create_multipart(key, content_type)
+    now = utcnow()
+    session = UploadSession(
+        id=token,
+        work_id=work.id,
+        user_id=actor.id,
+        storage_key=key,
+        storage_upload_id=storage_upload_id,
+        filename=filename,
+        size=size,
+        content_type=content_type,
+        part_size=part_size,
+        status=UploadStatus.OPEN,
+        created_at=now,
+        expires_at=now + UPLOAD_SESSION_TTL,
+    )
+    db.session.add(session)
+    work.status = WorkStatus.UPLOADING
+    db.session.commit()
+    log.info("upload %s opened for work %s (%d bytes, %d parts)", token, work.id, size, part_count(session))
+    return session
+
+
+def _kind_label(kind: WorkKind) -> str:
+    return _("微电影") if kind == WorkKind.FILM else _("微视频")
+
+
+def _abort_open_sessions(work: Work) -> None:
+    """A new upload replaces any earlier unfinished one of the same work."""
+    storage = get_storage()
+    for old in db.session.scalars(
+        sa.select(UploadSession).where(
+            UploadSession.work_id == work.id, UploadSession.status == UploadStatus.OPEN
+        )
+    ):
+        try:
+            storage.abort_multipart(old.storage_key, old.storage_upload_id)
+        except Exception:  # an orphaned multipart upload only costs space until it expires
+            log.warning("could not abort upload %s", old.id, exc_info=True)
+        old.status = UploadStatus.ABORTED
+
+
+def get_upload_session(upload_id: str, actor: Any) -> UploadSession:
+    """The session if `actor` may use it; 404 for anyone else's, as for a missing one."""
+    session = db.session.get(UploadSession, str(upload_id)) if upload_id else None
+    if session is None or not can_edit_work(actor, session.work):
+        raise NotFound(_("上传任务不存在或已失效，请重新选择文件上传。"), code="no_such_upload")
+    return session
+
+
+def _ensure_open(session: UploadSession) -> None:
+    if session.status != UploadStatus.OPEN:
+        raise Conflict(_("这次上传已经结束，请重新选择文件上传。"), code="upload_closed")
+    if session.expires_at <= utcnow():
+        raise Conflict(_("上传任务已过期，请重新选择文件上传。"), code="upload_expired")
+
+
+def _multipart_error(exc: MultipartError) -> ServiceError:
+    messages = {
+        "no_such_upload": _("上传任务不存在或已失效，请重新选择文件上传。"),
+        "invalid_part": _("有分片没有上传成功，请重新上传缺少的分片。"),
+        "part_too_small": _("分片大小不正确，请重新上传。"),
+        "invalid_part_number": _("分片编号无效。"),
+        "part_too_large": _("分片超过了允许的大小。"),
+        "no_parts": _("没有可以合并的分片。"),
+    }
+    status = 413 if exc.code == "part_too_large" else 400
+    return ServiceError(messages.get(exc.code, _("上传失败，请重试。")), code=exc.code, status=status)
+
+
+def put_part(session: UploadSession, number: Any, stream: BinaryIO) -> str:
+    """Store part `number` (local storage); sending a part again replaces it. Returns its ETag."""
+    _ensure_open(session)
+    number = _parse_int(number)
+    if number is None or not 1 <= number <= part_count(session):
+        raise ServiceError(_("分片编号无效。"), code="invalid_part_number")
+    try:
+        return get_storage().write_part(
+            session.storage_key, session.storage_upload_id, number, stream, max_size=session.part_size
+        )
+    except MultipartError as exc:
+        raise _multipart_error(exc) from exc
+
+
+def upload_state(session: UploadSession) -> dict[str, Any]:
+    """What a resuming client needs: the parts that arrived and where every part goes."""
+    received: list[dict[str, Any]] = []
+    if session.status == UploadStatus.OPEN:
+        try:
+            received = [
+                dict(part)
+                for part in get_storage().list_parts(session.storage_key, session.storage_upload_id)
+            ]
+        except MultipartError:
+            received = []
+    return {
+        "upload_id": session.id,
+        "work_id": session.work_id,
+        "status": str(session.status),
+        "filename": session.filename,
+        "size": session.size,
+        "part_size": session.part_size,
+        "received": received,
+        "parts": part_targets(session) if session.status == UploadStatus.OPEN else [],
+    }
+
+
+def _wanted_parts(session: UploadSession, parts: Any) -> list[dict[str, Any]]:
+    if not isinstance(parts, list) or not parts:
+        raise ServiceError(_("请列出已上传的分片。"), code="no_parts")
+    wanted: dict[int, str] = {}
+    for item in parts:
+        number = _parse_int(item.get("number")) if isinstance(item, Mapping) else None
+        etag = item.get("etag") if isinstance(item, Mapping) else None
+        if number is None or not isinstance(etag, str) or not etag:
+            raise ServiceError(_("分片列表格式不正确：每项需要 number 和 etag。"), code="invalid_parts")
+        wanted[number] = etag
+    expected = set(range(1, part_count(session) + 1))
+    missing = sorted(expected - set(wanted))
+    if missing:
+        raise ServiceError(
+            _("还有分片没有上传：第 %(numbers)s 片。", numbers="、".join(map(str, missing[:20]))),
+            code="missing_parts",
+        )
+    if set(wanted) - expected:
+        raise ServiceError(_("分片编号无效。"), code="invalid_part_number")
+    return [{"number": n, "etag": etag} for n, etag in sorted(wanted.items())]
+
+
+def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
+    """Assemble the parts, check the bytes are a video, and hand the source to the worker."""
+    work = session.work
+    if session.status == UploadStatus.COMPLETED and work.status != WorkStatus.UPLOADING:
+        return work  # a repeated completion (a retry after a lost answer) changes nothing
+    _ensure_open(session)
+    wanted = _wanted_parts(session, parts)
+    storage = get_storage()
+    try:
+        storage.complete_multipart(session.storage_key, session.storage_upload_id, wanted)
+    except MultipartError as exc:
+        raise _multipart_error(exc) from exc
+
+    actual = storage.size(session.storage_key)
+    mime = sniff_video_type(storage.read_range(session.storage_key, 0, SNIFF_BYTES))
+    problem: ServiceError | None = None
+    if actual != session.size:
+        problem = ServiceError(
+            _("收到的文件大小与声明的不一致，请重新上传。"), code="size_mismatch", status=400
+        )
+    elif mime is None:
+        problem = ValidationFailed(
+            _("文件内容不是可识别的视频格式（支持 MP4、MOV、MKV、WebM、AVI、TS），请检查后重新上传。"),
+            code="unsupported_format",
+        )
+    if problem is not None:
+        session.status = UploadStatus.ABORTED
+        work.status = WorkStatus.DRAFT
+        db.session.commit()
+        _delete_quietly([session.storage_key])
+        raise problem
+
+    _remove_previous_video(work)
+    asset = MediaAsset(
+        work_id=work.id,
+        role=AssetRole.SOURCE,
+        storage_key=session.storage_key,
+        mime=mime,
+        bytes=actual,
+        status=AssetStatus.PENDING,
+    )
+    db.session.add(asset)
+    session.status = UploadStatus.COMPLETED
+    work.status = WorkStatus.PROCESSING
+    db.session.commit()
+    log.info("upload %s completed: asset %s of work %s", session.id, asset.id, work.id)
+    try:
+        enqueue_transcode(asset.id, work.kind)
+    except redis.RedisError:
+        # The work is recorded as processing; requeue_stuck_works() enqueues it once Redis is back.
+        log.error("could not enqueue the transcode of asset %s", asset.id, exc_info=True)
+    return work
+
+
+def _remove_previous_video(work: Work) -> None:
+    """A new source replaces an earlier failed attempt: its rows and stored files go."""
+    old = [asset for asset in work.assets if asset.role in VIDEO_ROLES]
+    keys = [asset.storage_key for asset in old if asset.role == AssetRole.SOURCE]
+    prefixes = [output_prefix(work.id, asset.id) for asset in old if asset.role == AssetRole.SOURCE]
+    for asset in old:
+        work.assets.remove(asset)
+    _delete_quietly(keys)
+    storage = get_storage()
+    for prefix in prefixes:
+        try:
+            storage.delete_prefix(prefix)
+        except Exception:
+            log.warning("could not delete %s", prefix, exc_info=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The queue.
+
+
+def enqueue_transcode(asset_id: int, kind: WorkKind) -> Job:
+    """One transcode job per source asset: enqueueing again returns the same job."""
+    return enqueue_job(
+        TRANSCODE_JOB,
+        asset_id,
+        job_id=transcode_job_id(asset_id),
+        job_timeout=transcode_timeout(kind),
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def source_asset(work: Work) -> MediaAsset | None:
+    sources = [asset for asset in work.assets if asset.role == AssetRole.SOURCE]
+    return sources[-1] if sources else None
+
+
+def _heartbeat_is_stale(job: Job) -> bool:
+    """True when the worker running `job` has not reported for MEDIA_STALE_JOB_SECONDS."""
+    limit = float(current_app.config.get("MEDIA_STALE_JOB_SECONDS", STALE_JOB_SECONDS))
+    beat = job.last_heartbeat or job.started_at
+    return beat is not None and (utcnow() - beat.replace(tzinfo=UTC)).total_seconds() > limit
+
+
+def requeue_stuck_works() -> list[int]:
+    """Enqueue again the transcodes of works in ``processing`` whose job will not run.
+
+    Returns the asset ids enqueued. Cheap enough to run at every worker start and periodically.
+    """
+    queue = media_queue()
+    requeued: list[int] = []
+    works = db.session.scalars(sa.select(Work).where(Work.status == WorkStatus.PROCESSING))
+    for work in works:
+        asset = source_asset(work)
+        if asset is None:
+            continue
+        try:
+            job = Job.fetch(transcode_job_id(asset.id), connection=queue.connection)
+            status = job.get_status(refresh=False)
+        except NoSuchJobError:
+            status = None
+        if status == JobStatus.STARTED and _heartbeat_is_stale(job):
+            # Its worker died (SIGKILL, OOM, a lost host) without a word: RQ would notice only
+            # when the started-registry entry expires; take the job back now.
+            queue.started_job_registry.remove_executions(job)
+            job.delete()
+            status = JobStatus.STOPPED
+        elif status in _ALIVE:
+            continue
+        if status == JobStatus.FINISHED:
+            # It ran and returned without moving the work on (it should not happen): run it again.
+            job.delete()
+        enqueue_transcode(asset.id, work.kind)
+        requeued.append(asset.id)
+        log.warning("requeued the transcode of asset %s (work %s, job was %s)", asset.id, work.id, status)
+    return requeued
+
+
+# --------------------------------------------------------------------------------------------
+# Status.
+
+
+def can_see_status(user: Any, work: Work) -> bool:
+    """The work's own collective, moderators in scope and admins."""
+    if not can_view_work(user, work):
+        return False
+    return can_edit_work(user, work) or user.role in (Role.MODERATOR, Role.ADMIN)
+
+
+def work_status(work_id: int, viewer: Any) -> dict[str, Any]:
+    """``{status, progress, error}`` of a work's media processing (404 for anyone else)."""
+    work = get_work(work_id)
+    if not getattr(viewer, "is_authenticated", False) or not can_see_status(viewer, work):
+        raise NotFound(_("您要找的作品不存在或已被删除。"))
+    asset = source_asset(work)
+    progress: float = 0.0
+    if work.status == WorkStatus.PROCESSING:
+        live = get_progress(work.id)
+        progress = live if live is not None else (asset.progress if asset else 0.0)
+    elif work.status in (
+        WorkStatus.PENDING_REVIEW,
+        WorkStatus.PUBLISHED,
+        WorkStatus.REJECTED,
+        WorkStatus.WITHDRAWN,
+    ):
+        progress = 1.0 if asset is not None else 0.0
+    error = asset.error if asset is not None and work.status == WorkStatus.FAILED else None
+    return {"status": str(work.status), "progress": round(progress, 3), "error": error}

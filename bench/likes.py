@@ -1,0 +1,572 @@
+"""Benchmark: 2,000 accounts liking ONE work through the real like path, side by side with
+(a) a bare authenticated endpoint on the same server (the framework's ceiling) and (b) the naive
+design that updates the work's row per like.
+
+    .venv/bin/python bench/likes.py                  # SQLite in a temporary folder
+    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/likes.py
+
+gunicorn serves the app on a free loopback port with production settings, on PostgreSQL (a
+scratch database created on the TEST_DATABASE_URL server and dropped afterwards) or on a SQLite
+file, with its own REDIS_KEY_PREFIX (its keys are deleted afterwards). The bench writes its data
+straight through the models: 2,000 accounts with one precomputed password hash and a bearer token
+each, one open campaign and one published work per round.
+
+64 client threads, each with a keep-alive HTTP connection, send one request per account:
+``PUT /api/v1/works/<id>/like`` (ours: limiter, visibility and voting checks, INSERT … ON CONFLICT
+DO NOTHING committed, then the Redis counter and eight rankings), ``PUT /bench/bare`` (a) and
+``PUT /bench/naive/<id>/like`` (b: the same checks, limiter and durable like row, then
+``UPDATE … SET likes = likes + 1`` on one row of a scratch table, in the same transaction). The
+two bench routes exist only in the app this file builds for gunicorn (``bench_app``); the
+production app has no trace of them, and the naive counter lives in scratch tables the bench
+creates with raw SQL.
+
+The limiter stays on: per-account limits as configured (one like per account never reaches
+them); the per-IP limit is raised because one loopback address stands in for thousands of phones.
+
+Rounds (``--rounds``, default 5) interleave the three variants (in a rotating order); each round
+likes a fresh work. The ratios are the median of the per-round ratios; rates and latencies are
+the median round's. Afterwards every liked work must have exactly 2,000 likes in SQL,
+in its Redis counter and in its likes ranking.
+
+Last, the database alone (no web tier, 32 connections, a transaction per like): rows inserted, and
+rows inserted plus the naive UPDATE of one shared row. That second figure is the naive design's
+ceiling however many web servers run: every like on a work waits for that row's lock. On a small
+machine the web tier's CPU saturates first, so (b) can look close to ours; the ceiling says how
+far each design can go once web servers are added. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ACCOUNTS = 2000
+CLIENTS = 64
+PASSWORD = "Bench-password-2026"
+
+
+# --------------------------------------------------------------------------------------------
+# The app gunicorn serves: the production app plus two bench-only routes.
+
+
+def bench_app():
+    """`gunicorn "bench.likes:bench_app()"`: create_app() and the bench routes, nothing else."""
+    import sqlalchemy as sa
+    from flask import Blueprint
+    from flask_login import current_user
+
+    from app import create_app
+    from app.api.helpers import login_required_api
+    from app.engagement.like_limits import like_limits
+    from app.engagement.services import ensure_can_vote
+    from app.extensions import csrf, db
+    from app.works.services import get_visible_work
+
+    app = create_app()
+    bp = Blueprint("bench", __name__)
+    csrf.exempt(bp)
+
+    @bp.put("/bench/bare")
+    @login_required_api
+    def bare():
+        return {"ok": True}
+
+    @bp.put("/bench/naive/<int:id>/like")
+    @login_required_api
+    @like_limits
+    def naive_like(id: int):
+        work = get_visible_work(id, current_user, media=False)
+        ensure_can_vote(work)
+        inserted = db.session.execute(
+            sa.text(
+                "INSERT INTO bench_naive_like (user_id, work_id) VALUES (:user, :work) "
+                "ON CONFLICT DO NOTHING RETURNING user_id"
+            ),
+            {"user": current_user.id, "work": work.id},
+        ).all()
+        if inserted:
+            statement = "UPDATE bench_naive_work SET likes = likes + 1 WHERE id = :work RETURNING likes"
+        else:
+            statement = "SELECT likes FROM bench_naive_work WHERE id = :work"
+        likes = db.session.execute(sa.text(statement), {"work": work.id}).scalar_one()
+        db.session.commit()
+        return {"liked": True, "likes": likes}
+
+    app.register_blueprint(bp)
+    return app
+
+
+# --------------------------------------------------------------------------------------------
+# Set-up.
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Database:
+    """A scratch PostgreSQL database (dropped afterwards) or a SQLite file in a temp folder."""
+
+    def __init__(self, workdir: Path) -> None:
+        import sqlalchemy as sa
+
+        base = os.environ.get("TEST_DATABASE_URL")
+        self._admin = None
+        if base:
+            url = sa.engine.make_url(base)
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            self.name = f"wmcwm_bench_{secrets.token_hex(4)}"
+            self._admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with self._admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+            self.url = url.set(database=self.name).render_as_string(hide_password=False)
+            self.kind = "postgresql"
+        else:
+            self.url = f"sqlite:///{workdir / 'bench.db'}"
+            self.kind = "sqlite"
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        if self._admin is not None:
+            with self._admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+def _hash_token(token: str) -> str:
+    # As app.auth.services stores API tokens; checked below through user_for_token.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def populate(rounds: int) -> tuple[list[str], list[int], list[int]]:
+    """Accounts with tokens, and one published work per round for ours and for the naive design.
+    Runs inside the bench's own app context."""
+    import sqlalchemy as sa
+    from werkzeug.security import generate_password_hash
+
+    from app.auth.services import user_for_token
+    from app.engagement.services import work_published
+    from app.extensions import db
+    from app.models import (
+        ApiToken,
+        Campaign,
+        Collective,
+        Level,
+        Role,
+        User,
+        Work,
+        WorkKind,
+        WorkStatus,
+        utcnow,
+    )
+
+    db.create_all()
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text("CREATE TABLE bench_naive_work (id INTEGER PRIMARY KEY, likes INTEGER NOT NULL)")
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE bench_naive_like (user_id INTEGER NOT NULL, work_id INTEGER NOT NULL, "
+                "PRIMARY KEY (user_id, work_id))"
+            )
+        )
+    now = utcnow()
+    campaign = Campaign(
+        title="压测活动",
+        submission_opens=now - timedelta(days=10),
+        submission_closes=now + timedelta(days=10),
+        voting_opens=now - timedelta(days=10),
+        voting_closes=now + timedelta(days=10),
+    )
+    collective = Collective(
+        name="压测青年文明号", industry="交通运输", province="北京", level=Level.PROVINCIAL
+    )
+    db.session.add_all([campaign, collective])
+    db.session.commit()
+
+    password_hash = generate_password_hash(PASSWORD)  # once: hashing 2,000 would take minutes
+    db.session.execute(
+        sa.insert(User),
+        [
+            {
+                "email": f"bench{n}@example.com",
+                "display_name": f"压测{n}",
+                "password_hash": password_hash,
+                "role": Role.VIEWER,
+                "banned": False,
+                "created_at": now,
+            }
+            for n in range(ACCOUNTS)
+        ],
+    )
+    user_ids = list(db.session.scalars(sa.select(User.id).order_by(User.id)))
+    tokens = [secrets.token_urlsafe(32) for _ in user_ids]
+    db.session.execute(
+        sa.insert(ApiToken),
+        [
+            {"user_id": user_id, "token_hash": _hash_token(token), "expires_at": now + timedelta(days=1)}
+            for user_id, token in zip(user_ids, tokens, strict=True)
+        ],
+    )
+    db.session.commit()
+    assert user_for_token(tokens[0]).id == user_ids[0], "token hashing differs from the app's"
+
+    def work(title: str) -> Work:
+        item = Work(
+            collective_id=collective.id,
+            campaign_id=campaign.id,
+            kind=WorkKind.STORY,
+            title=title,
+            status=WorkStatus.PUBLISHED,
+            published_at=utcnow(),
+        )
+        db.session.add(item)
+        db.session.commit()
+        work_published(item)  # ranked, counters populated: what publication does
+        return item
+
+    ours = [work(f"点赞压测{n}").id for n in range(rounds)]
+    naive = [work(f"朴素压测{n}").id for n in range(rounds)]
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO bench_naive_work (id, likes) VALUES (:id, 0)"), [{"id": i} for i in naive]
+        )
+    return tokens, ours, naive
+
+
+# --------------------------------------------------------------------------------------------
+# Load.
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    latencies: list[float]
+    errors: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def drive(port: int, path: str, tokens: list[str], clients: int = CLIENTS) -> Result:
+    """Each account sends one PUT to ``path``; ``clients`` threads share the accounts."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: dict[str, int] = {}
+    lock = threading.Lock()
+    start_line = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.connect()
+        start_line.wait()
+        for token in tokens[index::clients]:
+            began = time.perf_counter()
+            try:
+                conn.request("PUT", path, headers={"Authorization": f"Bearer {token}", "Content-Length": "0"})
+                response = conn.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                key = type(exc).__name__
+            else:
+                key = None if response.status == 200 else f"{response.status} {body[:80]!r}"
+            latencies[index].append(time.perf_counter() - began)
+            if key:
+                with lock:
+                    errors[key] = errors.get(key, 0) + 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    return Result(path, seconds, [x for part in latencies for x in part], errors)
+
+
+def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "bench.likes:bench_app()",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--worker-class", "gthread",
+        "--keep-alive", "30",
+        "--backlog", "2048",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Checks and report.
+
+
+def sql_ceiling(hot_row: bool, connections: int = 32, per_connection: int = 100) -> float:
+    """Likes per second the database alone commits, no web tier: each like its own transaction,
+    a row inserted, and with ``hot_row`` the naive design's UPDATE of one shared counter row too.
+    Where the naive design's ceiling lies: the row lock serialises every like on one work."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    table = "bench_ceiling_hot" if hot_row else "bench_ceiling_plain"
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {table} (user_id INTEGER PRIMARY KEY)"))
+        conn.execute(
+            sa.text("CREATE TABLE IF NOT EXISTS bench_ceiling_work (id INTEGER PRIMARY KEY, likes INTEGER)")
+        )
+        conn.execute(sa.text("DELETE FROM bench_ceiling_work"))
+        conn.execute(sa.text("INSERT INTO bench_ceiling_work (id, likes) VALUES (1, 0)"))
+    insert = sa.text(f"INSERT INTO {table} (user_id) VALUES (:user) ON CONFLICT DO NOTHING")
+    update = sa.text("UPDATE bench_ceiling_work SET likes = likes + 1 WHERE id = 1")
+    start_line = threading.Barrier(connections + 1)
+    engine = sa.create_engine(db.engine.url, pool_size=connections, max_overflow=0)
+
+    def writer(index: int) -> None:
+        with engine.connect() as conn:
+            start_line.wait()
+            for n in range(per_connection):
+                conn.execute(insert, {"user": index * per_connection + n})
+                if hot_row:
+                    conn.execute(update)
+                conn.commit()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    engine.dispose()
+    return connections * per_connection / seconds
+
+
+def check_exact(ours: list[int], naive: list[int]) -> dict[str, object]:
+    """Every liked work has exactly ACCOUNTS likes in SQL, in Redis and in its likes ranking."""
+    import sqlalchemy as sa
+
+    from app.engagement import counters
+    from app.engagement.counters import Ranking
+    from app.extensions import db, redis_client
+    from app.models import Like
+
+    db.session.remove()
+    sql = {
+        work_id: db.session.scalar(
+            sa.select(sa.func.count()).select_from(Like).where(Like.work_id == work_id)
+        )
+        for work_id in ours
+    }
+    cached = {
+        work_id: counts.likes if counts else None for work_id, counts in counters.read_counts(ours).items()
+    }
+    ranked = {
+        work_id: redis_client.client.zscore(Ranking.of("likes").key(), counters.member(work_id))
+        for work_id in ours
+    }
+    naive_counter = dict(db.session.execute(sa.text("SELECT id, likes FROM bench_naive_work")).tuples().all())
+    naive_rows = db.session.scalar(sa.text("SELECT count(*) FROM bench_naive_like"))
+    exact = (
+        all(n == ACCOUNTS for n in sql.values())
+        and all(n == ACCOUNTS for n in cached.values())
+        and all(score == ACCOUNTS for score in ranked.values())
+        and all(naive_counter[i] == ACCOUNTS for i in naive)
+        and naive_rows == ACCOUNTS * len(naive)
+    )
+    return {"exact": exact, "sql": sql, "redis": cached, "ranking": ranked, "naive": naive_counter}
+
+
+def line(label: str, result: Result) -> str:
+    errors = f"  errors {result.errors}" if result.errors else ""
+    return (
+        f"  {label:<34} {result.rate:8.0f} req/s   p50 {result.percentile(50):6.1f} ms"
+        f"   p99 {result.percentile(99):6.1f} ms{errors}"
+    )
+
+
+def median_round(results: list[Result]) -> Result:
+    return sorted(results, key=lambda r: r.rate)[len(results) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
+    parser.add_argument("--clients", type=int, default=CLIENTS)
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
+    )
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 8)))
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="wmcwm-bench-"))
+    prefix = f"wmcwm-bench-{secrets.token_hex(4)}:"
+    database = Database(workdir)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("S3_")},
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": database.url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_KEY_PREFIX": prefix,
+        "INSTANCE_PATH": str(workdir),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "STORAGE_BACKEND": "local",
+        # One loopback address stands in for thousands of phones; per-account limits stay as set.
+        "LIKE_IP_RATE_LIMIT": "1000000 per minute",
+    }
+    # The bench's own app (set-up and checks) reads the same settings as the server.
+    os.environ.update({k: v for k, v in env.items() if k not in os.environ or os.environ[k] != v})
+    from app import create_app
+    from app.extensions import db, redis_client
+
+    app = create_app()
+    server = None
+    try:
+        with app.app_context():
+            print(
+                f"==> {database.kind}: {ACCOUNTS} accounts, {args.rounds} round(s), {args.clients} clients, "
+                f"gunicorn {args.workers}×{args.threads} (gthread) on {os.cpu_count()} CPU(s)",
+                flush=True,
+            )
+            tokens, ours, naive = populate(args.rounds)
+            db.session.remove()
+            port = free_port()
+            server = start_server(env, port, args.workers, args.threads)
+            drive(port, "/bench/bare", tokens[: args.clients * 4], args.clients)  # warm every worker up
+            runs: dict[str, list[Result]] = {"ours": [], "bare": [], "naive": []}
+            for n in range(args.rounds):
+                paths = {
+                    "ours": f"/api/v1/works/{ours[n]}/like",
+                    "bare": "/bench/bare",
+                    "naive": f"/bench/naive/{naive[n]}/like",
+                }
+                order = list(paths)[n % 3 :] + list(paths)[: n % 3]  # no variant always goes first
+                for name in order:
+                    runs[name].append(drive(port, paths[name], tokens, args.clients))
+                print(
+                    f"round {n + 1}: " + ", ".join(f"{k} {v[-1].rate:.0f}/s" for k, v in runs.items()),
+                    flush=True,
+                )
+            stop_server(server)
+            server = None
+            check = check_exact(ours, naive)
+            ceiling = {"insert": sql_ceiling(False), "hot_row": sql_ceiling(True)}
+            picked = {name: median_round(results) for name, results in runs.items()}
+            print(f"\nmedian round of {args.rounds}, {ACCOUNTS} requests each:")
+            print(line("likes (ours: SQL row + Redis)", picked["ours"]))
+            print(line("(a) bare authenticated endpoint", picked["bare"]))
+            print(line("(b) naive: UPDATE row per like", picked["naive"]))
+            # Ratios per round (the three variants ran within seconds of each other, under the same
+            # load from whatever else the machine runs), then their median.
+            vs_bare = statistics.median(
+                o.rate / b.rate for o, b in zip(runs["ours"], runs["bare"], strict=True)
+            )
+            vs_naive = statistics.median(
+                o.rate / n.rate for o, n in zip(runs["ours"], runs["naive"], strict=True)
+            )
+            print(
+                f"  likes / bare  = {vs_bare:.2f}   (median of per-round ratios; target on PostgreSQL ≥ 0.6)"
+            )
+            print(
+                f"  likes / naive = {vs_naive:.2f}   (median of per-round ratios; target on PostgreSQL ≥ 2)"
+            )
+            print(
+                f"  SQL alone, 32 connections: {ceiling['insert']:.0f} likes/s as inserted rows, "
+                f"{ceiling['hot_row']:.0f}/s with the naive row update (its ceiling: one row lock)"
+            )
+            print(f"  exact: {check['exact']} — SQL {check['sql']}, Redis {check['redis']}, "
+                  f"ranking {check['ranking']}, naive {check['naive']}")  # fmt: skip
+            errors = sum(sum(r.errors.values()) for results in runs.values() for r in results)
+            summary = {
+                "vs_bare": round(vs_bare, 2),
+                "vs_naive": round(vs_naive, 2),
+                "p99_ms": round(picked["ours"].percentile(99), 1),
+                "exact": bool(check["exact"]) and errors == 0,
+                "db": database.kind,
+                "likes_per_s": round(picked["ours"].rate),
+                "bare_per_s": round(picked["bare"].rate),
+                "naive_per_s": round(picked["naive"].rate),
+                "p50_ms": round(picked["ours"].percentile(50), 1),
+                "bare_p99_ms": round(picked["bare"].percentile(99), 1),
+                "naive_p99_ms": round(picked["naive"].percentile(99), 1),
+                "errors": errors,
+                "sql_insert_per_s": round(ceiling["insert"]),
+                "sql_hot_row_per_s": round(ceiling["hot_row"]),
+            }
+    finally:
+        if server is not None:
+            stop_server(server)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+            client = redis_client.client
+            for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
+                for key in client.scan_iter(match=pattern, count=1000):
+                    client.delete(key)
+        database.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

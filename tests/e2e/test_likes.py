@@ -1,0 +1,117 @@
+"""Likes in a real browser at phone size: no reload, the count stays, a second tap takes it back,
+and a signed-out visitor is sent to log in and brought back."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from app.engagement import services
+from app.extensions import db
+from app.models import Work, WorkKind, WorkStatus, utcnow
+from tests.conftest import PASSWORD
+
+NEW_PASSWORD = "Wenming2026go"
+
+
+def _published_story(collective, campaign) -> Work:
+    work = Work(
+        collective_id=collective.id,
+        campaign_id=campaign.id,
+        kind=WorkKind.STORY,
+        title="站台上的温暖守候",
+        summary="末班车前的十分钟",
+        body="深夜的站台……",
+        body_html="<p>深夜的站台，值班员一直等到最后一位乘客上车。</p>",
+        status=WorkStatus.PUBLISHED,
+        published_at=utcnow(),
+    )
+    db.session.add(work)
+    db.session.commit()
+    services.work_published(work)
+    return work
+
+
+def test_a_new_viewer_likes_a_work_and_takes_the_like_back_on_a_phone(
+    page: Page, live_server, make_collective, open_campaign, output_path
+):
+    story = _published_story(make_collective(), open_campaign)
+
+    page.goto(f"{live_server}/register")
+    page.fill("#email", "xiaohong@example.com")
+    page.fill("#display_name", "小红")
+    page.fill("#password", NEW_PASSWORD)
+    page.fill("#confirm", NEW_PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator(".site-header")).to_contain_text("小红")
+
+    page.goto(f"{live_server}/works/{story.id}")
+    button = page.locator(".work-page .like-button")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(button.locator(".like-count")).to_have_text("0")
+
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    with page.expect_response(re.compile(rf"/api/v1/works/{story.id}/like$")) as liked:
+        button.click()
+    assert liked.value.status == 200
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button.locator(".like-count")).to_have_text("1")
+    assert page.evaluate("window.__sameDocument") is True
+    page.screenshot(path=f"{output_path}/liked-phone.png", full_page=True)
+
+    page.reload()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button.locator(".like-count")).to_have_text("1")
+
+    with page.expect_response(re.compile(rf"/api/v1/works/{story.id}/like$")) as unliked:
+        button.click()
+    assert unliked.value.status == 200 and unliked.value.request.method == "DELETE"
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(button.locator(".like-count")).to_have_text("0")
+    page.reload()
+    expect(button.locator(".like-count")).to_have_text("0")
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+
+
+def test_a_signed_out_visitor_tapping_like_logs_in_and_comes_back(
+    page: Page, live_server, make_collective, make_user, open_campaign
+):
+    story = _published_story(make_collective(), open_campaign)
+    user = make_user()
+
+    page.goto(f"{live_server}/")
+    page.locator(".work-card .like-button").first.click()
+    expect(page).to_have_url(re.compile(r"/login\?next=/"))
+    page.fill("#email", user.email)
+    page.fill("#password", PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    expect(page).to_have_url(f"{live_server}/")
+
+    card_button = page.locator(".work-card .like-button").first
+    card_button.click()
+    expect(card_button).to_have_attribute("aria-pressed", "true")
+    expect(card_button.locator(".like-count")).to_have_text("1")
+    assert services.liked_by(user, [story.id]) == {story.id}
+
+
+def test_a_refused_like_goes_back_and_shows_why(page: Page, live_server, make_collective, open_campaign):
+    story = _published_story(make_collective(), open_campaign)
+    page.goto(f"{live_server}/register")
+    page.fill("#email", "xiaogang@example.com")
+    page.fill("#display_name", "小刚")
+    page.fill("#password", NEW_PASSWORD)
+    page.fill("#confirm", NEW_PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator(".site-header")).to_contain_text("小刚")
+
+    page.goto(f"{live_server}/works/{story.id}")
+    open_campaign.voting_closes = utcnow()  # the window closes while the page is open
+    db.session.commit()
+    button = page.locator(".work-page .like-button")
+    button.click()
+    expect(page.locator(".work-page .like-message")).to_contain_text("现在不在投票期内")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(button.locator(".like-count")).to_have_text("0")

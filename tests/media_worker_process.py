@@ -1,0 +1,75 @@
+"""A real media worker process on a test app's own database, media folder, Redis prefix and queue.
+
+``python -m media_worker`` reads its settings from the environment; the test apps are configured
+in code (a temp SQLite file or a scratch PostgreSQL database), so this starts the same worker
+(build_worker + recover + work with the scheduler) with the test app's settings passed over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ("SQLALCHEMY_DATABASE_URI", "MEDIA_ROOT", "REDIS_URL", "REDIS_KEY_PREFIX", "MEDIA_QUEUE")
+SCRIPT = """
+import json, logging, sys
+from app import create_app
+from media_worker.worker import build_worker, recover
+logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
+app = create_app("testing", **json.loads(sys.argv[1]))
+worker = build_worker(app)
+recover(app)
+print("listening on queue", app.config["MEDIA_QUEUE"], flush=True)
+worker.work(with_scheduler=True)
+"""
+
+
+def start_media_worker(app, log_path: Path, **config) -> subprocess.Popen:
+    overrides = {key: app.config[key] for key in SHARED} | config
+    started_before = _listening(log_path)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, json.dumps(overrides)],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while process.poll() is None and _listening(log_path) == started_before:
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.1)
+    assert process.poll() is None, log_path.read_text()
+    return process
+
+
+def _listening(log_path: Path) -> int:
+    return log_path.read_text().count("listening on queue") if log_path.exists() else 0
+
+
+def stop_media_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -1,0 +1,189 @@
+"""Likes and views on the pages: like buttons on the work page and on every card, counts from
+Redis (SQL when Redis is down), a view per viewer per work per day, and publication ranking a work."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.engagement import counters, services
+from app.engagement.views import flush_views
+from app.extensions import db, redis_client
+from app.models import Like, Role, Work, WorkStatus
+from app.works import services as svc
+from tests.engagement_support import kill_redis, make_collective, make_work
+from tests.works_helpers import sign_in
+
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"
+DESKTOP_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+
+
+@pytest.fixture
+def work(app, open_campaign) -> Work:
+    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
+    services.work_published(work)
+    return work
+
+
+def _like_button(html: str) -> str:
+    match = re.search(r'<(?:button|a) [^>]*class="like-button[^"]*"[^>]*>', html)
+    assert match, "no like button on the page"
+    return match.group(0)
+
+
+def _count(html: str, label: str) -> int:
+    if label == "点赞":
+        return int(re.search(r'<span class="like-count">(\d+)</span>', html).group(1))
+    return int(re.search(rf"<span>{label} (\d+)</span>", html).group(1))
+
+
+def _sql_views(work_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(Work.view_count).where(Work.id == work_id))
+
+
+# --- like buttons -----------------------------------------------------------------------------
+
+
+def test_the_work_page_has_a_like_toggle_for_a_signed_in_viewer(client, work, make_user):
+    sign_in(client, make_user())
+    button = _like_button(client.get(f"/works/{work.id}").get_data(as_text=True))
+    assert button.startswith("<button") and 'aria-pressed="false"' in button
+    assert f'data-like-url="/api/v1/works/{work.id}/like"' in button
+
+
+def test_a_liked_work_shows_the_toggle_pressed_and_its_count(client, work, make_user):
+    user = make_user()
+    services.like_work(user, work)
+    sign_in(client, user)
+    html = client.get(f"/works/{work.id}").get_data(as_text=True)
+    assert 'aria-pressed="true"' in _like_button(html)
+    assert _count(html, "点赞") == 1
+
+
+def test_a_signed_out_visitor_gets_a_link_to_log_in_and_come_back(client, work):
+    button = _like_button(client.get(f"/works/{work.id}?from=share").get_data(as_text=True))
+    assert button.startswith("<a ")
+    assert f'href="/login?next=/works/{work.id}?from%3Dshare"' in button
+
+
+def test_every_card_on_the_home_page_has_a_like_toggle(client, work, open_campaign, make_user):
+    other = make_work(work.collective, open_campaign, title="第二件作品")
+    services.work_published(other)
+    user = make_user()
+    services.like_work(user, other)
+    sign_in(client, user)
+    html = client.get("/").get_data(as_text=True)
+    buttons = re.findall(r'<button [^>]*class="like-button[^"]*"[^>]*>', html)
+    pressed = {re.search(r"/works/(\d+)/like", b).group(1): 'aria-pressed="true"' in b for b in buttons}
+    assert pressed == {str(work.id): False, str(other.id): True}
+
+
+def test_the_pages_load_the_like_script(client, work):
+    assert "/static/js/likes.js" in client.get("/").get_data(as_text=True)
+
+
+def test_an_unpublished_work_has_no_like_toggle(client, open_campaign, make_user):
+    group = make_collective("集体")
+    draft = make_work(group, open_campaign, status=WorkStatus.DRAFT)
+    sign_in(client, make_user(Role.COLLECTIVE, collective=group))
+    html = client.get(f"/works/{draft.id}").get_data(as_text=True)
+    assert "like-button" not in html and "<span>点赞 0</span>" in html
+
+
+def test_counts_on_pages_come_from_the_redis_counters(client, work):
+    redis_client.client.hset(counters.counts_key(work.id), "likes", 42)
+    assert _count(client.get(f"/works/{work.id}").get_data(as_text=True), "点赞") == 42
+    assert _count(client.get("/").get_data(as_text=True), "点赞") == 42
+
+
+def test_publishing_ranks_the_work_with_its_likes(app, open_campaign, make_user):
+    group = make_collective("集体")
+    member = make_user(Role.COLLECTIVE, collective=group)
+    work = svc.create_story(member, title="新作", body="正文", campaign_id=open_campaign.id)
+    svc.submit_for_review(work, member)
+    svc.publish_work(work, make_user(Role.ADMIN))
+    for ranking in services.work_rankings(work):
+        assert redis_client.client.zscore(ranking.key(), counters.member(work.id)) is not None, ranking.name
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def test_opening_the_work_page_counts_one_view_per_visitor_per_day(client, work):
+    client.get(f"/works/{work.id}", headers={"User-Agent": PHONE_UA})
+    html = client.get(f"/works/{work.id}", headers={"User-Agent": PHONE_UA}).get_data(as_text=True)
+    assert _count(html, "浏览") == 1
+    html = client.get(f"/works/{work.id}", headers={"User-Agent": DESKTOP_UA}).get_data(as_text=True)
+    assert _count(html, "浏览") == 2
+
+
+def test_a_signed_in_viewer_counts_once_whatever_the_device(client, work, make_user):
+    sign_in(client, make_user())
+    for agent in (PHONE_UA, DESKTOP_UA):
+        client.get(f"/works/{work.id}", headers={"User-Agent": agent})
+    assert services.counts_for([work.id])[work.id].views == 1
+
+
+def test_an_unpublished_work_counts_no_view(client, open_campaign, make_user):
+    group = make_collective("集体")
+    draft = make_work(group, open_campaign, status=WorkStatus.PENDING_REVIEW)
+    sign_in(client, make_user(Role.COLLECTIVE, collective=group))
+    client.get(f"/works/{draft.id}")
+    assert counters.pending_views(draft.id) == 0
+
+
+def test_a_head_request_is_not_a_view(client, work):
+    client.head(f"/works/{work.id}")
+    assert counters.pending_views(work.id) == 0
+
+
+def test_the_periodic_flush_moves_page_views_to_sql(client, work):
+    client.get(f"/works/{work.id}", headers={"User-Agent": PHONE_UA})
+    client.get(f"/works/{work.id}", headers={"User-Agent": DESKTOP_UA})
+    assert _sql_views(work.id) == 0
+    assert flush_views() == 2
+    assert _sql_views(work.id) == 2
+    assert services.counts_for([work.id])[work.id].views == 2
+
+
+# --- Redis down -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def liked_work(work, make_user):
+    services.like_work(make_user(), work)
+    work.view_count = 5  # flushed views
+    db.session.commit()
+    return work
+
+
+@pytest.mark.parametrize("path", ["/", "/?sort=hot", "/?sort=likes", "/?province=北京&kind=story&sort=hot"])
+def test_with_redis_down_the_home_page_renders_with_counts_from_sql(client, liked_work, path):
+    kill_redis()
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert liked_work.title in html
+    assert (_count(html, "点赞"), _count(html, "浏览")) == (1, 5)
+
+
+def test_with_redis_down_the_work_page_renders_with_counts_from_sql(client, liked_work, make_user):
+    user = make_user()
+    sign_in(client, user)
+    db.session.add(Like(user_id=user.id, work_id=liked_work.id))
+    db.session.commit()
+    kill_redis()
+    response = client.get(f"/works/{liked_work.id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert (_count(html, "点赞"), _count(html, "浏览")) == (2, 5)
+    assert 'aria-pressed="true"' in _like_button(html)
+
+
+def test_with_redis_down_the_collective_page_renders(client, liked_work):
+    kill_redis()
+    response = client.get(f"/collectives/{liked_work.collective_id}")
+    assert response.status_code == 200 and _count(response.get_data(as_text=True), "点赞") == 1
