@@ -63,6 +63,11 @@ class Config:
     MAX_FILM_SECONDS = _int("MAX_FILM_SECONDS", 30 * 60)
     MAX_VIDEO_SECONDS = _int("MAX_VIDEO_SECONDS", 5 * 60)
 
+    # A started transcode whose worker has not reported for this long is taken as dead and
+    # requeued; workers report every MEDIA_JOB_MONITORING_INTERVAL seconds while a job runs.
+    MEDIA_STALE_JOB_SECONDS = _int("MEDIA_STALE_JOB_SECONDS", 120)
+    MEDIA_JOB_MONITORING_INTERVAL = _int("MEDIA_JOB_MONITORING_INTERVAL", 30)
+
     API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 30)
 
     RATELIMIT_STORAGE_URI = REDIS_URL

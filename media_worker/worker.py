@@ -72,7 +72,7 @@ def build_worker(app: Flask) -> MediaWorker:
     queue = Queue(app.config["MEDIA_QUEUE"], connection=connection)
     # How often a busy worker reports that its job is alive (app.works.uploads takes a job
     # whose reports stopped for MEDIA_STALE_JOB_SECONDS for dead).
-    interval = int(app.config.get("MEDIA_JOB_MONITORING_INTERVAL", 30))
+    interval = int(app.config["MEDIA_JOB_MONITORING_INTERVAL"])
     return MediaWorker([queue], connection=connection, app=app, job_monitoring_interval=interval)
 
 

@@ -83,9 +83,6 @@ TRANSCODE_JOB = "media_worker.jobs.transcode_asset"
 # Transient failures (storage, network) are retried with these pauses; the worker runs RQ's
 # scheduler, which puts the delayed retries back on the queue.
 RETRY_INTERVALS = [10, 30, 60]
-# A started job whose worker has not sent a heartbeat for this long is taken for dead. Workers
-# beat every MEDIA_JOB_MONITORING_INTERVAL (30 s by default) while a job runs.
-STALE_JOB_SECONDS = 120
 # RQ states in which a job will still run: anything else (failed, stopped, gone) is stuck.
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
@@ -456,7 +453,7 @@ def source_asset(work: Work) -> MediaAsset | None:
 
 def _heartbeat_is_stale(job: Job) -> bool:
     """True when the worker running `job` has not reported for MEDIA_STALE_JOB_SECONDS."""
-    limit = float(current_app.config.get("MEDIA_STALE_JOB_SECONDS", STALE_JOB_SECONDS))
+    limit = float(current_app.config["MEDIA_STALE_JOB_SECONDS"])
     beat = job.last_heartbeat or job.started_at
     return beat is not None and (utcnow() - beat.replace(tzinfo=UTC)).total_seconds() > limit
 
