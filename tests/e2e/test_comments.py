@@ -7,28 +7,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from app.engagement import services
-from app.extensions import db
-from app.models import Work, WorkKind, WorkStatus, utcnow
 from tests.conftest import PASSWORD
-
-
-def _published_story(collective, campaign) -> Work:
-    work = Work(
-        collective_id=collective.id,
-        campaign_id=campaign.id,
-        kind=WorkKind.STORY,
-        title="站台上的温暖守候",
-        summary="末班车前的十分钟",
-        body="深夜的站台……",
-        body_html="<p>深夜的站台，值班员一直等到最后一位乘客上车。</p>",
-        status=WorkStatus.PUBLISHED,
-        published_at=utcnow(),
-    )
-    db.session.add(work)
-    db.session.commit()
-    services.work_published(work)
-    return work
+from tests.e2e.stories import published_story
 
 
 def _log_in(page: Page, live_server: str, email: str) -> None:
@@ -42,7 +22,7 @@ def _log_in(page: Page, live_server: str, email: str) -> None:
 def test_a_viewer_comments_and_replies_without_a_reload_and_it_stays(
     page: Page, live_server, make_collective, make_user, open_campaign, output_path
 ):
-    story = _published_story(make_collective(), open_campaign)
+    story = published_story(make_collective(), open_campaign)
     viewer = make_user()
     alerts: list[str] = []  # an alert() would mean markup ran; confirm() is the delete question
 
@@ -132,7 +112,7 @@ def test_more_comments_and_every_reply_load_in_place(
 ):
     from app.engagement import comments
 
-    story = _published_story(make_collective(), open_campaign)
+    story = published_story(make_collective(), open_campaign)
     author = make_user()
     posted = [comments.post_comment(author, story, f"第{n}条点评") for n in range(comments.PAGE_SIZE + 3)]
     for n in range(5):

@@ -6,33 +6,15 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from app.extensions import db
-from app.models import Work, WorkKind, WorkStatus, utcnow
+from tests.e2e.stories import published_story
 
 NEW_PASSWORD = "Wenming2026go"
-
-
-def _published_story(collective, campaign) -> Work:
-    work = Work(
-        collective_id=collective.id,
-        campaign_id=campaign.id,
-        kind=WorkKind.STORY,
-        title="站台上的温暖守候",
-        summary="末班车前的十分钟",
-        body="深夜的站台，值班员……",
-        body_html="<p>深夜的站台，值班员一直等到最后一位乘客上车。</p>",
-        status=WorkStatus.PUBLISHED,
-        published_at=utcnow(),
-    )
-    db.session.add(work)
-    db.session.commit()
-    return work
 
 
 def test_a_visitor_signs_up_logs_in_and_reads_a_story_on_a_phone(
     page: Page, live_server, make_collective, open_campaign, output_path
 ):
-    story = _published_story(make_collective(), open_campaign)
+    story = published_story(make_collective(), open_campaign)
 
     page.goto(f"{live_server}/register")
     page.fill("#email", "xiaoming@example.com")

@@ -9,34 +9,17 @@ from playwright.sync_api import Page, expect
 
 from app.engagement import services
 from app.extensions import db
-from app.models import Work, WorkKind, WorkStatus, utcnow
+from app.models import utcnow
 from tests.conftest import PASSWORD
+from tests.e2e.stories import published_story
 
 NEW_PASSWORD = "Wenming2026go"
-
-
-def _published_story(collective, campaign) -> Work:
-    work = Work(
-        collective_id=collective.id,
-        campaign_id=campaign.id,
-        kind=WorkKind.STORY,
-        title="站台上的温暖守候",
-        summary="末班车前的十分钟",
-        body="深夜的站台……",
-        body_html="<p>深夜的站台，值班员一直等到最后一位乘客上车。</p>",
-        status=WorkStatus.PUBLISHED,
-        published_at=utcnow(),
-    )
-    db.session.add(work)
-    db.session.commit()
-    services.work_published(work)
-    return work
 
 
 def test_a_new_viewer_likes_a_work_and_takes_the_like_back_on_a_phone(
     page: Page, live_server, make_collective, open_campaign, output_path
 ):
-    story = _published_story(make_collective(), open_campaign)
+    story = published_story(make_collective(), open_campaign)
 
     page.goto(f"{live_server}/register")
     page.fill("#email", "xiaohong@example.com")
@@ -79,7 +62,7 @@ def test_a_new_viewer_likes_a_work_and_takes_the_like_back_on_a_phone(
 def test_a_signed_out_visitor_tapping_like_logs_in_and_comes_back(
     page: Page, live_server, make_collective, make_user, open_campaign
 ):
-    story = _published_story(make_collective(), open_campaign)
+    story = published_story(make_collective(), open_campaign)
     user = make_user()
 
     page.goto(f"{live_server}/")
@@ -91,14 +74,17 @@ def test_a_signed_out_visitor_tapping_like_logs_in_and_comes_back(
     expect(page).to_have_url(f"{live_server}/")
 
     card_button = page.locator(".work-card .like-button").first
-    card_button.click()
+    # The button answers at once (optimistic); SQL is checked once the server has answered.
+    with page.expect_response(lambda response: response.url.endswith("/like")) as answer:
+        card_button.click()
+    assert answer.value.ok
     expect(card_button).to_have_attribute("aria-pressed", "true")
     expect(card_button.locator(".like-count")).to_have_text("1")
     assert services.liked_by(user, [story.id]) == {story.id}
 
 
 def test_a_refused_like_goes_back_and_shows_why(page: Page, live_server, make_collective, open_campaign):
-    story = _published_story(make_collective(), open_campaign)
+    story = published_story(make_collective(), open_campaign)
     page.goto(f"{live_server}/register")
     page.fill("#email", "xiaogang@example.com")
     page.fill("#display_name", "小刚")
