@@ -41,7 +41,7 @@ def _locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _rate_limit_key() -> str:
+def account_or_ip_key() -> str:
     """Per account when signed in, else per IP: an office NAT shares one IP."""
     from flask_login import current_user
 
@@ -50,7 +50,7 @@ def _rate_limit_key() -> str:
     return f"ip:{get_remote_address()}"
 
 
-limiter = Limiter(key_func=_rate_limit_key, default_limits=[])
+limiter = Limiter(key_func=account_or_ip_key, default_limits=[])
 
 
 class RedisClient:

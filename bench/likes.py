@@ -278,6 +278,19 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
+def race(target, count: int, start_line: threading.Barrier) -> float:
+    """Start `count` threads running target(index), release them together once all are ready
+    (they wait on `start_line` after their set-up), and time them until the last one ends."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
 def drive(port: int, path: str, tokens: list[str], clients: int = CLIENTS) -> Result:
     """Each account sends one PUT to ``path``; ``clients`` threads share the accounts."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -307,14 +320,7 @@ def drive(port: int, path: str, tokens: list[str], clients: int = CLIENTS) -> Re
                     errors[key] = errors.get(key, 0) + 1
         conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
+    seconds = race(client, clients, start_line)
     return Result(path, seconds, [x for part in latencies for x in part], errors)
 
 
@@ -389,14 +395,7 @@ def sql_ceiling(hot_row: bool, connections: int = 32, per_connection: int = 100)
                     conn.execute(update)
                 conn.commit()
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
+    seconds = race(writer, connections, start_line)
     engine.dispose()
     return connections * per_connection / seconds
 

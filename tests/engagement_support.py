@@ -3,6 +3,8 @@ test's own Redis keys, and a Redis that does not answer."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import redis
 import sqlalchemy as sa
 from flask import current_app
@@ -93,3 +95,21 @@ def zscore(ranking: counters.Ranking, work_id: int) -> float | None:
 
 def ranking_ids(ranking: counters.Ranking) -> list[int]:
     return [int(m) for m in redis_client.client.zrevrange(ranking.key(), 0, -1)]
+
+
+def in_threads(app, jobs, worker, threads: int = 8) -> list[Exception]:
+    """Run worker(job) for every job on a thread pool, each in its own app context; the errors."""
+    errors: list[Exception] = []
+
+    def run(job):
+        with app.app_context():
+            try:
+                worker(job)
+            except Exception as exc:  # collected, and asserted on by the test
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, jobs))
+    return errors

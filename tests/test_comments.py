@@ -14,7 +14,7 @@ from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, ModerationEvent, Role
 from tests.contract import assert_matches_schema
-from tests.engagement_support import kill_redis, revive_redis
+from tests.engagement_support import in_threads, kill_redis, revive_redis
 from tests.works_helpers import make_campaign, make_work, page_csrf_token, sign_in
 
 XSS = [
@@ -660,25 +660,6 @@ def test_redis_down_posting_answers_503_and_writes_nothing_but_reading_works(app
 # --- races -------------------------------------------------------------------------------------
 
 
-def _in_threads(app, jobs, worker, threads=8) -> list[Exception]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    errors: list[Exception] = []
-
-    def run(job):
-        with app.app_context():
-            try:
-                worker(job)
-            except Exception as exc:  # collected, and asserted on by the test
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(run, jobs))
-    return errors
-
-
 @pytest.mark.slow
 def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(app, work, make_user):
     import threading
@@ -717,7 +698,7 @@ def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(a
     recounter = threading.Thread(target=recount)
     recounter.start()
     try:
-        errors = _in_threads(app, range(40), act)
+        errors = in_threads(app, range(40), act)
     finally:
         threads_done.set()
         recounter.join()

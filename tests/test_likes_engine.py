@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from app.extensions import db, redis_client
 from app.models import Campaign, Comment, CommentStatus, Like, User, Work, WorkStatus, utcnow
 from tests.engagement_support import (
     flush_test_keys,
+    in_threads,
     kill_redis,
     like_rows,
     liked_pairs,
@@ -258,23 +258,6 @@ def test_removing_a_visible_comment_lowers_the_counter(work, make_user):
 # --- races and faults ------------------------------------------------------------------------
 
 
-def _in_threads(app, jobs, worker) -> list[Exception]:
-    errors: list[Exception] = []
-
-    def run(job):
-        with app.app_context():
-            try:
-                worker(job)
-            except Exception as exc:  # collected, and asserted on by the test
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(run, jobs))
-    return errors
-
-
 @pytest.mark.slow
 def test_200_accounts_liking_unliking_and_liking_again_concurrently_leave_exact_counts(app, work):
     voters = make_voters(200)
@@ -289,7 +272,7 @@ def test_200_accounts_liking_unliking_and_liking_again_concurrently_leave_exact_
         services.unlike_work(user, target)
         services.like_work(user, target, "10.0.0.1")
 
-    assert _in_threads(app, jobs, vote) == []
+    assert in_threads(app, jobs, vote, THREADS) == []
     assert like_rows(work.id) == 200
     _assert_exact(work)
 
@@ -328,7 +311,7 @@ def test_redis_emptied_mid_storm_loses_no_acknowledged_like_and_reconcile_makes_
                 halfway.set()
 
     errors: list[Exception] = []
-    storm = threading.Thread(target=lambda: errors.extend(_in_threads(app, range(len(voters)), vote)))
+    storm = threading.Thread(target=lambda: errors.extend(in_threads(app, range(len(voters)), vote, THREADS)))
     storm.start()
     assert halfway.wait(60)
     assert flush_test_keys() > 0

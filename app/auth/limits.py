@@ -12,13 +12,9 @@ import hashlib
 from collections.abc import Callable
 
 from flask import current_app, request
-from flask_limiter.util import get_remote_address
 
 from app.extensions import limiter
-
-
-def _ip() -> str:
-    return get_remote_address() or "unknown"
+from app.rate_limits import client_ip
 
 
 def _submitted_email() -> str:
@@ -33,7 +29,7 @@ def _submitted_email() -> str:
 
 
 def _login_account_key() -> str:
-    return f"{_ip()}|{_submitted_email()}"
+    return f"{client_ip()}|{_submitted_email()}"
 
 
 _login_per_account = limiter.shared_limit(
@@ -45,13 +41,13 @@ _login_per_account = limiter.shared_limit(
 _login_per_ip = limiter.shared_limit(
     lambda: current_app.config["LOGIN_IP_RATE_LIMIT"],
     scope="login-ip",
-    key_func=_ip,
+    key_func=client_ip,
     methods=["POST"],
 )
 _register_per_ip = limiter.shared_limit(
     lambda: current_app.config["REGISTER_RATE_LIMIT"],
     scope="register-ip",
-    key_func=_ip,
+    key_func=client_ip,
     methods=["POST"],
 )
 
