@@ -91,6 +91,10 @@ class Config:
     COMMENT_RATE_LIMIT = os.environ.get("COMMENT_RATE_LIMIT", "5 per minute;100 per day")
     # Comments per IP, generous: a whole office behind one NAT comments in the same minutes.
     COMMENT_IP_RATE_LIMIT = os.environ.get("COMMENT_IP_RATE_LIMIT", "600 per minute")
+    # Reports per account: a person reports a few things, a bot hundreds.
+    REPORT_RATE_LIMIT = os.environ.get("REPORT_RATE_LIMIT", "10 per hour;50 per day")
+    # Reports per IP, generous: colleagues behind one office NAT may all report the same spam.
+    REPORT_IP_RATE_LIMIT = os.environ.get("REPORT_IP_RATE_LIMIT", "300 per hour")
     # Longest comment in characters (after trimming); comments are short remarks, not essays.
     COMMENT_MAX_CHARS = _int("COMMENT_MAX_CHARS", 500)
     # Comments matching a word here wait for a moderator; the file is re-read when it changes.

@@ -40,6 +40,8 @@ def register_blueprints(app: Flask) -> None:
     from app.engagement.comment_routes import bp as comments_bp
     from app.health import bp as health_bp
     from app.media import bp as media_bp
+    from app.moderation import bp as moderation_bp
+    from app.wall import bp as wall_bp
     from app.works import bp as works_bp
 
     app.register_blueprint(health_bp)
@@ -47,6 +49,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(works_bp)
     app.register_blueprint(comments_bp)
+    app.register_blueprint(moderation_bp)
+    app.register_blueprint(wall_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

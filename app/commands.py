@@ -1,4 +1,4 @@
-"""Command-line tools: `flask users …`, `flask demo load`, `flask counters …`."""
+"""Command-line tools: `flask users …`, `flask demo load`, `flask counters …`, `flask moderation …`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ def init_commands(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo import demo_cli
     from app.engagement.cli import counters_cli
+    from app.moderation.cli import moderation_cli
     from app.works.media_cli import media_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(counters_cli)
     app.cli.add_command(media_cli)
+    app.cli.add_command(moderation_cli)

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from app.extensions import db
 from app.models import Level, Role, User, utcnow
+from app.moderation import services as moderation
 from app.works import services as svc
 
 demo_cli = AppGroup("demo", help="演示数据 / demo data")
@@ -229,7 +230,7 @@ def load_demo() -> list[tuple[str, str, str]]:
         body = "\n\n".join([paragraphs[0], f"![]({first})", *paragraphs[1:]])
         svc.update_work(work, member, title=title, summary=summary, body=body)
         svc.submit_for_review(work, member)
-        svc.publish_work(work, admin)
+        moderation.approve_work(admin, work.id)
         # Spread publication over the last days so "newest first" has an order to show.
         work.published_at = now - timedelta(hours=5 * number)
         work.view_count = random.Random(number).randint(30, 900)

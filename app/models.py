@@ -6,7 +6,7 @@ The SQL database is the source of truth; Redis only caches counters derived from
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -245,13 +245,28 @@ class MediaAsset(db.Model):
 
 
 class Like(db.Model):
-    __table_args__ = (sa.UniqueConstraint("user_id", "work_id", name="uq_like_user_work"),)
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "work_id", name="uq_like_user_work"),
+        # The vote-integrity detector reads the likes of the last minutes.
+        sa.Index("ix_like_created_at", "created_at"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
     work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), index=True)
     ip: so.Mapped[str | None] = so.mapped_column(sa.String(45))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ViewDay(db.Model):
+    """Views per work per day (Beijing time), written by the periodic views flush next to
+    ``work.view_count``: what the organisers' dashboard charts over time."""
+
+    __tablename__ = "view_day"
+
+    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), primary_key=True)
+    day: so.Mapped[date] = so.mapped_column(sa.Date, primary_key=True, index=True)
+    views: so.Mapped[int] = so.mapped_column(default=0)
 
 
 class Comment(db.Model):
@@ -301,6 +316,40 @@ class ModerationEvent(db.Model):
     target_id: so.Mapped[int]
     reason: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FlagStatus(enum.StrEnum):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    VOIDED = "voided"
+
+
+class VoteFlag(db.Model):
+    """Evidence that a work's likes may be bought or scripted (刷票), scored by the detector
+    (app.moderation.integrity) for a moderator to judge; never an automatic verdict.
+
+    One open flag per work: a later detection run updates it with the newer, stronger evidence.
+    """
+
+    __tablename__ = "vote_flag"
+    __table_args__ = (sa.Index("ix_vote_flag_status_score", "status", "score"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), index=True)
+    score: so.Mapped[float]
+    # JSON: the signals, the window and the accounts whose likes look suspicious.
+    evidence: so.Mapped[str] = so.mapped_column(sa.Text)
+    status: so.Mapped[FlagStatus] = so.mapped_column(
+        _enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN
+    )
+    window_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    window_end: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    decided_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    decided_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    work: so.Mapped[Work] = so.relationship()
 
 
 class UploadStatus(enum.StrEnum):

@@ -8,6 +8,7 @@ work) are made afresh for each role, so one role's success never hides another's
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,9 @@ EVERYONE = set(ROLES)
 MEMBERS = {"owner", "other_member"}
 OWNER_OR_ADMIN = {"owner", "admin"}
 CAN_SEE_DRAFT = {"owner", "moderator", "admin"}
+MODERATORS = {"moderator", "moderator_elsewhere", "admin"}
+# Who may act on a work of the world's collective (北京): its provincial moderator and admins.
+REVIEWERS = {"moderator", "admin"}
 # The viewer wrote the comment; "moderator" moderates the work's province (北京), admins everything.
 COMMENT_REMOVERS = {"viewer", "moderator", "admin"}
 
@@ -54,6 +58,24 @@ class World:
         work = self.draft(kind="video")
         session = create_upload(work.id, owner, filename="clip.mp4", size=1000, content_type="video/mp4")
         return session.id
+
+    def flag(self):
+        from app.models import VoteFlag, utcnow
+
+        now = utcnow()
+        flag = VoteFlag(
+            work_id=self.published.id,
+            score=80.0,
+            window_start=now,
+            window_end=now,
+            evidence=json.dumps({"suspect_user_ids": [self.users["viewer"].id]}),
+        )
+        db.session.add(flag)
+        db.session.commit()
+        return flag
+
+    def fresh_published(self):
+        return make_work(self.collective, self.campaign, title="新发布作品")
 
     def draft_with_image(self):
         work = self.draft()
@@ -135,14 +157,41 @@ CASES = [
         OWNER_OR_ADMIN,
         form=lambda w: {},
     ),
-    Case("pending list", "GET", lambda w: "/admin/pending", {"admin"}),
-    Case(
-        "publish",
-        "POST",
-        lambda w: f"/admin/works/{w.draft('pending_review').id}/publish",
-        {"admin"},
-        form=lambda w: {},
-    ),
+    # Review: the work's provincial moderator and admins (national); "moderator_elsewhere" is
+    # refused (404 for an unpublished work, 403 for a public one). Recommendations: national only.
+    Case("review queue", "GET", lambda w: "/moderation", MODERATORS),
+    Case("recommended queue", "GET", lambda w: "/moderation?queue=recommended", {"admin"}),
+    Case("approve", "POST", lambda w: f"/moderation/works/{w.draft('pending_review').id}/approve",
+         REVIEWERS, form=lambda w: {}),
+    Case("reject", "POST", lambda w: f"/moderation/works/{w.draft('pending_review').id}/reject",
+         REVIEWERS, form=lambda w: {"reason": "内容与主题不符"}),
+    Case("recommend", "POST", lambda w: f"/moderation/works/{w.fresh_published().id}/recommend",
+         REVIEWERS, form=lambda w: {}),
+    Case("bulk review", "POST", lambda w: "/moderation/bulk", MODERATORS,
+         form=lambda w: {"action": "approve", "work_ids": [w.draft("pending_review").id]}),
+    Case("audit log", "GET", lambda w: "/admin/audit", {"admin"}),
+    Case("vote flags", "GET", lambda w: "/moderation/flags", MODERATORS),
+    Case("dashboard", "GET", lambda w: "/moderation/dashboard", MODERATORS),
+    Case("dashboard csv", "GET", lambda w: "/moderation/dashboard.csv", MODERATORS),
+    Case("dismiss a flag", "POST", lambda w: f"/moderation/flags/{w.flag().id}/dismiss", REVIEWERS,
+         form=lambda w: {}),
+    Case("void a flag", "POST", lambda w: f"/moderation/flags/{w.flag().id}/void", {"admin"},
+         form=lambda w: {"reason": "新账号刷票"}),
+    Case("api review queue", "GET", lambda w: "/api/v1/moderation/queue", MODERATORS),
+    Case("api approve", "POST",
+         lambda w: f"/api/v1/moderation/works/{w.draft('pending_review').id}/approve", REVIEWERS,
+         json=lambda w: {}),
+    Case("api reject", "POST",
+         lambda w: f"/api/v1/moderation/works/{w.draft('pending_review').id}/reject", REVIEWERS,
+         json=lambda w: {"reason": "内容与主题不符"}),
+    Case("api recommend", "POST",
+         lambda w: f"/api/v1/moderation/works/{w.fresh_published().id}/recommend", REVIEWERS,
+         json=lambda w: {}),
+    Case("api unrecommend", "POST",
+         lambda w: f"/api/v1/moderation/works/{w.fresh_published().id}/unrecommend", REVIEWERS,
+         json=lambda w: {}),
+    Case("api bulk review", "POST", lambda w: "/api/v1/moderation/works/bulk", MODERATORS,
+         json=lambda w: {"action": "approve", "work_ids": [w.draft("pending_review").id]}),
     # Logging out while logged out is harmless: it just goes home.
     Case("log out", "POST", lambda w: "/logout", EVERYONE, form=lambda w: {}),
     Case("api me", "GET", lambda w: "/api/v1/me", SIGNED_IN),
@@ -206,9 +255,78 @@ CASES = [
     Case("create film/video", "POST", lambda w: "/my/works/new-media", MEMBERS,
          form=lambda w: {"kind": "video", "title": "新微视频", "campaign_id": str(w.campaign.id)}),
     Case("upload page", "GET", lambda w: f"/works/{w.draft(kind='video').id}/upload", OWNER_OR_ADMIN),
+    # Community moderation: every moderator sees the comment queue and the reports of their own
+    # province; acting on a 北京 comment or report is for 北京's moderator and admins (上海's gets
+    # 404); bans are national. Reports are made by any signed-in account.
+    Case("moderation comments page", "GET", lambda w: "/moderation/comments",
+         {"moderator", "moderator_elsewhere", "admin"}),
+    Case("approve comment", "POST", lambda w: f"/moderation/comments/{_pending_comment(w)}/approve",
+         {"moderator", "admin"}, form=lambda w: {}),
+    Case("hide comment", "POST", lambda w: f"/moderation/comments/{_pending_comment(w)}/hide",
+         {"moderator", "admin"}, form=lambda w: {"reason": "广告"}),
+    Case("moderation reports page", "GET", lambda w: "/moderation/reports",
+         {"moderator", "moderator_elsewhere", "admin"}),
+    Case("resolve report", "POST", lambda w: f"/moderation/reports/{_open_report(w)}/resolve",
+         {"moderator", "admin"}, form=lambda w: {"outcome": "dismissed"}),
+    Case("ban account", "POST", lambda w: f"/moderation/users/{_fresh_viewer(w)}/ban", {"admin"},
+         form=lambda w: {"reason": "刷票"}),
+    Case("report form", "POST", lambda w: "/reports", SIGNED_IN,
+         form=lambda w: {"target_type": "work", "target_id": str(w.published.id), "reason": "抄袭"}),
+    Case("api report", "POST", lambda w: "/api/v1/reports", SIGNED_IN,
+         json=lambda w: {"target_type": "work", "target_id": w.published.id, "reason": "抄袭"}),
+    # The featured wall: read by everyone, curated by national moderators (here: the admin; both
+    # moderators of the matrix are provincial). Each attempt curates a freshly featured work.
+    Case("wall page", "GET", lambda w: "/wall", EVERYONE),
+    Case("api wall", "GET", lambda w: "/api/v1/wall", EVERYONE),
+    Case("wall curation page", "GET", lambda w: "/moderation/wall", {"admin"}),
+    Case("wall add", "POST", lambda w: "/moderation/wall/add", {"admin"},
+         form=lambda w: {"work_id": str(make_work(w.collective, w.campaign, title="待精选").id)}),
+    Case("wall remove", "POST", lambda w: f"/moderation/wall/{_featured(w)}/remove", {"admin"},
+         form=lambda w: {}),
+    Case("wall move", "POST", lambda w: f"/moderation/wall/{_featured(w)}/move", {"admin"},
+         form=lambda w: {"direction": "up"}),
+    Case("wall note", "POST", lambda w: f"/moderation/wall/{_featured(w)}/note", {"admin"},
+         form=lambda w: {"note": "推荐语"}),
+    Case("api set wall", "PUT", lambda w: "/api/v1/wall", {"admin"},
+         json=lambda w: {"work_ids": [w.published.id]}),
 ]  # fmt: skip
 
 DENIED_STATUSES = {401, 403, 404}
+
+
+def _featured(w: World) -> int:
+    """A newly published work put on the featured wall by the admin; its id."""
+    from app.wall.services import feature
+
+    work = make_work(w.collective, w.campaign, title="精选作品")
+    feature(w.users["admin"], work.id)
+    return work.id
+
+
+def _pending_comment(w: World) -> int:
+    """A comment on the published 北京 work that the word filter holds for review; its id."""
+    from app.engagement.comments import post_comment
+
+    return post_comment(w.users["viewer"], w.published, "有人刷票，加微信").id
+
+
+def _open_report(w: World) -> int:
+    """An open report on the published 北京 work; its id."""
+    from app.moderation.reports import create_report
+
+    return create_report(w.users["viewer"], "work", w.published.id, "抄袭").id
+
+
+def _fresh_viewer(w: World) -> int:
+    """A new viewer account, so each attempt bans someone not yet banned; its id."""
+    import secrets
+
+    from app.models import User
+
+    user = User(email=f"ban-{secrets.token_hex(4)}@example.com", display_name="待封禁", password_hash="-")
+    db.session.add(user)
+    db.session.commit()
+    return user.id
 
 
 def _attempt(app, world: World, role: str, case: Case):
@@ -251,7 +369,13 @@ def test_every_route_is_walked_by_the_matrix(app):
               "/collectives/<int:collective_id>/edit", "/my/works", "/my/works/new",
               "/works/<int:work_id>/edit", "/works/<int:work_id>/images",
               "/works/<int:work_id>/images/<int:asset_id>/delete", "/works/<int:work_id>/submit",
-              "/admin/pending", "/admin/works/<int:work_id>/publish", "/logout", "/api/v1/me",
+              "/moderation", "/moderation/works/<int:work_id>/<action>", "/moderation/bulk",
+              "/admin/audit", "/moderation/flags", "/moderation/flags/<int:flag_id>/<decision>",
+              "/moderation/dashboard", "/moderation/dashboard.csv", "/api/v1/moderation/queue",
+              "/api/v1/moderation/works/<int:id>/approve",
+              "/api/v1/moderation/works/<int:id>/reject", "/api/v1/moderation/works/<int:id>/recommend",
+              "/api/v1/moderation/works/<int:id>/unrecommend", "/api/v1/moderation/works/bulk",
+              "/logout", "/api/v1/me",
               "/api/v1/campaigns", "/api/v1/collectives/<int:id>", "/api/v1/works",
               "/api/v1/works/<int:id>", "/api/v1/works/<int:id>/like",
               "/api/v1/works/<int:id>/comments", "/api/v1/comments/<int:id>",
@@ -264,5 +388,12 @@ def test_every_route_is_walked_by_the_matrix(app):
     public = {"/healthz", "/readyz", "/login", "/register", "/api/v1/auth/register",
               "/api/v1/auth/token", "/api/v1/openapi.json", "/media/<path:key>",
               "/static/<path:filename>"}  # fmt: skip
+    walked |= {"/wall", "/api/v1/wall", "/moderation/wall", "/moderation/wall/add",
+               "/moderation/wall/<int:work_id>/remove", "/moderation/wall/<int:work_id>/move",
+               "/moderation/wall/<int:work_id>/note"}  # fmt: skip
+    walked |= {"/moderation/comments", "/moderation/comments/<int:comment_id>/approve",
+               "/moderation/comments/<int:comment_id>/hide", "/moderation/reports",
+               "/moderation/reports/<int:report_id>/resolve", "/moderation/users/<int:user_id>/ban",
+               "/reports", "/api/v1/reports"}  # fmt: skip
     served = {rule.rule for rule in app.url_map.iter_rules()}
     assert served - walked - public == set()

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from app.models import Role, utcnow
+from app.moderation import services as moderation
 from app.works import services as svc
 from tests.works_helpers import jpeg_bytes, make_work
 
@@ -63,7 +64,7 @@ def test_a_story_card_shows_its_first_image_thumbnail(client, make_collective, m
     first = svc.add_story_image(work, member, jpeg_bytes())
     svc.add_story_image(work, member, jpeg_bytes())
     svc.submit_for_review(work, member)
-    svc.publish_work(work, make_user(Role.ADMIN))
+    moderation.approve_work(make_user(Role.ADMIN), work.id)
     html = client.get("/").get_data(as_text=True)
     assert f'src="/media/{first.thumbnail_key}"' in html
 
@@ -76,7 +77,7 @@ def test_the_work_page_shows_title_collective_body_and_gallery(
     work = svc.create_story(member, title="末班车", body="深夜的**站台**", campaign_id=open_campaign.id)
     image = svc.add_story_image(work, member, jpeg_bytes())
     svc.submit_for_review(work, member)
-    svc.publish_work(work, make_user(Role.ADMIN))
+    moderation.approve_work(make_user(Role.ADMIN), work.id)
     html = client.get(f"/works/{work.id}").get_data(as_text=True)
     assert "末班车" in html and group.name in html and "<strong>站台</strong>" in html
     assert f"/collectives/{group.id}" in html and image.thumbnail_key in html

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.models import MediaAsset, Role, Work, WorkStatus
+from app.moderation import services as moderation
 from app.storage import get_storage
 from app.works import services as svc
 from tests.works_helpers import jpeg_bytes, make_campaign, page_csrf_token, png_bomb, sign_in
@@ -184,14 +185,14 @@ def test_a_pending_story_can_no_longer_be_edited(story, member):
 
 def test_an_admin_publishes_a_pending_story(story, member, make_user):
     svc.submit_for_review(story, member)
-    svc.publish_work(story, make_user(Role.ADMIN))
+    moderation.approve_work(make_user(Role.ADMIN), story.id)
     assert story.status == WorkStatus.PUBLISHED and story.published_at is not None
 
 
-def test_only_admins_publish(story, member, make_user):
+def test_a_viewer_cannot_publish(story, member, make_user):
     svc.submit_for_review(story, member)
     with pytest.raises(Forbidden):
-        svc.publish_work(story, make_user(Role.MODERATOR))
+        moderation.approve_work(make_user(Role.VIEWER), story.id)
 
 
 # --- visibility ---------------------------------------------------------------------------------
@@ -306,19 +307,3 @@ def test_my_works_lists_the_collectives_works_with_status_labels(client, story, 
     sign_in(client, member)
     page = client.get("/my/works").get_data(as_text=True)
     assert "站台上的温暖守候" in page and "草稿" in page and f"/works/{story.id}/edit" in page
-
-
-def test_the_admin_page_lists_pending_works_and_publishes_them(client, story, member, make_user):
-    svc.submit_for_review(story, member)
-    sign_in(client, make_user(Role.ADMIN))
-    assert "站台上的温暖守候" in client.get("/admin/pending").get_data(as_text=True)
-    response = client.post(f"/admin/works/{story.id}/publish", data={"csrf_token": page_csrf_token(client)})
-    assert response.status_code == 302
-    db.session.refresh(story)
-    assert story.status == WorkStatus.PUBLISHED
-
-
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.COLLECTIVE, Role.MODERATOR])
-def test_the_admin_page_is_forbidden_to_everyone_else(client, make_user, collective, role):
-    sign_in(client, make_user(role, collective=collective if role == Role.COLLECTIVE else None))
-    assert client.get("/admin/pending").status_code == 403

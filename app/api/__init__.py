@@ -33,4 +33,15 @@ def _carries_login_cookie() -> bool:
     return any(name in request.cookies for name in names)
 
 
-from app.api import auth, catalog, engagement, likes, openapi, uploads, works  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    auth,
+    catalog,
+    engagement,
+    likes,
+    moderation,
+    openapi,
+    reports,
+    uploads,
+    wall,
+    works,
+)

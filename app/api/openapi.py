@@ -11,6 +11,7 @@ from typing import Any
 from flask import jsonify
 
 from app.api import bp
+from app.moderation.queues import ACTIONS, QUEUES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -124,8 +125,27 @@ SCHEMAS: dict[str, Any] = {
         replies={"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
         reply_count=_INT,
     ),
+    # A work as moderators see it: the public shape plus the review fields.
+    "ReviewedWork": {"allOf": [{"$ref": "#/components/schemas/Work"}, _obj(
+        ["reject_reason", "recommended", "recommended_at"],
+        reject_reason=_NULLABLE_STR, recommended={"type": "boolean"},
+        recommended_at={"type": ["string", "null"], "format": "date-time"})]},
     # The answer to a like or an unlike: whether the caller now likes the work, and its count.
     "LikeState": _obj(["liked", "likes"], liked={"type": "boolean"}, likes=_INT),
+    # A report (举报) as its reporter sees it; `reason` is plain text: escape it when showing it.
+    "Report": _obj(
+        ["id", "target_type", "target_id", "reason", "status", "created_at"],
+        id=_INT,
+        target_type={"type": "string", "enum": ["work", "comment"]},
+        target_id=_INT,
+        reason=_STR,
+        status={"type": "string", "enum": ["open", "resolved", "dismissed"]},
+        created_at=_DT,
+    ),
+    # A work on the featured wall: the public shape plus the curator's note (plain text: escape
+    # it) and its 0-based place on the wall (the order PUT /wall sets).
+    "FeaturedWork": {"allOf": [{"$ref": "#/components/schemas/Work"}, _obj(
+        ["note", "position"], note=_STR, position={"type": "integer", "minimum": 0})]},
 }  # fmt: skip
 
 PATHS: dict[str, Any] = {
@@ -320,6 +340,128 @@ PATHS: dict[str, Any] = {
                                             progress={"type": "number", "minimum": 0, "maximum": 1},
                                             error=_NULLABLE_STR)),
                           **_errors(401, 404)},
+        }
+    },
+    "/moderation/queue": {
+        "get": {
+            "summary": "A review queue in the moderator's scope (provincial moderators: their province). "
+                       "kind=works (default): works of one queue (pending oldest first; recommended, "
+                       "published and rejected newest first) with counts per queue; kind=comments: "
+                       "comments waiting for review or reported",
+            "security": _BEARER,
+            "parameters": [
+                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["works", "comments"]}},
+                {"name": "queue", "in": "query", "schema": {"type": "string", "enum": list(QUEUES)}},
+                {"name": "work_kind", "in": "query", "schema": _KIND},
+                {"name": "industry", "in": "query", "schema": _STR},
+                {"name": "province", "in": "query", "schema": _STR},
+                {"name": "campaign_id", "in": "query", "schema": _INT},
+                {"name": "cursor", "in": "query", "schema": _STR},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+            ],
+            "responses": {
+                "200": _json(_obj(["items", "next_cursor"],
+                                  items={"type": "array", "items": {"type": "object"}},
+                                  next_cursor=_NULLABLE_STR,
+                                  counts={"type": "object", "additionalProperties": _INT})),
+                **_errors(400, 401, 403),
+            },
+        }
+    },
+    "/moderation/works/{id}/approve": {
+        "post": {
+            "summary": "Approve a work waiting for review: it is published",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"200": _json(_obj(["work"], work=_ref("ReviewedWork"))),
+                          **_errors(401, 403, 404, 409)},
+        }
+    },
+    "/moderation/works/{id}/reject": {
+        "post": {
+            "summary": "Reject a work waiting for review (or take a published one down) with a reason "
+                       "its collective reads",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "requestBody": _body(_obj(["reason"], reason=_STR)),
+            "responses": {"200": _json(_obj(["work"], work=_ref("ReviewedWork"))),
+                          **_errors(400, 401, 403, 404, 409, 415, 422)},
+        }
+    },
+    "/moderation/works/{id}/recommend": {
+        "post": {
+            "summary": "Recommend (推报) a published work to the national committee; repeating it "
+                       "changes nothing",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "requestBody": {"required": False,
+                            "content": {"application/json": {"schema": _obj([], reason=_STR)}}},
+            "responses": {"200": _json(_obj(["work"], work=_ref("ReviewedWork"))),
+                          **_errors(400, 401, 403, 404, 409, 415, 422)},
+        }
+    },
+    "/moderation/works/{id}/unrecommend": {
+        "post": {
+            "summary": "Withdraw a recommendation; repeating it changes nothing",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"200": _json(_obj(["work"], work=_ref("ReviewedWork"))),
+                          **_errors(401, 403, 404)},
+        }
+    },
+    "/moderation/works/bulk": {
+        "post": {
+            "summary": "One review action on many works (at most 100), each on its own",
+            "security": _BEARER,
+            "requestBody": _body(_obj(["action", "work_ids"],
+                                      action={"type": "string", "enum": list(ACTIONS)},
+                                      work_ids={"type": "array", "items": _INT}, reason=_STR)),
+            "responses": {"200": _json(_obj(["done", "failed"], done={"type": "array", "items": _INT},
+                                            failed={"type": "array", "items": _obj(
+                                                ["id", "message"], id=_INT, message=_STR)})),
+                          **_errors(400, 401, 403, 415, 422)},
+        }
+    },
+    "/wall": {
+        "get": {
+            "summary": "The featured wall: curated works in order (at most 48, published only), then "
+                       "the top hot and most-liked works; filters apply to every section",
+            "parameters": [
+                {"name": "campaign_id", "in": "query", "schema": _INT},
+                {"name": "industry", "in": "query", "schema": _STR},
+                {"name": "province", "in": "query", "schema": _STR},
+            ],
+            "responses": {
+                "200": _json(_obj(["featured", "hot", "likes"],
+                                  featured={"type": "array", "items": _ref("FeaturedWork")},
+                                  hot={"type": "array", "items": _ref("Work")},
+                                  likes={"type": "array", "items": _ref("Work")})),
+                **_errors(400),
+            },
+        },
+        "put": {
+            "summary": "Replace the wall's order (national moderators): works left out are removed, new "
+                       "ones added at their place; each must be a distinct published work (else 422 "
+                       "naming them, nothing changed); at most 48 (409 wall_full)",
+            "security": _BEARER,
+            "requestBody": _body(_obj(["work_ids"], work_ids={"type": "array", "items": _INT})),
+            "responses": {
+                "200": _json(_obj(["featured"], featured={"type": "array", "items": _ref("FeaturedWork")})),
+                **_errors(400, 401, 403, 409, 415, 422),
+            },
+        },
+    },
+    "/reports": {
+        "post": {
+            "summary": "Report a work or a comment the caller can see, with a reason (at most 500 "
+                       "characters); while the caller's earlier report on it is open, that report "
+                       "is answered again instead of a new one",
+            "security": _BEARER,
+            "requestBody": _body(_obj(["target_type", "target_id", "reason"],
+                                      target_type={"type": "string", "enum": ["work", "comment"]},
+                                      target_id=_INT, reason=_STR)),
+            "responses": {"201": _json(_obj(["report"], report=_ref("Report")), "Created"),
+                          **_errors(400, 401, 404, 415, 422, 429)},
         }
     },
     "/openapi.json": {

@@ -65,7 +65,15 @@ def run(interval: float, reconcile_every: int) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     click.echo(f"计数维护已启动：每 {interval:g} 秒一轮，每 {reconcile_every} 轮全面核对。")
     try:
-        run_periodic(interval, reconcile_every=reconcile_every, stop=stop)
+        run_periodic(interval, reconcile_every=reconcile_every, stop=stop, jobs=_minute_jobs())
     except KeyboardInterrupt:
         pass
     click.echo("计数维护已停止。")
+
+
+def _minute_jobs():
+    # Imported here: moderation builds on engagement, never the other way round; only this
+    # process entry point puts the two loops together.
+    from app.moderation.integrity import detect
+
+    return [("detect likes", detect)]

@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -292,6 +292,7 @@ def run_periodic(
     reconcile_every: int = 10,
     stop: threading.Event | None = None,
     ticks: int | None = None,
+    jobs: Sequence[tuple[str, Callable[[], object]]] = (),
 ) -> None:
     """The counters' housekeeping loop, run inside an app context by one or more processes.
 
@@ -299,7 +300,8 @@ def run_periodic(
     repair. A full reconcile every ``reconcile_every`` ticks, and on any tick that finds Redis
     lost its data (restarted empty, flushed; this includes the first start). Jobs take the
     Redis job lock, so running the loop in several
-    processes is safe (a busy tick is skipped). ``stop`` ends the loop; ``ticks`` bounds it.
+    processes is safe (a busy tick is skipped). ``jobs`` run every tick too. ``stop`` ends the
+    loop; ``ticks`` bounds it.
     """
     from app.engagement.views import flush_views
 
@@ -308,6 +310,8 @@ def run_periodic(
     while not stop.is_set():
         _run_quietly("flush views", lambda: flush_views(lock_wait=0))
         _run_quietly("repair", repair_dirty)
+        for name, job in jobs:  # other capabilities' minute jobs (the vote-integrity detector)
+            _run_quietly(name, job)
         if _lost_data() or (tick and tick % max(reconcile_every, 1) == 0):
             _run_quietly("reconcile", lambda: reconcile_counters(lock_wait=0))
         db.session.remove()  # a long-lived loop must not keep one transaction and identity map

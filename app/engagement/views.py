@@ -3,8 +3,9 @@
 ``record_view`` adds the viewer to the work's set for the day (a SET per work-day, so the count is
 exact, not estimated) and, for a new viewer, increments both the work's pending-views buffer and
 its live ``views`` counter in one script, so pages show the view at once. ``flush_views`` (the
-periodic job) takes each buffer with GETDEL and adds it to ``work.view_count`` in one SQL
-transaction per batch; a failed transaction puts the views back.
+periodic job) takes each buffer with GETDEL and adds it to ``work.view_count`` (and to the day's
+``view_day`` row, for the dashboard) in one SQL transaction per batch; a failed transaction puts
+the views back.
 
 Bounded loss. Views live only in Redis until flushed, so what can be lost is: on a Redis crash
 without persistence, the views recorded since the last flush (at most one flush interval, 60 s
@@ -30,11 +31,17 @@ from flask import current_app
 
 from app.engagement import counters
 from app.extensions import db
-from app.models import Work, WorkStatus, utcnow
+from app.models import ViewDay, Work, WorkStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 FLUSH_BATCH = 500
+
+# Views per work per day for the dashboard, added up in SQL (the syntax PostgreSQL and SQLite share).
+_ADD_VIEW_DAY = sa.text(
+    f'INSERT INTO "{ViewDay.__tablename__}" (work_id, day, views) VALUES (:work_id, :day, :views) '
+    "ON CONFLICT (work_id, day) DO UPDATE SET views = view_day.views + excluded.views"
+).bindparams(sa.bindparam("day", type_=sa.Date()))
 
 
 def viewer_key(user: Any, ip: str | None, user_agent: str | None) -> str:
@@ -89,6 +96,10 @@ def flush_views(*, batch_size: int = FLUSH_BATCH, lock_wait: float = 60.0) -> in
             if rows:
                 try:
                     db.session.execute(statement, rows)
+                    # The day the views reach SQL stands for the day they happened: off by at
+                    # most one flush interval around midnight.
+                    day = datetime.strptime(view_day(), "%Y%m%d").date()
+                    db.session.execute(_ADD_VIEW_DAY, [{**row, "day": day} for row in rows])
                     db.session.commit()
                 except Exception:
                     db.session.rollback()

@@ -239,33 +239,3 @@ def submit_work(work_id: int):
         return redirect(url_for("works.edit_story", work_id=work_id))
     flash(_("已提交审核，审核通过后将公开展示。"), "success")
     return redirect(url_for("works.my_works"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Admin: publish pending works (interim, replaced by the moderation queues)
-
-
-def _require_admin() -> None:
-    if not current_user.is_admin:
-        raise Forbidden(_("只有管理员可以访问此页面。"))
-
-
-@bp.get("/admin/pending")
-@login_required
-def admin_pending():
-    _require_admin()
-    return render_template("admin/pending.html", works=svc.pending_works())
-
-
-@bp.post("/admin/works/<int:work_id>/publish")
-@login_required
-def publish(work_id: int):
-    _require_admin()
-    work = svc.get_work(work_id)
-    try:
-        svc.publish_work(work, current_user)
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("《%(title)s》已发布。", title=work.title), "success")
-    return redirect(url_for("works.admin_pending"))

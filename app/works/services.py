@@ -612,29 +612,6 @@ def submit_for_review(work: Work, actor: Any) -> Work:
     return work
 
 
-def publish_work(work: Work, actor: Any) -> Work:
-    """Admins publish a work waiting for review (interim, until the moderation queues exist)."""
-    if not (_is_signed_in(actor) and actor.is_admin):
-        raise Forbidden(_("只有管理员可以发布作品。"))
-    if work.status != WorkStatus.PENDING_REVIEW:
-        raise Conflict(_("只有待审核的作品可以发布。"), code="not_pending")
-    work.status = WorkStatus.PUBLISHED
-    work.published_at = utcnow()
-    db.session.commit()
-    engagement.work_published(work)
-    return work
-
-
-def pending_works(limit: int = 200) -> list[Work]:
-    query = (
-        _work_query()
-        .where(Work.status == WorkStatus.PENDING_REVIEW)
-        .order_by(Work.updated_at, Work.id)
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
-
-
 def works_of_collective_for_members(collective_id: int) -> list[Work]:
     """Every work of a collective, newest first, for its own "my works" page."""
     query = _work_query().where(Work.collective_id == collective_id).order_by(Work.created_at.desc())

@@ -1,0 +1,46 @@
+"""The moderation audit log: who did what to which target, when and why.
+
+``record`` only adds the event to the session: the caller commits it in the same transaction as
+the action itself, so an action and its event are written together or not at all (exactly one
+event per action). Rows are never updated or deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ModerationEvent, User
+
+REASON_MAX = 500
+
+
+def record(actor: Any, action: str, target_type: str, target_id: int, reason: str = "") -> ModerationEvent:
+    event = ModerationEvent(
+        actor_id=getattr(actor, "id", None),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        reason=(reason or "")[:REASON_MAX],
+    )
+    db.session.add(event)
+    return event
+
+
+def events(
+    *, before_id: int | None = None, limit: int = 50, action: str | None = None
+) -> list[tuple[ModerationEvent, User | None]]:
+    """Newest first, keyset-paginated by id; each event with its actor."""
+    query = (
+        sa.select(ModerationEvent, User)
+        .outerjoin(User, User.id == ModerationEvent.actor_id)
+        .order_by(ModerationEvent.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(ModerationEvent.id < before_id)
+    if action:
+        query = query.where(ModerationEvent.action == action)
+    return [(event, user) for event, user in db.session.execute(query).tuples()]

@@ -1,0 +1,50 @@
+"""Keyset cursors for the moderation queues: the last id seen, base64 JSON.
+
+Queues list oldest first by id; ids only grow, so a cursor never repeats or skips an item while
+new ones arrive or old ones leave the queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from flask_babel import gettext as _
+
+from app.errors import ServiceError
+
+PAGE_SIZE = 20
+MAX_PAGE = 50
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"id": last_id}).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["id"])
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor") from exc
+
+
+def page_size(limit: Any) -> int:
+    try:
+        return max(1, min(int(limit), MAX_PAGE))
+    except (TypeError, ValueError):
+        return PAGE_SIZE
+
+
+def parse_id(value: Any) -> int | None:
+    """A positive database id from a form or JSON value, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and 0 < value < 2**63:
+        return value
+    return None

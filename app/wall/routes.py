@@ -1,0 +1,100 @@
+"""The public featured wall and its curation page (national moderators).
+
+Views stay thin: parse, call app.wall.services, render or redirect. On the curation page a
+refusal is flashed and the page shown again; access is checked before that, so a refusal of the
+person (401/403) is never turned into a flash.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.errors import ServiceError
+from app.moderation.scope import require_national
+from app.wall import bp
+from app.wall import services as wall
+from app.works import services as works
+
+
+@bp.get("/wall")
+def index():
+    filters = wall.wall_filters(request.args)
+    sections = wall.wall(filters)
+    ids = [item.work.id for item in sections["featured"]]
+    ids += [work.id for work in sections["hot"] + sections["likes"]]
+    return render_template(
+        "wall/index.html",
+        featured=sections["featured"],
+        hot=sections["hot"],
+        likes=sections["likes"],
+        counts=works.engagement_counts(ids),
+        liked=works.liked_work_ids(current_user, ids),
+        filters=filters,
+        campaigns=works.list_campaigns(),
+    )
+
+
+@bp.get("/moderation/wall")
+@login_required
+def manage():
+    require_national(current_user)
+    return render_template(
+        "wall/manage.html", slots=wall.slots(), wall_max=wall.WALL_MAX, note_max=wall.NOTE_MAX
+    )
+
+
+def _back():
+    return redirect(url_for("wall.manage"))
+
+
+def _curate(change, success: str):
+    require_national(current_user)
+    try:
+        change()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(success, "success")
+    return _back()
+
+
+def _int_field(name: str) -> int | None:
+    try:
+        return int(request.form.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.post("/moderation/wall/add")
+@login_required
+def add():
+    work_id = _int_field("work_id")
+    if work_id is None:
+        require_national(current_user)
+        flash(_("请填写作品编号（数字）。"), "error")
+        return _back()
+    note = request.form.get("note", "")
+    return _curate(lambda: wall.feature(current_user, work_id, note), _("已加入展示墙。"))
+
+
+@bp.post("/moderation/wall/<int:work_id>/remove")
+@login_required
+def remove(work_id: int):
+    return _curate(lambda: wall.unfeature(current_user, work_id), _("已从展示墙移除。"))
+
+
+@bp.post("/moderation/wall/<int:work_id>/move")
+@login_required
+def move(work_id: int):
+    direction = request.form.get("direction") or None
+    position = None if direction else _int_field("position")
+    return _curate(lambda: wall.move(current_user, work_id, position, direction=direction), _("顺序已调整。"))
+
+
+@bp.post("/moderation/wall/<int:work_id>/note")
+@login_required
+def note(work_id: int):
+    text = request.form.get("note", "")
+    return _curate(lambda: wall.set_note(current_user, work_id, text), _("推荐语已保存。"))
