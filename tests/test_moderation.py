@@ -318,7 +318,7 @@ def test_the_api_refuses_a_rejection_without_a_reason(client, beijing, open_camp
         headers={"X-CSRFToken": page_csrf_token(client)},
         json={},
     )
-    assert answer.status_code == 422 and answer.json["error"]["code"] == "validation_failed"
+    assert answer.status_code == 422 and answer.json["error"]["code"] == "reason_required"
 
 
 def test_an_unknown_queue_kind_is_a_clear_400(client, national):

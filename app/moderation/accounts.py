@@ -31,7 +31,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.models import Comment, CommentStatus, Like, Report, ReportStatus, Role, User
 from app.moderation import audit
-from app.moderation.comment_review import clean_reason, close_reports
+from app.moderation.comment_review import close_reports
 from app.moderation.paging import parse_id
 from app.moderation.scope import require_national
 
@@ -95,7 +95,7 @@ def _recount(work_ids: Iterable[int]) -> list[int]:
 
 def ban_user(actor: Any, user_id: Any, reason: Any, void_likes: bool = False) -> Outcome:
     require_national(actor)
-    text = clean_reason(reason, required=True)
+    text = audit.clean_reason(reason, required=True)
     uid = parse_id(user_id)
     target = db.session.get(User, uid) if uid is not None else None
     if target is None:
@@ -126,7 +126,7 @@ def ban_user(actor: Any, user_id: Any, reason: Any, void_likes: bool = False) ->
 def void_likes(actor: Any, user_ids: Iterable[Any], reason: Any) -> Outcome:
     """Delete every like of these accounts, then make every affected counter and ranking exact."""
     require_national(actor)
-    text = clean_reason(reason, required=True)
+    text = audit.clean_reason(reason, required=True)
     ids = sorted({uid for uid in (parse_id(value) for value in user_ids) if uid is not None})
     if not ids:
         raise _account_gone()

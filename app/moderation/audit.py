@@ -10,11 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import ModerationEvent, User
 
 REASON_MAX = 500
+
+
+def clean_reason(reason: Any, *, required: bool, missing: str | None = None, field: str = "reason") -> str:
+    """A moderator's or reporter's reason: trimmed plain text of at most REASON_MAX characters.
+    ``missing`` is the message when a required reason is empty (it says what the reason is for)."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if required and not text:
+        message = missing or _("请填写理由。")
+        raise ValidationFailed(message, code="reason_required", fields={field: message})
+    if len(text) > REASON_MAX:
+        message = _("理由最多 %(max)d 字。", max=REASON_MAX)
+        raise ValidationFailed(message, code="reason_too_long", fields={field: message})
+    return text
 
 
 def record(actor: Any, action: str, target_type: str, target_id: int, reason: str = "") -> ModerationEvent:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.engagement import comments, services
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work, utcnow
 from app.moderation import audit
@@ -33,18 +33,6 @@ REASONS_SHOWN = 5
 
 def _not_found() -> NotFound:
     return NotFound(_("评论不存在或已被删除。"))
-
-
-def clean_reason(reason: Any, *, required: bool, field: str = "reason") -> str:
-    """A moderator's or reporter's reason: trimmed, at most ``audit.REASON_MAX`` characters."""
-    text = reason.strip() if isinstance(reason, str) else ""
-    if required and not text:
-        message = _("请填写理由。")
-        raise ValidationFailed(message, code="reason_required", fields={field: message})
-    if len(text) > audit.REASON_MAX:
-        message = _("理由最多 %(max)d 字。", max=audit.REASON_MAX)
-        raise ValidationFailed(message, code="reason_too_long", fields={field: message})
-    return text
 
 
 def _reviewable(actor: Any, comment_id: Any) -> tuple[Comment, Work]:
@@ -110,7 +98,7 @@ def approve_comment(actor: Any, comment_id: Any) -> Comment:
 def hide_comment(actor: Any, comment_id: Any, reason: Any = "") -> int:
     """Visible or pending → hidden, with its replies for a top-level comment. Returns how many
     visible comments went away; the work's counter drops by exactly as many."""
-    text = clean_reason(reason, required=False)
+    text = audit.clean_reason(reason, required=False)
     comment, work = _reviewable(actor, comment_id)
     if comment.status == CommentStatus.HIDDEN:
         raise _already_reviewed()

@@ -7,12 +7,11 @@ form came from; 401/403/404 stay whole-page answers, so nobody learns what lies 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.auth.routes import safe_next_url
 from app.engagement import comments as comment_service
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
@@ -27,11 +26,7 @@ _FLASHED = (Conflict, ValidationFailed)
 
 def _back(default_endpoint: str) -> str:
     """The form's `next` field when it is a path on this site, else the given page."""
-    target = request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc:
-        return target
-    return url_for(default_endpoint)
+    return safe_next_url(request.form.get("next")) or url_for(default_endpoint)
 
 
 @bp.get("/moderation/comments")

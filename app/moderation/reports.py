@@ -58,14 +58,7 @@ def _check_target(user: Any, target_type: Any, target_id: Any) -> tuple[str, int
 
 
 def clean_report_reason(reason: Any) -> str:
-    text = reason.strip() if isinstance(reason, str) else ""
-    if not text:
-        message = _("请写明举报理由。")
-        raise ValidationFailed(message, code="reason_required", fields={"reason": message})
-    if len(text) > audit.REASON_MAX:
-        message = _("举报理由最多 %(max)d 字。", max=audit.REASON_MAX)
-        raise ValidationFailed(message, code="reason_too_long", fields={"reason": message})
-    return text
+    return audit.clean_reason(reason, required=True, missing=_("请写明举报理由。"))
 
 
 def create_report(user: Any, target_type: Any, target_id: Any, reason: Any) -> Report:
@@ -187,7 +180,7 @@ def resolve_report(
     if status is None:
         message = _("处理结果只能是“已处理”或“驳回”。")
         raise ValidationFailed(message, code="invalid_outcome", fields={"outcome": message})
-    text = comment_review.clean_reason(reason, required=False)
+    text = audit.clean_reason(reason, required=False)
     if report.status != ReportStatus.OPEN:
         raise Conflict(_("这条举报已经处理过了。"), code="already_resolved")
     if hide:

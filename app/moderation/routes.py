@@ -6,12 +6,11 @@ here and returns to the queue it came from (same tab, filters and page) with a f
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.auth.routes import safe_next_url
 from app.errors import Forbidden, ServiceError
 from app.moderation import audit, bp, dashboard, integrity
 from app.moderation import services as moderation
@@ -28,11 +27,7 @@ _ACTION_DONE = {
 
 def _back() -> str:
     """Where a form returns: its `next` field when it is a path on this site, else the queue."""
-    target = request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc:
-        return target
-    return url_for("moderation.queue")
+    return safe_next_url(request.form.get("next")) or url_for("moderation.queue")
 
 
 @bp.get("/moderation")

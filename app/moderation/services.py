@@ -37,7 +37,6 @@ from app.works.services import WorkFilters, get_work
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
-REASON_MAX = 500
 BULK_MAX = 100
 
 _QUEUE_STATUS = {
@@ -186,14 +185,9 @@ def get_work_for_review(moderator: Any, work_id: int) -> Work:
 
 
 def _clean_reason(reason: Any, *, required: bool) -> str:
-    text = reason.strip() if isinstance(reason, str) else ""
-    if required and not text:
-        raise ValidationFailed(
-            _("请填写不通过的原因，集体会在作品页面看到它。"), fields={"reason": _("必填")}
-        )
-    if len(text) > REASON_MAX:
-        raise ValidationFailed(_("原因不能超过 %(n)s 个字。", n=REASON_MAX), fields={"reason": _("太长")})
-    return text
+    return audit.clean_reason(
+        reason, required=required, missing=_("请填写不通过的原因，集体会在作品页面看到它。")
+    )
 
 
 def _transition(work: Work, *conditions: Any, **values: Any) -> bool:
