@@ -548,6 +548,12 @@ def _tone_map(stream):
     )
 
 
+def encoder_threads_for(rungs: int, cpus: int | None = None) -> int:
+    """x264 threads per rung when ``rungs`` encoders share the machine's cores."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(2, cpus // max(rungs, 1) + 1)
+
+
 def build_command(
     source_path: str | os.PathLike[str],
     source: ProbeResult,
@@ -595,6 +601,9 @@ def build_command(
 
     slaves = []
     per_stream: dict[str, object] = {}
+    # The rungs encode side by side, so each x264 needs fewer threads than it would take alone
+    # (by default 1.5 per core each): fewer threads fighting for the same cores, less CPU.
+    encoder_threads = encoder_threads_for(len(renditions))
     for i, plan in enumerate(renditions):
         select = f"v:{i},a"
         slaves.append(_tee_slave({"select": select, "f": "mp4", "movflags": "+faststart"}, plan.mp4))
@@ -614,6 +623,7 @@ def build_command(
         )
         per_stream[f"maxrate:v:{i}"] = plan.rung.maxrate
         per_stream[f"bufsize:v:{i}"] = plan.rung.bufsize
+        per_stream[f"threads:v:{i}"] = encoder_threads
 
     ladder = ffmpeg.output(
         *scaled,
@@ -639,7 +649,9 @@ def build_command(
     argv = ffmpeg.merge_outputs(ladder, still).compile(cmd=ffmpeg_cmd)
     # ffmpeg-python appends global options after the outputs, where ffmpeg warns it may ignore
     # them; they belong in front.
-    globals_ = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats", "-progress", "pipe:1"]
+    # The scalers run in ffmpeg's filter graph: slice threads keep them off the critical path.
+    globals_ = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
+                "-filter_complex_threads", str(os.cpu_count() or 1)]  # fmt: skip
     return [argv[0], *globals_, *argv[1:]]
 
 
