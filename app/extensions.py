@@ -30,15 +30,39 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
+LANGUAGE_COOKIE = "lang"
+
+
 def _locale() -> str:
+    """The footer's switch (``?lang=``, then remembered in a cookie), else the browser's
+    preferred language among ours, else Simplified Chinese."""
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
     # Services also run without a request (CLI, worker): they speak the default language.
-    chosen = (request.args.get("lang") or request.cookies.get("lang")) if has_request_context() else None
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     if chosen in languages:
         return chosen
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def remember_language(response):
+    """After ``?lang=xx`` the choice sticks for the following pages, for a year."""
+    from flask import current_app
+
+    chosen = request.args.get("lang")
+    if chosen in current_app.config["LANGUAGES"] and request.cookies.get(LANGUAGE_COOKIE) != chosen:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            chosen,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        )
+    return response
 
 
 def account_or_ip_key() -> str:
@@ -93,6 +117,7 @@ def init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_locale)
+    app.after_request(remember_language)
     limiter.init_app(app)
     redis_client.init_app(app)
 

@@ -93,6 +93,11 @@ if [[ ! -f $STAMP || $(cat "$STAMP") != "$wanted" ]]; then
     echo "$wanted" >"$STAMP"
 fi
 
+# --- Translations: the compiled catalogues are built here, never committed ------------------------
+if [[ -d app/translations ]]; then
+    "$VENV/bin/pybabel" compile -d app/translations >/dev/null
+fi
+
 # --- Redis --------------------------------------------------------------------------------------
 redis_answers() {
     "$VENV/bin/python" - "$REDIS_URL" <<'PY' >/dev/null 2>&1

@@ -77,9 +77,8 @@ def _read_bounded(stream: BinaryIO | bytes, max_bytes: int) -> bytes:
         # One byte more than allowed is enough to know the file is too big; never read it all.
         raw = stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise ValidationFailed(
-            _("图片太大，最大 %(mb)s MB。", mb=f"{max_bytes / (1024 * 1024):g}"), code="image_too_large"
-        )
+        limit = f"{max_bytes / (1024 * 1024):g}"
+        raise ValidationFailed(_("图片太大，最大 %(mb)s MB。", mb=limit), code="image_too_large")
     if not raw:
         raise _not_an_image()
     return raw
