@@ -307,13 +307,23 @@ def issue_token(user: User) -> str:
     return token
 
 
+# The account behind a live token, in one query: every bearer-token call (a like, above all) runs it.
+# Built once, so SQLAlchemy reuses its compiled form (see app.works.services._WORK_BY_ID).
+_USER_FOR_TOKEN = (
+    sa.select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == sa.bindparam("token_hash"),
+        ApiToken.expires_at > sa.bindparam("now", type_=ApiToken.__table__.c.expires_at.type),
+        User.banned.is_(False),
+    )
+)
+
+
 def user_for_token(token: str) -> User | None:
     if not token:
         return None
-    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
-    if row is None or row.expires_at < utcnow() or row.user.banned:
-        return None
-    return row.user
+    return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": _hash_token(token), "now": utcnow()})
 
 
 def client_ip() -> str:
