@@ -103,6 +103,10 @@ class Config:
     # The "hot" ranking: a work published this many seconds later needs 10x fewer likes to tie.
     HOT_DECAY_SECONDS = _int("HOT_DECAY_SECONDS", 45_000)
 
+    # Links that leave the site (share cards, QR codes on printed posters) start with this, so they
+    # point at the public site rather than an internal host name; unset: the request's own host.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ["zh", "en"]

@@ -41,6 +41,8 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.media import bp as media_bp
     from app.moderation import bp as moderation_bp
+    from app.notifications import bp as notifications_bp
+    from app.search import bp as search_bp
     from app.wall import bp as wall_bp
     from app.works import bp as works_bp
 
@@ -51,6 +53,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(comments_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(wall_bp)
+    app.register_blueprint(search_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -1,4 +1,5 @@
-"""Command-line tools: `flask users …`, `flask demo load`, `flask counters …`, `flask moderation …`."""
+"""Command-line tools: `flask users …`, `flask demo load`, `flask counters …`, `flask moderation …`,
+`flask search rebuild`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ def init_commands(app: Flask) -> None:
     from app.demo import demo_cli
     from app.engagement.cli import counters_cli
     from app.moderation.cli import moderation_cli
+    from app.search.cli import search_cli
     from app.works.media_cli import media_cli
 
     app.cli.add_command(users_cli)
@@ -17,3 +19,4 @@ def init_commands(app: Flask) -> None:
     app.cli.add_command(counters_cli)
     app.cli.add_command(media_cli)
     app.cli.add_command(moderation_cli)
+    app.cli.add_command(search_cli)

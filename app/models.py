@@ -383,3 +383,35 @@ class UploadSession(db.Model):
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
 
     work: so.Mapped[Work] = so.relationship()
+
+
+class NotificationKind(enum.StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RECOMMENDED = "recommended"
+    FEATURED = "featured"
+    REPLY = "reply"
+
+
+class Notification(db.Model):
+    """Something that happened to a user's work or comment (app.notifications), shown in-app.
+
+    Written in the transaction of the action it tells about; ``read_at`` is null while unread.
+    """
+
+    __table_args__ = (
+        # The bell's "unread count of user X" and the newest-first list of one user's page.
+        sa.Index("ix_notification_user_unread", "user_id", "read_at"),
+        sa.Index("ix_notification_user_id_id", "user_id", "id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    kind: so.Mapped[NotificationKind] = so.mapped_column(_enum(NotificationKind, "notification_kind"))
+    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"))
+    comment_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("comment.id"))
+    actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    # JSON: what the sentence shows besides the work's title (a rejection reason, a reply's text).
+    details: so.Mapped[str] = so.mapped_column(sa.Text, default="{}")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    read_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())

@@ -56,6 +56,20 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave autogenerate blind to the search index's database-specific parts (the SQLite FTS5
+    tables and the pg_trgm index, app/search/): the models cannot describe them, so it would
+    otherwise offer to drop them."""
+    if (
+        reflected
+        and compare_to is None
+        and name
+        and (name.startswith("work_search_fts") or name == "ix_work_search_document_trgm")
+    ):
+        return False
+    return True
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -101,7 +115,11 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=get_metadata(), render_item=render_item, **conf_args
+            connection=connection,
+            target_metadata=get_metadata(),
+            render_item=render_item,
+            include_object=include_object,
+            **conf_args,
         )
 
         with context.begin_transaction():

@@ -102,13 +102,30 @@ def app(db_url, tmp_path, redis_server):
     # one app in production, but here each test's app must count in its own keys.
     limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     with app.app_context():
-        db.create_all()
-        yield app
-        db.session.remove()
-        if db_url.startswith("postgresql"):
-            db.drop_all()
-        db.engine.dispose()
+        postgres = db_url.startswith("postgresql")
+        if not postgres or db_url not in _SCHEMAS:
+            db.create_all()
+            if postgres:
+                _SCHEMAS.add(db_url)
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            if postgres:
+                _empty_tables()
+            db.engine.dispose()
     _flush_prefix(redis_server, prefix)
+
+
+# PostgreSQL databases whose schema this run has created. Each test then empties every table
+# (TRUNCATE, ~40 ms) instead of dropping and creating the schema again (~170 ms a test).
+_SCHEMAS: set[str] = set()
+
+
+def _empty_tables() -> None:
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

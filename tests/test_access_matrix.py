@@ -133,6 +133,14 @@ CASES = [
     Case("published work page", "GET", lambda w: f"/works/{w.published.id}", EVERYONE),
     Case("draft work page", "GET", lambda w: f"/works/{w.draft().id}", CAN_SEE_DRAFT),
     Case("collective page", "GET", lambda w: f"/collectives/{w.collective.id}", EVERYONE),
+    # Short links answer as the page they lead to; posters print published works only, so a
+    # draft's poster is 404 even to its own collective.
+    Case("work short link", "GET", lambda w: f"/w/{w.published.id}", EVERYONE),
+    Case("draft short link", "GET", lambda w: f"/w/{w.draft().id}", CAN_SEE_DRAFT),
+    Case("collective short link", "GET", lambda w: f"/c/{w.collective.id}", EVERYONE),
+    Case("work poster", "GET", lambda w: f"/works/{w.published.id}/poster", EVERYONE),
+    Case("draft poster", "GET", lambda w: f"/works/{w.draft().id}/poster", set()),
+    Case("collective poster", "GET", lambda w: f"/collectives/{w.collective.id}/poster", EVERYONE),
     Case("edit collective page", "GET", lambda w: f"/collectives/{w.collective.id}/edit", OWNER_OR_ADMIN),
     Case(
         "edit collective",
@@ -289,6 +297,15 @@ CASES = [
          form=lambda w: {"note": "推荐语"}),
     Case("api set wall", "PUT", lambda w: "/api/v1/wall", {"admin"},
          json=lambda w: {"work_ids": [w.published.id]}),
+    # Everyone signed in has their own notifications; test_notifications.py shows nobody else's.
+    Case("notifications page", "GET", lambda w: "/notifications", SIGNED_IN),
+    Case("mark notifications read", "POST", lambda w: "/notifications/read", SIGNED_IN, form=lambda w: {}),
+    Case("api notifications", "GET", lambda w: "/api/v1/notifications", SIGNED_IN),
+    Case("api mark notifications read", "POST", lambda w: "/api/v1/notifications/read", SIGNED_IN,
+         json=lambda w: {}),
+    # Search shows published works only, to everyone (test_search.py: drafts are never found).
+    Case("search page", "GET", lambda w: "/search?q=%E4%BD%9C%E5%93%81", EVERYONE),
+    Case("api search", "GET", lambda w: "/api/v1/works?q=%E4%BD%9C%E5%93%81", EVERYONE),
 ]  # fmt: skip
 
 DENIED_STATUSES = {401, 403, 404}
@@ -391,9 +408,14 @@ def test_every_route_is_walked_by_the_matrix(app):
     walked |= {"/wall", "/api/v1/wall", "/moderation/wall", "/moderation/wall/add",
                "/moderation/wall/<int:work_id>/remove", "/moderation/wall/<int:work_id>/move",
                "/moderation/wall/<int:work_id>/note"}  # fmt: skip
+    walked |= {"/w/<int:work_id>", "/c/<int:collective_id>", "/works/<int:work_id>/poster",
+               "/collectives/<int:collective_id>/poster"}  # fmt: skip
     walked |= {"/moderation/comments", "/moderation/comments/<int:comment_id>/approve",
                "/moderation/comments/<int:comment_id>/hide", "/moderation/reports",
                "/moderation/reports/<int:report_id>/resolve", "/moderation/users/<int:user_id>/ban",
                "/reports", "/api/v1/reports"}  # fmt: skip
+    walked |= {"/notifications", "/notifications/read", "/api/v1/notifications",
+               "/api/v1/notifications/read"}  # fmt: skip
+    walked |= {"/search"}
     served = {rule.rule for rule in app.url_map.iter_rules()}
     assert served - walked - public == set()

@@ -39,6 +39,7 @@ from app.api import (  # noqa: E402,F401
     engagement,
     likes,
     moderation,
+    notifications,
     openapi,
     reports,
     uploads,

@@ -42,6 +42,7 @@ _DT = {"type": "string", "format": "date-time"}
 _NULLABLE_STR = {"type": ["string", "null"]}
 _KIND = {"type": "string", "enum": ["film", "video", "story"]}
 _SORT = {"type": "string", "enum": ["hot", "new", "likes"]}
+_SEARCH_SORT = {"type": "string", "enum": ["hot", "new", "likes", "relevance"]}
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": _INT}
 _BEARER = [{"bearer": []}, {"session": []}]
 _UPLOAD_ID_PARAM = {"name": "upload_id", "in": "path", "required": True, "schema": _STR}
@@ -144,8 +145,23 @@ SCHEMAS: dict[str, Any] = {
     ),
     # A work on the featured wall: the public shape plus the curator's note (plain text: escape
     # it) and its 0-based place on the wall (the order PUT /wall sets).
+    # Search hits (GET /works?q=): escaped text with the matched terms in <mark>, ready to be put
+    # in a page as HTML. `body` is an excerpt of the story around the first match ("" if none).
+    "WorkHighlight": _obj(["title", "collective", "summary", "body"], title=_STR, collective=_STR,
+                          summary=_STR, body=_STR),
     "FeaturedWork": {"allOf": [{"$ref": "#/components/schemas/Work"}, _obj(
         ["note", "position"], note=_STR, position={"type": "integer", "minimum": 0})]},
+    # One of the caller's notifications; `message` is the sentence the site shows (plain text:
+    # escape it), `details` what it quotes (`reason` of a rejection, `excerpt` of a reply).
+    "Notification": _obj(
+        ["id", "kind", "work_id", "work_title", "comment_id", "actor", "details", "message",
+         "created_at", "read_at"],
+        id=_INT,
+        kind={"type": "string", "enum": ["approved", "rejected", "recommended", "featured", "reply"]},
+        work_id=_INT, work_title=_STR, comment_id={"type": ["integer", "null"]}, actor=_NULLABLE_STR,
+        details={"type": "object"}, message=_STR, created_at=_DT,
+        read_at={"type": ["string", "null"], "format": "date-time"},
+    ),
 }  # fmt: skip
 
 PATHS: dict[str, Any] = {
@@ -195,17 +211,24 @@ PATHS: dict[str, Any] = {
             "description": "sort=new (default) is newest first; likes and hot read the live rankings "
                            "(hot: likes decayed by age). With several filters, or kind, a ranking page "
                            "may hold fewer items than usual, even none, and still have a next_cursor: "
-                           "only next_cursor null means the end. A cursor belongs to its sort.",
+                           "only next_cursor null means the end. A cursor belongs to its sort. "
+                           "q searches published works' titles, summaries, story text and collective "
+                           "names (every term, as a substring: Chinese needs no spaces); it adds "
+                           "sort=relevance (the default with q) and a highlight per item. A q of only "
+                           "symbols matches nothing; likes and hot with q order the best 1,000 matches.",
             "parameters": [
                 {"name": "kind", "in": "query", "schema": _KIND},
                 {"name": "industry", "in": "query", "schema": _STR},
                 {"name": "province", "in": "query", "schema": _STR},
                 {"name": "campaign_id", "in": "query", "schema": _INT},
-                {"name": "sort", "in": "query", "schema": _SORT},
+                {"name": "sort", "in": "query", "schema": _SEARCH_SORT},
                 {"name": "cursor", "in": "query", "schema": _STR},
+                {"name": "q", "in": "query", "schema": _STR,
+                 "description": "search terms; only the first 100 characters count"},
             ],
             "responses": {
-                "200": _json(_obj(["items", "next_cursor"], items={"type": "array", "items": _ref("Work")},
+                "200": _json(_obj(["items", "next_cursor"], items={"type": "array", "items": {"allOf": [
+                    _ref("Work"), {"type": "object", "properties": {"highlight": _ref("WorkHighlight")}}]}},
                                   next_cursor=_NULLABLE_STR)),
                 **_errors(400),
             },
@@ -462,6 +485,29 @@ PATHS: dict[str, Any] = {
                                       target_id=_INT, reason=_STR)),
             "responses": {"201": _json(_obj(["report"], report=_ref("Report")), "Created"),
                           **_errors(400, 401, 404, 415, 422, 429)},
+        }
+    },
+    "/notifications": {
+        "get": {
+            "summary": "The caller's notifications, newest first, and how many are unread; listing "
+                       "marks nothing read",
+            "security": _BEARER,
+            "parameters": [{"name": "cursor", "in": "query", "schema": _STR},
+                           {"name": "limit", "in": "query", "schema": _INT}],
+            "responses": {"200": _json(_obj(["items", "next_cursor", "unread"],
+                                            items={"type": "array", "items": _ref("Notification")},
+                                            next_cursor=_NULLABLE_STR, unread=_INT)),
+                          **_errors(400, 401)},
+        }
+    },
+    "/notifications/read": {
+        "post": {
+            "summary": "Mark the caller's notifications read: those in `ids`, or all without a body",
+            "security": _BEARER,
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": _obj([], ids={"type": "array", "items": _INT})}}},
+            "responses": {"200": _json(_obj(["marked", "unread"], marked=_INT, unread=_INT)),
+                          **_errors(400, 401, 415, 422)},
         }
     },
     "/openapi.json": {

@@ -7,12 +7,18 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.helpers import decode_cursor, encode_cursor, json_body, login_required_api, require_fields
+from app.search import services as search
 from app.works import services as svc
 
 
 @bp.get("/works")
 def list_works():
-    """Published works; ``sort`` is new (default), likes or hot (see list_published_works)."""
+    """Published works; ``sort`` is new (default), likes or hot (see list_published_works).
+
+    With ``q``, a search (app.search.services): ``sort`` may also be relevance (its default;
+    without ``q`` it means new), and each item carries ``highlight``."""
+    if request.args.get("q") or request.args.get("sort") == "relevance":
+        return _search_works()
     filters, sort = svc.parse_work_filters(request.args)
     works, after = svc.list_published_works(
         filters, sort=sort, after=decode_cursor(request.args.get("cursor"))
@@ -21,6 +27,17 @@ def list_works():
         "items": svc.works_to_dicts(works, current_user),
         "next_cursor": encode_cursor(after) if after is not None else None,
     }
+
+
+def _search_works():
+    query, filters, sort = search.parse_search_args(request.args)
+    page = search.search_works(query, filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
+    items = svc.works_to_dicts(page.works, current_user)
+    for item in items:
+        highlight = page.highlights.get(item["id"])
+        if highlight is not None:
+            item["highlight"] = highlight.as_dict()
+    return {"items": items, "next_cursor": encode_cursor(page.after) if page.after is not None else None}
 
 
 # The path parameter is named `id`, as the published spec (openapi.py) names it.

@@ -26,6 +26,8 @@ from app.models import ApiToken, Collective, Role, User, utcnow
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "请先登录。"
+# Flask-Login passes the message through this, so it is shown in the reader's language.
+login_manager.localize_callback = _
 login_manager.login_message_category = "info"
 
 PASSWORD_MIN_LENGTH = 8

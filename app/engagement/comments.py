@@ -42,6 +42,7 @@ from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFa
 from app.extensions import db
 from app.models import Comment, CommentStatus, ModerationEvent, Role, User, Work, WorkStatus
 from app.moderation.sensitive import find_sensitive
+from app.notifications import services as notifications
 from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Com
                     reason=_("敏感词：%(words)s", words="、".join(hits))[:500],
                 )
             )
+        notifications.comment_posted(comment, parent_id)
         db.session.commit()
         services.comment_added(work, status == CommentStatus.VISIBLE, flight=flight)
     if hits:
@@ -213,6 +215,29 @@ def get_comment(comment_id: int, viewer: Any) -> Comment:
     return comment
 
 
+def hide_thread(work: Work, comment: Comment) -> list[int]:
+    """Inside ``_counting(work)``: hide the comment and, for a top-level one, its replies (its
+    thread locked first). Returns the ids that were visible: only rows this statement turned from
+    visible to hidden are uncounted, so hiding twice at once uncounts once."""
+    thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
+    if comment.parent_id is None:
+        _lock_root(comment.id)
+    gone = db.session.scalars(
+        sa.update(Comment)
+        .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.VISIBLE)
+        .values(status=CommentStatus.HIDDEN)
+        .returning(Comment.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.execute(
+        sa.update(Comment)
+        .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.PENDING)
+        .values(status=CommentStatus.HIDDEN)
+        .execution_options(synchronize_session=False)
+    )
+    return list(gone)
+
+
 def delete_comment(user: Any, comment: Comment) -> int:
     """Hide a comment (and, for a top-level one, its replies). Returns the visible comments that
     went away; the work's counter moves by as many."""
@@ -226,25 +251,8 @@ def delete_comment(user: Any, comment: Comment) -> int:
     if not can_delete_comment(user, comment, work):
         raise Forbidden(_("只能删除自己的评论。"))
     by_moderator = comment.user_id != user.id
-    thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
     with _counting(work) as flight:
-        if comment.parent_id is None:
-            _lock_root(comment.id)
-        # Only rows this statement turned from visible to hidden are uncounted, so deleting
-        # twice at once uncounts once.
-        gone = db.session.execute(
-            sa.update(Comment)
-            .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.VISIBLE)
-            .values(status=CommentStatus.HIDDEN)
-            .returning(Comment.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        db.session.execute(
-            sa.update(Comment)
-            .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.PENDING)
-            .values(status=CommentStatus.HIDDEN)
-            .execution_options(synchronize_session=False)
-        )
+        gone = hide_thread(work, comment)
         if by_moderator:
             db.session.add(
                 ModerationEvent(

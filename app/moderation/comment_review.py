@@ -26,6 +26,7 @@ from app.models import Collective, Comment, CommentStatus, Report, ReportStatus,
 from app.moderation import audit
 from app.moderation.paging import decode_cursor, encode_cursor, page_size, parse_id
 from app.moderation.scope import in_scope, province_of, require_moderator
+from app.notifications import services as notifications
 
 # Reasons shown per comment in the queue; the count says how many there are in all.
 REASONS_SHOWN = 5
@@ -86,8 +87,12 @@ def approve_comment(actor: Any, comment_id: Any) -> Comment:
             .returning(Comment.id)
             .execution_options(synchronize_session=False)
         ).all()
+        if comment.status == CommentStatus.PENDING and not approved:
+            # Another moderator approved (or hid) it a moment ago: their action stands alone.
+            raise _already_reviewed()
         close_reports(_open_reports_on([comment.id]), actor, ReportStatus.DISMISSED)
         audit.record(actor, "comment_approve", "comment", comment.id)
+        notifications.comment_approved(comment, approved)
         db.session.commit()
         if approved:
             services.comment_added(work, True, flight=flight)
@@ -107,26 +112,9 @@ def hide_comment(actor: Any, comment_id: Any, reason: Any = "") -> int:
 
 def hide_in_fence(actor: Any, comment: Comment, work: Work, reason: str) -> int:
     """Hide ``comment`` (already scope-checked) with one ``comment_hide`` event."""
-    if comment.parent_id is None:
-        thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
-    else:
-        thread = Comment.id == comment.id
     with comments._counting(work) as flight:
-        if comment.parent_id is None:
-            comments._lock_root(comment.id)
-        gone = db.session.execute(
-            sa.update(Comment)
-            .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.VISIBLE)
-            .values(status=CommentStatus.HIDDEN)
-            .returning(Comment.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        db.session.execute(
-            sa.update(Comment)
-            .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.PENDING)
-            .values(status=CommentStatus.HIDDEN)
-            .execution_options(synchronize_session=False)
-        )
+        gone = comments.hide_thread(work, comment)
+        thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
         close_reports(
             _open_reports_on(sa.select(Comment.id).where(Comment.work_id == work.id, thread)),
             actor,

@@ -33,7 +33,8 @@ from app.models import (
 from app.moderation import audit
 from app.moderation.queues import ACTIONS, QUEUES
 from app.moderation.scope import in_scope, is_national, province_of, require_moderator
-from app.works.services import WorkFilters, get_work
+from app.notifications import services as notifications
+from app.works.services import WorkFilters, apply_work_filters, get_work
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
@@ -59,15 +60,8 @@ def _scoped(query: sa.Select, moderator: Any) -> sa.Select:
 
 
 def _filtered(query: sa.Select, filters: WorkFilters) -> sa.Select:
-    if filters.kind:
-        query = query.where(Work.kind == filters.kind)
-    if filters.campaign_id:
-        query = query.where(Work.campaign_id == filters.campaign_id)
-    if filters.industry:
-        query = query.where(Collective.industry == filters.industry)
-    if filters.province:
-        query = query.where(Collective.province == filters.province)
-    return query
+    # The review queries always join the collective (the scope is a province).
+    return apply_work_filters(query, filters, collective_joined=True)
 
 
 def _queue_query(moderator: Any, queue: str, filters: WorkFilters) -> sa.Select:
@@ -218,6 +212,7 @@ def approve_work(moderator: Any, work_id: int) -> Work:
         db.session.rollback()
         raise Conflict(_("只有待审核的作品可以审核通过。"), code="not_pending")
     audit.record(moderator, "approve", "work", work.id)
+    notifications.work_approved(moderator, work)
     db.session.commit()
     engagement.work_published(work)
     return work
@@ -241,6 +236,7 @@ def reject_work(moderator: Any, work_id: int, reason: Any) -> Work:
         db.session.rollback()
         raise Conflict(_("只有待审核或已发布的作品可以设为不通过。"), code="not_reviewable")
     audit.record(moderator, "reject", "work", work.id, text)
+    notifications.work_rejected(moderator, work, text)
     db.session.commit()
     if was_published:
         engagement.work_unpublished(work)
@@ -263,6 +259,7 @@ def recommend_work(moderator: Any, work_id: int, note: Any = "") -> Work:
         recommended_at=utcnow(),
     ):
         audit.record(moderator, "recommend", "work", work.id, text)
+        notifications.work_recommended(moderator, work)
     db.session.commit()
     return work
 

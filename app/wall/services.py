@@ -32,9 +32,10 @@ from flask_babel import gettext as _
 
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Collective, FeaturedSlot, Work, WorkStatus
+from app.models import FeaturedSlot, Work, WorkStatus
 from app.moderation import audit
 from app.moderation.scope import require_national
+from app.notifications import services as notifications
 from app.sql_locks import sqlite_write_lock
 from app.works import services as works
 from app.works.services import WorkFilters
@@ -70,17 +71,7 @@ def _featured_query() -> sa.Select:
 def featured(filters: WorkFilters | None = None, *, limit: int = WALL_MAX) -> list[FeaturedWork]:
     """The wall's published works in position order, optionally filtered like the listings."""
     filters = filters or WorkFilters()
-    query = _featured_query().where(Work.status == WorkStatus.PUBLISHED)
-    if filters.kind:
-        query = query.where(Work.kind == filters.kind)
-    if filters.campaign_id:
-        query = query.where(Work.campaign_id == filters.campaign_id)
-    if filters.industry or filters.province:
-        query = query.join(Collective, Work.collective_id == Collective.id)
-        if filters.industry:
-            query = query.where(Collective.industry == filters.industry)
-        if filters.province:
-            query = query.where(Collective.province == filters.province)
+    query = works.apply_work_filters(_featured_query().where(Work.status == WorkStatus.PUBLISHED), filters)
     rows = db.session.execute(query.limit(max(1, min(limit, WALL_MAX)))).tuples()
     return [FeaturedWork(work, slot.note, slot.position) for slot, work in rows]
 
@@ -178,6 +169,7 @@ def feature(actor: Any, work_id: int, note: str = "") -> FeaturedWork:
         _renumber(order)
         slot = FeaturedSlot(work_id=work_id, position=len(order), note=note, by_id=actor.id)
         db.session.add(slot)
+        notifications.works_featured(actor, [work_id])
         _commit(actor, "feature", "work", work_id, note)
         return FeaturedWork(work, slot.note, slot.position)
 
@@ -280,6 +272,7 @@ def set_order(actor: Any, work_ids: Any) -> list[FeaturedWork]:
                 db.session.add(slot)
             new_order.append(slot)
         _renumber(new_order)
+        notifications.works_featured(actor, [work_id for work_id in ids if work_id not in by_work])
         _commit(actor, "wall_set", "wall", 0, _join(ids))
 
     _rollback_on_error(change)

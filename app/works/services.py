@@ -668,19 +668,29 @@ def _invalid_cursor() -> ServiceError:
     return ServiceError(_("分页游标无效。"), code="invalid_cursor")
 
 
-def _published_works(filters: WorkFilters) -> sa.Select:
-    query = _work_query().where(Work.status == WorkStatus.PUBLISHED, Work.published_at.is_not(None))
+def apply_work_filters(
+    query: sa.Select, filters: WorkFilters, *, collective_joined: bool = False
+) -> sa.Select:
+    """``query`` (of works) narrowed to the filters: the one place every listing, the wall, the
+    search and the review queues apply kind, campaign, industry and province. The collective is
+    joined only when a filter needs it, unless the query has joined it already."""
     if filters.kind:
         query = query.where(Work.kind == filters.kind)
     if filters.campaign_id:
         query = query.where(Work.campaign_id == filters.campaign_id)
     if filters.industry or filters.province:
-        query = query.join(Collective, Work.collective_id == Collective.id)
+        if not collective_joined:
+            query = query.join(Collective, Work.collective_id == Collective.id)
         if filters.industry:
             query = query.where(Collective.industry == filters.industry)
         if filters.province:
             query = query.where(Collective.province == filters.province)
     return query
+
+
+def _published_works(filters: WorkFilters) -> sa.Select:
+    query = _work_query().where(Work.status == WorkStatus.PUBLISHED, Work.published_at.is_not(None))
+    return apply_work_filters(query, filters)
 
 
 def ranking_for(filters: WorkFilters, sort: str) -> Ranking:

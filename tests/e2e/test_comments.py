@@ -16,7 +16,7 @@ def _log_in(page: Page, live_server: str, email: str) -> None:
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("form.stacked button[type=submit]")
-    expect(page.locator(".site-header button[type=submit]")).to_be_visible()
+    expect(page.locator(".site-header .logout button")).to_be_visible()
 
 
 def test_a_viewer_comments_and_replies_without_a_reload_and_it_stays(

@@ -24,7 +24,7 @@ def log_in(page: Page, live_server: str, user) -> None:
 
 
 def log_out(page: Page) -> None:
-    page.locator(".site-header form button").click()
+    page.locator(".site-header .logout button").click()
     expect(page.locator(".site-header")).to_contain_text("登录")
 
 

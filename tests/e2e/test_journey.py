@@ -24,7 +24,7 @@ def test_a_visitor_signs_up_logs_in_and_reads_a_story_on_a_phone(
     page.click("form.stacked button[type=submit]")
     expect(page.locator(".site-header")).to_contain_text("小明")
 
-    page.click(".site-header button[type=submit]")  # 退出
+    page.click(".site-header .logout button")  # 退出
     expect(page.locator(".site-header")).to_contain_text("登录")
 
     page.goto(f"{live_server}/login")

@@ -1,0 +1,33 @@
+"""The search results page: ``/search?q=`` with the home page's filters and cards."""
+
+from __future__ import annotations
+
+from flask import render_template, request, url_for
+from flask_login import current_user
+
+from app.api.helpers import decode_cursor, encode_cursor
+from app.search import bp
+from app.search import services as search
+from app.works import services as works
+
+
+@bp.get("/search")
+def results():
+    query, filters, sort = search.parse_search_args(request.args)
+    page = search.search_works(query, filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
+    more_url = None
+    if page.after is not None:
+        args = {k: v for k, v in request.args.items() if k != "cursor" and v}
+        more_url = url_for("search.results", **args, cursor=encode_cursor(page.after))
+    ids = [work.id for work in page.works]
+    return render_template(
+        "search/results.html",
+        query=query,
+        has_terms=bool(page.terms) or not query,
+        page=page,
+        counts=works.engagement_counts(ids),
+        liked=works.liked_work_ids(current_user, ids),
+        filters=filters,
+        sort=sort,
+        more_url=more_url,
+    )

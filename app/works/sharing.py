@@ -1,0 +1,157 @@
+"""Sharing a work or a collective outside the site: share cards, short links and QR posters.
+
+Links that leave the site (share cards, printed QR codes) are absolute and built on
+`PUBLIC_BASE_URL`, because a poster printed from an internal host name would send every scan
+to a machine the public cannot reach. Without the setting, the request's own host is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+from flask import current_app, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from app.errors import NotFound
+from app.models import Collective, Work, WorkKind, WorkStatus
+from app.works import services as svc
+
+# Share cards cut descriptions here: WeChat and most card renderers show two or three lines.
+DESCRIPTION_MAX = 120
+# A poster has room for a few lines of the promise; the whole text is on the collective's page.
+PROMISE_ON_POSTER_MAX = 160
+# Level Q survives a quarter of the code worn or covered (tape, glare, a scratch on the print);
+# segno raises it further when the short link leaves room at the same size.
+QR_ERROR = "q"
+
+
+@dataclass(frozen=True)
+class ShareCard:
+    """What the Open Graph / Twitter tags of a page say."""
+
+    title: str
+    description: str
+    url: str
+    short_url: str
+    image: str | None
+    type: str
+
+
+def public_base_url() -> str:
+    """Scheme and host (and any path prefix) that links leaving the site start with, no trailing /."""
+    configured = (current_app.config.get("PUBLIC_BASE_URL") or "").strip()
+    return (configured or request.url_root).rstrip("/")
+
+
+def absolute_url(path_or_url: str) -> str:
+    """An absolute URL on the public site for a site path; URLs already absolute (CDN, S3) pass."""
+    if path_or_url.startswith(("http://", "https://")):
+        return path_or_url
+    # url_for() paths carry the mount point (SCRIPT_NAME), which PUBLIC_BASE_URL already names.
+    root = request.script_root
+    if root and path_or_url.startswith(root + "/"):
+        path_or_url = path_or_url[len(root) :]
+    return public_base_url() + "/" + path_or_url.lstrip("/")
+
+
+def public_url_for(endpoint: str, **values: Any) -> str:
+    return absolute_url(url_for(endpoint, **values))
+
+
+def truncate(text: str, limit: int = DESCRIPTION_MAX) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def work_url(work: Work) -> str:
+    return public_url_for("works.work_detail", work_id=work.id)
+
+
+def work_short_url(work: Work) -> str:
+    return public_url_for("works.work_short_link", work_id=work.id)
+
+
+def collective_url(collective: Collective) -> str:
+    return public_url_for("works.collective", collective_id=collective.id)
+
+
+def collective_short_url(collective: Collective) -> str:
+    return public_url_for("works.collective_short_link", collective_id=collective.id)
+
+
+def work_share_card(work: Work) -> ShareCard:
+    image = svc.work_cover(work) or svc.badge_url(work.collective)
+    description = work.summary or _("%(name)s的青年文明号作品", name=work.collective.name)
+    return ShareCard(
+        title=work.title,
+        description=truncate(description),
+        url=work_url(work),
+        short_url=work_short_url(work),
+        image=absolute_url(image) if image else None,
+        type="article" if work.kind == WorkKind.STORY else "video.other",
+    )
+
+
+def collective_share_card(collective: Collective) -> ShareCard:
+    badge = svc.badge_url(collective)
+    place = {"province": collective.province, "industry": collective.industry}
+    description = collective.promise or _("%(province)s · %(industry)s · 青年文明号集体", **place)
+    return ShareCard(
+        title=collective.name,
+        description=truncate(description),
+        url=collective_url(collective),
+        short_url=collective_short_url(collective),
+        image=absolute_url(badge) if badge else None,
+        type="website",
+    )
+
+
+def qr_svg(data: str, label: str) -> Markup:
+    """`data` as a QR code in inline SVG, drawn here (no script, no outside service).
+
+    The SVG scales to its box (no fixed size) and keeps the four-module quiet zone that
+    scanners need; `label` is what screen readers say for it.
+    """
+    code = segno.make(data, error=QR_ERROR, micro=False)
+    svg = code.svg_inline(
+        border=4, omitsize=True, dark="#000", light="#fff", svgclass="qr-code", lineclass=None
+    )
+    # segno writes only its path here, never `data`, so the markup is ours; the label is escaped.
+    return Markup('<div class="qr" role="img" aria-label="{}">{}</div>').format(label, Markup(svg))
+
+
+def get_poster_work(work_id: int) -> Work:
+    """A published work; anything else is 404 to everyone, since only public pages may be printed."""
+    work = svc.get_work(work_id)
+    if work.status != WorkStatus.PUBLISHED:
+        raise NotFound(_("您要找的作品不存在或已被删除。"))
+    return work
+
+
+def work_poster(work: Work) -> dict[str, Any]:
+    """Everything the printable poster of a published work shows."""
+    short_url = work_short_url(work)
+    return {
+        "work": work,
+        "collective": work.collective,
+        "cover": svc.work_cover(work),
+        "badge": svc.badge_url(work.collective),
+        "promise": truncate(work.collective.promise, PROMISE_ON_POSTER_MAX),
+        "short_url": short_url,
+        "qr": qr_svg(short_url, _("作品二维码：%(url)s", url=short_url)),
+    }
+
+
+def collective_poster(collective: Collective) -> dict[str, Any]:
+    """Everything the printable poster of a collective shows."""
+    short_url = collective_short_url(collective)
+    return {
+        "collective": collective,
+        "badge": svc.badge_url(collective),
+        "promise": truncate(collective.promise, PROMISE_ON_POSTER_MAX),
+        "short_url": short_url,
+        "qr": qr_svg(short_url, _("集体二维码：%(url)s", url=short_url)),
+    }
