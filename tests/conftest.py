@@ -5,6 +5,7 @@ make accounts and log in.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -15,6 +16,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.extensions import db, limiter
@@ -188,12 +190,19 @@ def make_user(app):
             collective_id=collective.id if collective else None,
             province=province,
         )
-        user.set_password(PASSWORD)
+        # One real hash of PASSWORD for every account: hashing costs 0.1 s (scrypt), and a test
+        # world has a handful of accounts. Log-in still checks it the real way.
+        user.password_hash = _password_hash()
         db.session.add(user)
         db.session.commit()
         return user
 
     return make
+
+
+@functools.cache
+def _password_hash() -> str:
+    return generate_password_hash(PASSWORD)
 
 
 @pytest.fixture
