@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from flask_babel import get_locale
 
-from app.catalog import INDUSTRIES, PROVINCES, kind_label, level_label, status_label
+from app.catalog import (
+    INDUSTRIES,
+    PROVINCES,
+    industry_label,
+    kind_label,
+    level_label,
+    province_label,
+    status_label,
+)
 
 
 def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -24,6 +32,8 @@ def init_templating(app: Flask) -> None:
         INDUSTRIES=INDUSTRIES,
         PROVINCES=PROVINCES,
         kind_label=kind_label,
+        industry_label=industry_label,
+        province_label=province_label,
         level_label=level_label,
         status_label=status_label,
     )

@@ -13,7 +13,7 @@
 
   function datasets(metric) {
     var sets = shown.map(function (name, i) {
-      return { label: name, data: data.series[name][metric], borderColor: colours[i], backgroundColor: colours[i], tension: 0.2 };
+      return { label: (labels.names && labels.names[name]) || name, data: data.series[name][metric], borderColor: colours[i], backgroundColor: colours[i], tension: 0.2 };
     });
     if (rest.length) {
       var sum = data.days.map(function (_, day) {
