@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import re
+import signal
 
 import redis
 from flask import Flask
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(os.environ.get("APP_ENV", "production"))
     worker = build_worker(app)
+    # RQ installs its warm-shutdown handlers only once work() starts; a SIGTERM before that (a
+    # process manager stopping a worker that is still starting) must stop it cleanly too.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: setattr(worker, "_stop_requested", True))
     recover(app)
     log.info(
         "media worker %s (pid %d, APP_ENV=%s) listening on queue %r at %s",
