@@ -21,9 +21,6 @@ Decisions (docs/comments.md has the reasons):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import re
 from collections.abc import Iterator
@@ -43,12 +40,11 @@ from app.extensions import db
 from app.models import Comment, CommentStatus, ModerationEvent, Role, User, Work, WorkStatus
 from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
+from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size, parse_id
 from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 20
-MAX_PAGE = 50
 # Replies shown under each top-level comment in a page; the rest are fetched on demand.
 REPLIES_SHOWN = 3
 
@@ -111,21 +107,11 @@ def _invalid_parent() -> ValidationFailed:
     return ValidationFailed(message, code="invalid_parent", fields={"parent_id": message})
 
 
-def _parse_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int) and 0 < value < 2**63:
-        return value
-    return None
-
-
 def _thread_root(work: Work, parent_id: Any) -> int | None:
     """The top-level comment a new comment replies to (None for a top-level comment)."""
     if parent_id is None or parent_id == "":
         return None
-    pid = _parse_id(parent_id)
+    pid = parse_id(parent_id)
     parent = db.session.get(Comment, pid) if pid is not None else None
     if parent is None or parent.work_id != work.id or parent.status != CommentStatus.VISIBLE:
         raise _invalid_parent()
@@ -285,27 +271,6 @@ class CommentPage:
     next_cursor: str | None = None
 
 
-def _encode_cursor(comment_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"id": comment_id}).encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(value["id"])
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-        raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor") from exc
-
-
-def _page_size(limit: Any) -> int:
-    try:
-        return max(1, min(int(limit), MAX_PAGE))
-    except (TypeError, ValueError):
-        return PAGE_SIZE
-
-
 def _shown_to(viewer: Any) -> sa.ColumnElement[bool]:
     """Visible comments, and the viewer's own ones still waiting for review."""
     shown = Comment.status == CommentStatus.VISIBLE
@@ -322,8 +287,8 @@ def _with_authors(query: sa.Select) -> list[CommentView]:
 def list_comments(work: Work, viewer: Any, cursor: str | None = None, limit: Any = PAGE_SIZE) -> CommentPage:
     """Top-level comments newest first (cursor: ids descending, stable while comments arrive),
     each with its first ``REPLIES_SHOWN`` replies oldest first and its ``reply_count``."""
-    size = _page_size(limit)
-    before = _decode_cursor(cursor)
+    size = page_size(limit)
+    before = decode_cursor(cursor)
     query = (
         sa.select(Comment, User)
         .join(User, User.id == Comment.user_id)
@@ -336,7 +301,7 @@ def list_comments(work: Work, viewer: Any, cursor: str | None = None, limit: Any
     found = _with_authors(query)
     items = found[:size]
     _attach_replies(work, viewer, items)
-    next_cursor = _encode_cursor(items[-1].comment.id) if len(found) > size else None
+    next_cursor = encode_cursor(items[-1].comment.id) if len(found) > size else None
     return CommentPage(items, next_cursor)
 
 
@@ -372,7 +337,7 @@ def list_replies(
     work: Work, viewer: Any, parent_id: Any, cursor: str | None = None, limit: Any = PAGE_SIZE
 ) -> CommentPage:
     """All replies of one visible top-level comment, oldest first, with a cursor."""
-    pid = _parse_id(parent_id)
+    pid = parse_id(parent_id)
     parent = db.session.get(Comment, pid) if pid is not None else None
     if (
         parent is None
@@ -381,8 +346,8 @@ def list_replies(
         or parent.status != CommentStatus.VISIBLE
     ):
         raise NotFound(_("评论不存在或已被删除。"))
-    size = _page_size(limit)
-    after = _decode_cursor(cursor)
+    size = page_size(limit)
+    after = decode_cursor(cursor)
     query = (
         sa.select(Comment, User)
         .join(User, User.id == Comment.user_id)
@@ -394,7 +359,7 @@ def list_replies(
         query = query.where(Comment.id > after)
     found = _with_authors(query)
     items = found[:size]
-    next_cursor = _encode_cursor(items[-1].comment.id) if len(found) > size else None
+    next_cursor = encode_cursor(items[-1].comment.id) if len(found) > size else None
     return CommentPage(items, next_cursor)
 
 

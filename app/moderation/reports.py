@@ -26,8 +26,8 @@ from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work
 from app.moderation import audit, comment_review
-from app.moderation.paging import decode_cursor, encode_cursor, page_size, parse_id
 from app.moderation.scope import in_scope, province_of, require_moderator
+from app.paging import decode_cursor, encode_cursor, page_size, parse_id
 from app.sql_locks import sqlite_write_lock
 from app.works import services as works
 

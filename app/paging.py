@@ -1,7 +1,7 @@
-"""Keyset cursors for the moderation queues: the last id seen, base64 JSON.
+"""Keyset cursors over ids (the last id seen, base64 JSON), page sizes and ids from requests:
+shared by the comment lists and the moderation queues.
 
-Queues list oldest first by id; ids only grow, so a cursor never repeats or skips an item while
-new ones arrive or old ones leave the queue.
+Ids only grow, so a cursor never repeats or skips an item while new ones arrive or old ones go.
 """
 
 from __future__ import annotations
