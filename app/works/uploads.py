@@ -57,6 +57,7 @@ from app.models import (
     utcnow,
 )
 from app.queue import enqueue_job, media_queue
+from app.sql_locks import sqlite_write_lock
 from app.storage import MAX_PART_NUMBER, MultipartError, get_storage
 from app.works.services import _delete_quietly, can_edit_work, can_view_work, ensure_submission_open, get_work
 
@@ -361,6 +362,7 @@ def _wanted_parts(session: UploadSession, parts: Any) -> list[dict[str, Any]]:
 
 def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
     """Assemble the parts, check the bytes are a video, and hand the source to the worker."""
+    _lock_for_completion(session)
     work = session.work
     if session.status == UploadStatus.COMPLETED and work.status != WorkStatus.UPLOADING:
         return work  # a repeated completion (a retry after a lost answer) changes nothing
@@ -411,6 +413,21 @@ def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
         # The work is recorded as processing; requeue_stuck_works() enqueues it once Redis is back.
         log.error("could not enqueue the transcode of asset %s", asset.id, exc_info=True)
     return work
+
+
+def _lock_for_completion(session: UploadSession) -> None:
+    """Completions of one upload run one at a time, whichever web process takes them.
+
+    A client that retries a completion whose answer it lost, or a page and a script completing
+    together, would otherwise both find the session open: both assemble the parts, both add a
+    source asset and enqueue a job, and the second deletes the first one's asset under its
+    worker. The row lock (SQLite: its writer lock) is held to the commit; the second completion
+    then reads the session as completed and answers with the work, changing nothing.
+    """
+    sqlite_write_lock("upload_session")
+    db.session.execute(sa.select(UploadSession.id).where(UploadSession.id == session.id).with_for_update())
+    db.session.refresh(session)
+    db.session.refresh(session.work)
 
 
 def _remove_previous_video(work: Work) -> None:
