@@ -116,6 +116,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
 
+    # Reverse proxies in front of the app that append to X-Forwarded-For (and set -Proto, -Host):
+    # 0 trusts no header (the app faces clients itself), 1 one nginx or load balancer, and so on.
+    # Per-IP rate limits and the vote-integrity detector key on the client address, so behind a
+    # proxy this must be set, or every client shares the proxy's address and its budget.
+    PROXY_HOPS = _int("PROXY_HOPS", 0)
+
     HOST = os.environ.get("HOST", "127.0.0.1")
     PORT = _int("PORT", 5000)
 
