@@ -324,10 +324,12 @@ def drive(port: int, path: str, tokens: list[str], clients: int = CLIENTS) -> Re
     return Result(path, seconds, [x for part in latencies for x in part], errors)
 
 
-def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_server(
+    env: dict[str, str], port: int, workers: int, threads: int, app: str = "bench.likes:bench_app()"
+) -> subprocess.Popen:
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "bench.likes:bench_app()",
+        app,
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
         "--threads", str(threads),
