@@ -95,6 +95,9 @@ class Config:
     REPORT_RATE_LIMIT = os.environ.get("REPORT_RATE_LIMIT", "10 per hour;50 per day")
     # Reports per IP, generous: colleagues behind one office NAT may all report the same spam.
     REPORT_IP_RATE_LIMIT = os.environ.get("REPORT_IP_RATE_LIMIT", "300 per hour")
+    # Searches per IP, generous: an office behind one NAT searches together; a scraper looping
+    # the most expensive read is what this stops (listings without q are not counted).
+    SEARCH_IP_RATE_LIMIT = os.environ.get("SEARCH_IP_RATE_LIMIT", "600 per minute")
     # Longest comment in characters (after trimming); comments are short remarks, not essays.
     COMMENT_MAX_CHARS = _int("COMMENT_MAX_CHARS", 500)
     # Comments matching a word here wait for a moderator; the file is re-read when it changes.

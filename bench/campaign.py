@@ -418,6 +418,7 @@ def main() -> None:
         # One loopback address stands in for thousands of phones; per-account limits stay as set.
         "LIKE_IP_RATE_LIMIT": "1000000 per minute",
         "COMMENT_IP_RATE_LIMIT": "1000000 per minute",
+        "SEARCH_IP_RATE_LIMIT": "1000000 per minute",
     }
     os.environ.update(env)
     from app import create_app

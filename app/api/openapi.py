@@ -230,7 +230,7 @@ PATHS: dict[str, Any] = {
                 "200": _json(_obj(["items", "next_cursor"], items={"type": "array", "items": {"allOf": [
                     _ref("Work"), {"type": "object", "properties": {"highlight": _ref("WorkHighlight")}}]}},
                                   next_cursor=_NULLABLE_STR)),
-                **_errors(400),
+                **_errors(400, 429),
             },
         },
         "post": {

@@ -8,10 +8,12 @@ from flask_login import current_user
 from app.api import bp
 from app.api.helpers import decode_cursor, encode_cursor, json_body, login_required_api, require_fields
 from app.search import services as search
+from app.search.limits import search_limit
 from app.works import services as svc
 
 
 @bp.get("/works")
+@search_limit
 def list_works():
     """Published works; ``sort`` is new (default), likes or hot (see list_published_works).
 

@@ -8,10 +8,12 @@ from flask_login import current_user
 from app.api.helpers import decode_cursor, encode_cursor
 from app.search import bp
 from app.search import services as search
+from app.search.limits import search_limit
 from app.works import services as works
 
 
 @bp.get("/search")
+@search_limit
 def results():
     query, filters, sort = search.parse_search_args(request.args)
     page = search.search_works(query, filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
