@@ -1,0 +1,256 @@
+"""Fault drills (issue 7): each breaks one real part while requests or jobs run, and asserts that
+nothing acknowledged is lost and that the app comes back by itself. docs/fault-drills.md says
+what each one proves.
+
+The parts that break are private to the drill (a redis-server, a PostgreSQL cluster, a proxy in
+front of moto, a tmpfs), so restarting them never disturbs the shared services other tests use.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from app.auth.services import issue_token
+from app.engagement import counters
+from app.engagement.reconcile import reconcile_counters
+from app.extensions import db, redis_client
+from app.models import Comment, CommentStatus, Like, Role
+from tests.fault_support import RedisServer, http, wait_until
+from tests.test_scale_out import WebProcess
+from tests.works_helpers import make_work
+
+pytestmark = pytest.mark.slow
+
+VOTERS = 24
+WORKS = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request of the stream and what the server said."""
+
+    phase: str  # before | outage | after
+    voter: int
+    action: str  # like | unlike | comment
+    work_id: int
+    status: int
+    body: dict | None
+    sent_at: float
+
+
+def served_config(app) -> dict:
+    """The settings a served copy of the test app needs to share its database and Redis."""
+    keys = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "REDIS_KEY_PREFIX", "RATELIMIT_STORAGE_URI")
+    keys += ("RATELIMIT_KEY_PREFIX", "MEDIA_ROOT", "MEDIA_QUEUE", "SQLALCHEMY_ENGINE_OPTIONS")
+    return {key: app.config[key] for key in keys}
+
+
+def engagement_world(make_collective, make_user, campaign) -> dict:
+    collective = make_collective()
+    works = [make_work(collective, campaign, title=f"作品{n}") for n in range(WORKS)]
+    voters = [make_user(Role.VIEWER) for _ in range(VOTERS)]
+    return {
+        "works": [w.id for w in works],
+        "users": [v.id for v in voters],
+        "tokens": [issue_token(v) for v in voters],
+    }
+
+
+class Stream:
+    """Likes, unlikes and comments from many accounts at once, until told to stop.
+
+    Each account is driven by one thread at a time, so the order of its acknowledged requests is
+    known: the last acknowledged like or unlike of a pair is what SQL must hold.
+    """
+
+    def __init__(self, port: int, world: dict, threads: int = 6) -> None:
+        self.port = port
+        self.world = world
+        self.phase = "before"
+        self.answers: list[Answer] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(threads)
+        self._futures = [self._pool.submit(self._run, n, threads) for n in range(threads)]
+
+    def _run(self, lane: int, lanes: int) -> None:
+        voters = list(range(lane, VOTERS, lanes))
+        comments = defaultdict(int)
+        step = 0
+        while not self._stop.is_set():
+            voter = voters[step % len(voters)]
+            work_id = self.world["works"][(step // len(voters)) % WORKS]
+            liked = self.liked_by(voter, work_id)
+            if step % 5 == 4 and comments[voter] < 4:  # under the per-account comment limit
+                action, method, path = "comment", "POST", f"/api/v1/works/{work_id}/comments"
+                body = {"body": f"第{voter}号点评：为青年文明号点赞 {step}"}
+            else:
+                action = "unlike" if liked else "like"
+                method, path, body = ("DELETE" if liked else "PUT"), f"/api/v1/works/{work_id}/like", None
+            phase, sent_at = self.phase, time.monotonic()
+            status, answer, raw = http(self.port, method, path, self.world["tokens"][voter], body)
+            if action == "comment" and status == 201:
+                comments[voter] += 1
+            with self._lock:
+                self.answers.append(
+                    Answer(phase, voter, action, work_id, status, answer or {"raw": raw}, sent_at)
+                )
+            step += 1
+            time.sleep(0.01)
+
+    def liked_by(self, voter: int, work_id: int) -> bool:
+        """What the acknowledged answers say: the last acknowledged like or unlike of the pair."""
+        with self._lock:
+            for answer in reversed(self.answers):
+                if (answer.voter, answer.work_id) == (voter, work_id) and answer.action != "comment":
+                    if answer.status == 200:
+                        return answer.action == "like"
+        return False
+
+    def count(self, phase: str, status: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for a in self.answers if a.phase == phase and status in (None, a.status))
+
+    def count_since(self, moment: float) -> int:
+        with self._lock:
+            return sum(1 for a in self.answers if a.sent_at > moment)
+
+    def stop(self) -> list[Answer]:
+        self._stop.set()
+        for future in self._futures:
+            future.result()
+        self._pool.shutdown()
+        return self.answers
+
+
+def sql_counts(work_id: int) -> tuple[int, int]:
+    likes = db.session.scalar(sa.select(sa.func.count()).select_from(Like).where(Like.work_id == work_id))
+    comments = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Comment)
+        .where(Comment.work_id == work_id, Comment.status == CommentStatus.VISIBLE)
+    )
+    return likes, comments
+
+
+def assert_acknowledged_writes_are_in_sql(answers: list[Answer], world: dict, *, exact: bool) -> None:
+    """Every acknowledged like, unlike and comment is in SQL; with `exact`, nothing else is."""
+    db.session.expire_all()
+    last: dict[tuple[int, int], Answer] = {}
+    for answer in answers:
+        if answer.action != "comment" and answer.status == 200:
+            last[(answer.voter, answer.work_id)] = answer
+    users = world["users"]
+    liked = {(users[v], w) for (v, w), a in last.items() if a.action == "like"}
+    unliked = {(users[v], w) for (v, w), a in last.items() if a.action == "unlike"}
+    in_sql = set(db.session.execute(sa.select(Like.user_id, Like.work_id)).tuples())
+    assert liked <= in_sql, f"acknowledged likes missing from SQL: {liked - in_sql}"
+    if exact:
+        assert not unliked & in_sql, f"acknowledged unlikes undone: {unliked & in_sql}"
+        assert in_sql == liked, f"likes nobody was told about: {in_sql - liked}"
+
+    acked_comments = {a.body["comment"]["id"]: a.body["comment"]["body"] for a in answers if a.status == 201}
+    stored = {row.id: row.body for row in db.session.execute(sa.select(Comment.id, Comment.body))}
+    assert {i: stored.get(i) for i in acked_comments} == acked_comments, "an acknowledged comment is missing"
+    if exact:
+        assert len(stored) == len(acked_comments), "a refused comment was written anyway"
+
+
+def assert_counters_equal_sql(work_ids: list[int]) -> None:
+    db.session.expire_all()
+    cached = counters.read_counts(work_ids)
+    ranking = counters.Ranking.of()
+    for work_id in work_ids:
+        likes, comments = sql_counts(work_id)
+        assert cached[work_id] is not None, f"work {work_id} has no counters in Redis"
+        assert (cached[work_id].likes, cached[work_id].comments) == (likes, comments), work_id
+        score = redis_client.client.zscore(ranking.key(), counters.member(work_id))
+        assert score == likes, f"work {work_id}: ranked with {score} likes, SQL counts {likes}"
+    assert reconcile_counters() == [], "reconcile still found drift after the rebuild"
+
+
+def assert_clear_503(answers: list[Answer]) -> None:
+    for answer in answers:
+        assert answer.status in (200, 201, 503), f"{answer.action} answered {answer.status}: {answer.body}"
+        if answer.status == 503:
+            error = answer.body["error"]
+            assert error["code"] and error["message"], answer.body
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Redis restarted during requests
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = RedisServer(tmp_path / "redis.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_drill(app, private_redis, make_collective, make_user, open_campaign, tmp_path):
+    """The app (and one gunicorn serving it) on the private Redis; the world it votes in."""
+    app.config.update(
+        REDIS_URL=private_redis.url,
+        RATELIMIT_STORAGE_URI=private_redis.url,
+        MEDIA_QUEUE=f"media-drill-{secrets.token_hex(4)}",
+    )
+    redis_client.init_app(app)
+    world = engagement_world(make_collective, make_user, open_campaign)
+    web = WebProcess(served_config(app), tmp_path / "web.log")
+    try:
+        yield web, world
+    finally:
+        web.stop()
+
+
+def test_redis_restarted_during_likes_and_comments_loses_nothing_and_recovers_by_itself(
+    app, redis_drill, private_redis, runner
+):
+    web, world = redis_drill
+    stream = Stream(web.port, world)
+    try:
+        wait_until(lambda: stream.count("before", 200) >= 30, 20, "the stream did not get going")
+
+        private_redis.kill()  # Redis gone, its contents with it (no persistence, as a cache)
+        stream.phase = "outage"
+        wait_until(lambda: stream.count("outage", 503) >= 10, 15, "no request met the outage")
+        # Pages are counted from SQL while Redis is down.
+        for path in ("/", f"/works/{world['works'][0]}", f"/api/v1/works/{world['works'][0]}"):
+            status, _, raw = http(web.port, "GET", path)
+            assert status == 200, (path, raw[:500])
+
+        private_redis.start()  # the same port, empty
+        restarted = time.monotonic()
+        stream.phase = "after"
+        wait_until(lambda: stream.count("after", 200), 5, "the app did not recover by itself")
+        recovered = time.monotonic()
+        wait_until(lambda: stream.count_since(recovered) >= 40, 20, "the stream stalled after the restart")
+    finally:
+        answers = stream.stop()
+
+    assert_clear_503(answers)
+    outage = [a for a in answers if a.phase == "outage"]
+    assert {a.status for a in outage if a.action != "comment"} <= {200, 503}
+    assert all(a.body["error"]["code"] == "counters_unavailable" for a in outage if a.status == 503)
+    # Recovered by itself: once one request is acknowledged again, every later one is.
+    late = [a for a in answers if a.sent_at > recovered]
+    assert {a.status for a in late} <= {200, 201}, [(a.action, a.status) for a in late if a.status >= 300]
+    assert recovered - restarted < 5
+    # Nothing acknowledged is lost; nothing refused was written.
+    assert_acknowledged_writes_are_in_sql(answers, world, exact=True)
+
+    result = runner.invoke(args=["counters", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert_counters_equal_sql(world["works"])
