@@ -10,6 +10,7 @@ import logging
 import math
 import time
 
+import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -130,6 +131,18 @@ def init_errorhandlers(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def handle_database_error(exc: sa.exc.DBAPIError):
+        # The database restarting, failing over or refusing connections is an outage, not a bug:
+        # say so with a 503 the client may retry (the pool pings and reconnects by itself).
+        if isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+            code, message = _http_messages()[503]
+            response = app.make_response(error_response(503, code, message))
+            response.headers["Retry-After"] = "5"
+            return response
+        return handle_unexpected(exc)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make this checkout ready to run: .venv with the pinned requirements, the system programs
-# (ffmpeg, redis-server; Chromium and a Chinese font with --test) and a Redis answering at
-# REDIS_URL. Idempotent, and quick when everything is already there.
+# (ffmpeg, redis-server; with --test also Chromium, a Chinese font and PostgreSQL's server
+# programs) and a Redis answering at REDIS_URL. Idempotent, and quick when everything is already there.
 #
 #   scripts/bootstrap.sh          what `make run` needs
 #   scripts/bootstrap.sh --test   also what the browser tests need (`make test`)
@@ -57,6 +57,9 @@ for pair in "${needed[@]}"; do
     read -r command package <<<"$pair"
     command -v "$command" >/dev/null 2>&1 || add_missing "$package"
 done
+if [[ $WITH_BROWSER == 1 ]] && ! compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; then
+    add_missing postgresql           # the fault drills run and restart a private cluster of their own
+fi
 if [[ $WITH_BROWSER == 1 ]] && ! fc-list :lang=zh family 2>/dev/null | grep -q .; then
     add_missing fonts-wqy-microhei   # without a Chinese font, screenshots show empty boxes
 fi

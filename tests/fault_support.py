@@ -143,12 +143,9 @@ class PostgresCluster:
             "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", self._options(), "-w", "start"
         )
 
-    def restart(self, mode: str = "fast") -> None:
-        """``pg_ctl restart``: sessions are cut (fast: rolled back; immediate: no shutdown at all)."""
-        self._as_postgres(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", self._options(),
-            "-m", mode, "-w", "restart",
-        )  # fmt: skip
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop``: sessions are cut (fast: rolled back; immediate: no shutdown at all)."""
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
         if (self.data / "postmaster.pid").exists():

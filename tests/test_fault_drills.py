@@ -14,16 +14,19 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from app import create_app
 from app.auth.services import issue_token
 from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
-from app.extensions import db, redis_client
-from app.models import Comment, CommentStatus, Like, Role
-from tests.fault_support import RedisServer, http, wait_until
+from app.extensions import db, limiter, redis_client
+from app.models import Campaign, Collective, Comment, CommentStatus, Level, Like, Role, User, utcnow
+from config import Config
+from tests.fault_support import PostgresCluster, RedisServer, http, wait_until
 from tests.test_scale_out import WebProcess
 from tests.works_helpers import make_work
 
@@ -71,9 +74,10 @@ class Stream:
     known: the last acknowledged like or unlike of a pair is what SQL must hold.
     """
 
-    def __init__(self, port: int, world: dict, threads: int = 6) -> None:
+    def __init__(self, port: int, world: dict, threads: int = 6, registrations: bool = False) -> None:
         self.port = port
         self.world = world
+        self.registrations = registrations
         self.phase = "before"
         self.answers: list[Answer] = []
         self._stop = threading.Event()
@@ -89,7 +93,11 @@ class Stream:
             voter = voters[step % len(voters)]
             work_id = self.world["works"][(step // len(voters)) % WORKS]
             liked = self.liked_by(voter, work_id)
-            if step % 5 == 4 and comments[voter] < 4:  # under the per-account comment limit
+            if self.registrations and step % 7 == 6:
+                action, method, path = "register", "POST", "/api/v1/auth/register"
+                email = f"drill-{lane}-{step}@example.com"
+                body = {"email": email, "password": "Civility-2026!", "display_name": f"新用户{lane}{step}"}
+            elif step % 5 == 4 and comments[voter] < 4:  # under the per-account comment limit
                 action, method, path = "comment", "POST", f"/api/v1/works/{work_id}/comments"
                 body = {"body": f"第{voter}号点评：为青年文明号点赞 {step}"}
             else:
@@ -110,7 +118,7 @@ class Stream:
         """What the acknowledged answers say: the last acknowledged like or unlike of the pair."""
         with self._lock:
             for answer in reversed(self.answers):
-                if (answer.voter, answer.work_id) == (voter, work_id) and answer.action != "comment":
+                if (answer.voter, answer.work_id) == (voter, work_id) and answer.action in ("like", "unlike"):
                     if answer.status == 200:
                         return answer.action == "like"
         return False
@@ -146,7 +154,7 @@ def assert_acknowledged_writes_are_in_sql(answers: list[Answer], world: dict, *,
     db.session.expire_all()
     last: dict[tuple[int, int], Answer] = {}
     for answer in answers:
-        if answer.action != "comment" and answer.status == 200:
+        if answer.action in ("like", "unlike") and answer.status == 200:
             last[(answer.voter, answer.work_id)] = answer
     users = world["users"]
     liked = {(users[v], w) for (v, w), a in last.items() if a.action == "like"}
@@ -157,7 +165,15 @@ def assert_acknowledged_writes_are_in_sql(answers: list[Answer], world: dict, *,
         assert not unliked & in_sql, f"acknowledged unlikes undone: {unliked & in_sql}"
         assert in_sql == liked, f"likes nobody was told about: {in_sql - liked}"
 
-    acked_comments = {a.body["comment"]["id"]: a.body["comment"]["body"] for a in answers if a.status == 201}
+    registered = {a.body["user"]["email"] for a in answers if a.action == "register" and a.status == 201}
+    accounts = set(db.session.scalars(sa.select(User.email).where(User.email.in_(registered))))
+    assert accounts == registered, f"acknowledged registrations missing: {registered - accounts}"
+
+    acked_comments = {
+        a.body["comment"]["id"]: a.body["comment"]["body"]
+        for a in answers
+        if a.action == "comment" and a.status == 201
+    }
     stored = {row.id: row.body for row in db.session.execute(sa.select(Comment.id, Comment.body))}
     assert {i: stored.get(i) for i in acked_comments} == acked_comments, "an acknowledged comment is missing"
     if exact:
@@ -253,4 +269,114 @@ def test_redis_restarted_during_likes_and_comments_loses_nothing_and_recovers_by
 
     result = runner.invoke(args=["counters", "rebuild"])
     assert result.exit_code == 0, result.output
+    assert_counters_equal_sql(world["works"])
+
+
+# --------------------------------------------------------------------------------------------
+# 2. PostgreSQL restarted during requests
+
+
+@pytest.fixture
+def private_postgres():
+    cluster = PostgresCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def postgres_drill(private_postgres, redis_server, tmp_path):
+    """An app on the private cluster, with production's engine options (pool_pre_ping), served
+    by one gunicorn; the world it votes in. The shared PostgreSQL is never involved."""
+    prefix = f"wmcwm-drill-{secrets.token_hex(4)}:"
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=private_postgres.url,
+        SQLALCHEMY_ENGINE_OPTIONS=Config.SQLALCHEMY_ENGINE_OPTIONS,
+        MEDIA_ROOT=str(tmp_path / "media"),
+        REDIS_KEY_PREFIX=prefix,
+        RATELIMIT_KEY_PREFIX=prefix + "limiter",
+        MEDIA_QUEUE=f"media-drill-{secrets.token_hex(4)}",
+    )
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    web = None
+    with app.app_context():
+        try:
+            db.create_all()  # as tests/conftest.py makes PostgreSQL schemas
+            world = postgres_world()
+            web = WebProcess(served_config(app), tmp_path / "web.log")
+            yield app, web, world
+        finally:
+            if web is not None:
+                web.stop()
+            db.session.remove()
+            db.engine.dispose()
+            for key in redis_server.scan_iter(match=f"{prefix}*", count=1000):
+                redis_server.delete(key)
+
+
+def postgres_world() -> dict:
+    now = utcnow()
+    campaign = Campaign(
+        title="2026年“网络倡文明”主题活动",
+        submission_opens=now - timedelta(days=10),
+        submission_closes=now + timedelta(days=30),
+        voting_opens=now - timedelta(days=10),
+        voting_closes=now + timedelta(days=60),
+    )
+    collective = Collective(
+        name="北京地铁青年文明号", industry="交通运输", province="北京", level=Level.PROVINCIAL
+    )
+    db.session.add_all([campaign, collective])
+    db.session.commit()
+    works = [make_work(collective, campaign, title=f"作品{n}") for n in range(WORKS)]
+    voters = [
+        User(email=f"voter{n}@example.com", display_name=f"用户{n}", role=Role.VIEWER) for n in range(VOTERS)
+    ]
+    for voter in voters:
+        voter.password_hash = "not-a-usable-hash"  # they vote with API tokens
+    db.session.add_all(voters)
+    db.session.commit()
+    return {
+        "works": [w.id for w in works],
+        "users": [v.id for v in voters],
+        "tokens": [issue_token(v) for v in voters],
+    }
+
+
+def test_postgresql_restarted_during_requests_answers_503_then_recovers_and_loses_nothing(
+    postgres_drill, private_postgres
+):
+    app, web, world = postgres_drill
+    stream = Stream(web.port, world, registrations=True)
+    try:
+        wait_until(lambda: stream.count("before", 200) >= 30, 20, "the stream did not get going")
+        stream.phase = "outage"
+        private_postgres.stop("fast")  # every session cut, its transaction rolled back
+        wait_until(lambda: stream.count("outage", 503) >= 5, 15, "no request met the outage")
+        private_postgres.start()
+        restarted = time.monotonic()
+        stream.phase = "after"
+        wait_until(lambda: stream.count("after", 200), 10, "the app did not reconnect by itself")
+        recovered = time.monotonic()
+        wait_until(lambda: stream.count_since(recovered) >= 40, 20, "the stream stalled after the restart")
+    finally:
+        answers = stream.stop()
+
+    assert_clear_503(answers)
+    refused = [a for a in answers if a.status == 503]
+    assert {a.body["error"]["code"] for a in refused} == {"unavailable"}
+    assert {a.body["error"]["message"] for a in refused} == {"服务暂时不可用，请稍后再试。"}
+    # The pool reconnected without restarting the app: every later request is acknowledged.
+    late = [a for a in answers if a.sent_at > recovered]
+    assert {a.status for a in late} <= {200, 201}, [
+        (a.action, a.status, a.body) for a in late if a.status >= 300
+    ]
+    assert recovered - restarted < 5
+    # A commit cut off mid-answer may have landed: SQL holds at least what was acknowledged.
+    assert_acknowledged_writes_are_in_sql(answers, world, exact=False)
+    assert any(a.action == "register" and a.status == 201 for a in answers)
+
+    reconcile_counters()
     assert_counters_equal_sql(world["works"])
