@@ -274,16 +274,25 @@ class LocalStorage:
         """
         folder = self._upload_dir(key, upload_id)
         _check_part_number(number)
+        part = folder / f"{number:05d}.part"
+        etag_file = part.with_suffix(".etag")
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        replaced = False
         try:
             with os.fdopen(fd, "wb") as out:
                 _, etag = _copy_limited(stream, out, max_size)
             # The part is renamed into place before its ETag, and completion re-hashes what it
             # assembles, so a reader never trusts a sidecar that describes other bytes.
-            os.replace(tmp, folder / f"{number:05d}.part")
-            (folder / f"{number:05d}.etag").write_text(etag)
+            os.replace(tmp, part)
+            replaced = True
+            etag_file.write_text(etag)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
+            if replaced:
+                # The ETag could not be written (a full disk): the part must not count as
+                # received, with no ETag or an empty or stale one; the client sends it again.
+                part.unlink(missing_ok=True)
+                etag_file.unlink(missing_ok=True)
             raise
         return etag
 

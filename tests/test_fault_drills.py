@@ -8,6 +8,7 @@ front of moto, a tmpfs), so restarting them never disturbs the shared services o
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -24,9 +25,31 @@ from app.auth.services import issue_token
 from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
 from app.extensions import db, limiter, redis_client
-from app.models import Campaign, Collective, Comment, CommentStatus, Level, Like, Role, User, utcnow
+from app.models import (
+    AssetRole,
+    Campaign,
+    Collective,
+    Comment,
+    CommentStatus,
+    Level,
+    Like,
+    MediaAsset,
+    Role,
+    User,
+    utcnow,
+)
+from app.storage import LocalStorage
 from config import Config
-from tests.fault_support import PostgresCluster, RedisServer, http, wait_until
+from tests.fault_support import (
+    PostgresCluster,
+    RedisServer,
+    grow_filesystem,
+    http,
+    small_filesystem,
+    wait_until,
+)
+from tests.media_samples import make_clip
+from tests.test_media_uploads import Uploader
 from tests.test_scale_out import WebProcess
 from tests.works_helpers import make_work
 
@@ -380,3 +403,87 @@ def test_postgresql_restarted_during_requests_answers_503_then_recovers_and_lose
 
     reconcile_counters()
     assert_counters_equal_sql(world["works"])
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The disk full during an upload
+
+PART = 1024 * 1024
+
+
+@pytest.fixture
+def full_disk_app(app, redis_server):
+    """LocalStorage on a 4 MiB tmpfs, parts of 1 MiB, and a queue of the test's own."""
+    queue = f"media-drill-{secrets.token_hex(4)}"
+    with small_filesystem("4m") as root:
+        app.config.update(UPLOAD_PART_SIZE=PART, MEDIA_QUEUE=queue, MEDIA_ROOT=str(root))
+        app.extensions["storage"] = LocalStorage(root, min_part_size=PART)
+        try:
+            yield app, root
+        finally:
+            for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
+                redis_server.delete(key)
+            redis_server.srem("rq:queues", f"rq:queue:{queue}")
+
+
+def test_a_full_disk_refuses_the_part_clearly_and_the_upload_resumes_byte_identical(
+    full_disk_app, make_collective, make_user, open_campaign, tmp_path
+):
+    app, root = full_disk_app
+    collective = make_collective()
+    owner = make_user(Role.COLLECTIVE, collective=collective)
+    work = make_work(collective, open_campaign, kind="video", status="draft")
+    # A real video larger than the disk: lossless, so a few seconds make six parts.
+    clip = make_clip(tmp_path / "clip.mp4", width=1280, height=720, seconds=3, extra_output=["-crf", "0"])
+    data = clip.read_bytes()
+    assert 4 * PART < len(data) <= 8 * PART
+
+    uploader = Uploader(app, owner)
+    opened = uploader.open(work.id, data)
+    assert opened.status_code == 201, opened.json
+    upload_id, targets = opened.json["upload_id"], opened.json["parts"]
+
+    def send(number: int):
+        chunk = data[(number - 1) * PART : number * PART]
+        headers = {**uploader.headers, "Content-Type": "application/octet-stream"}
+        return uploader.client.put(targets[number - 1]["url"], data=chunk, headers=headers)
+
+    acknowledged: dict[int, str] = {}
+    for target in targets:
+        response = send(target["number"])
+        if response.status_code != 200:
+            break
+        acknowledged[target["number"]] = response.json["etag"]
+    full = target["number"]
+
+    # The part that met the full disk: a clear refusal in the one error shape, never a 500.
+    assert response.status_code == 507, response.get_data(as_text=True)
+    assert response.json["error"]["code"] == "storage_full"
+    assert response.json["error"]["message"].startswith("存储空间不足")
+    assert acknowledged, "the disk was full before the first part"
+    # Nothing half-written counts as received; the parts before it are intact.
+    state = uploader.client.get(f"/api/v1/uploads/{upload_id}").json
+    received = {part["number"]: part["etag"] for part in state["received"]}
+    assert received == acknowledged
+    for number, etag in acknowledged.items():
+        assert etag == hashlib.md5(data[(number - 1) * PART : number * PART]).hexdigest()
+    assert not list(root.rglob(".incoming-*")), "a partial part file was left on the disk"
+    # The rest of the site keeps working.
+    assert uploader.client.get("/").status_code == 200
+    assert uploader.client.get(f"/works/{work.id}/upload").status_code == 200
+
+    grow_filesystem(root, "64m")  # an operator frees space
+    for number in range(full, len(targets) + 1):
+        response = send(number)
+        assert response.status_code == 200, response.json
+        acknowledged[number] = response.json["etag"]
+    parts = [{"number": n, "etag": etag} for n, etag in sorted(acknowledged.items())]
+    completed = uploader.complete(upload_id, parts)
+    assert completed.status_code == 202, completed.json
+
+    db.session.expire_all()
+    source = db.session.scalar(
+        sa.select(MediaAsset).where(MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.SOURCE)
+    )
+    assert (root / source.storage_key).read_bytes() == data
+    assert not list(root.rglob(".incoming-*")) and not list(root.rglob(".part-*"))

@@ -339,7 +339,7 @@ PATHS: dict[str, Any] = {
                             "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                "format": "binary"}}}},
             "responses": {"200": _json(_obj(["number", "etag"], number=_INT, etag=_STR)),
-                          **_errors(400, 401, 404, 409, 413)},
+                          **_errors(400, 401, 404, 409, 413, 507)},
         }
     },
     "/uploads/{upload_id}/complete": {
@@ -351,7 +351,7 @@ PATHS: dict[str, Any] = {
             "requestBody": _body(_obj(["parts"], parts={"type": "array", "items": _obj(
                 ["number", "etag"], number=_INT, etag=_STR)})),
             "responses": {"202": _json(_obj(["work"], work=_ref("Work")), "Accepted"),
-                          **_errors(400, 401, 404, 409, 415, 422)},
+                          **_errors(400, 401, 404, 409, 415, 422, 507)},
         }
     },
     "/works/{id}/status": {

@@ -25,6 +25,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import secrets
@@ -301,6 +302,16 @@ def _multipart_error(exc: MultipartError) -> ServiceError:
     return ServiceError(messages.get(exc.code, _("上传失败，请重试。")), code=exc.code, status=status)
 
 
+def _storage_full(exc: OSError) -> ServiceError | None:
+    """The refusal for a full disk (507: the client may resume once space is freed), else None."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    log.error("media storage is full: %s", exc)
+    return ServiceError(
+        _("存储空间不足，暂时无法保存上传的内容，请稍后继续上传。"), code="storage_full", status=507
+    )
+
+
 def put_part(session: UploadSession, number: Any, stream: BinaryIO) -> str:
     """Store part `number` (local storage); sending a part again replaces it. Returns its ETag."""
     _ensure_open(session)
@@ -313,6 +324,11 @@ def put_part(session: UploadSession, number: Any, stream: BinaryIO) -> str:
         )
     except MultipartError as exc:
         raise _multipart_error(exc) from exc
+    except OSError as exc:
+        full = _storage_full(exc)
+        if full is None:
+            raise
+        raise full from exc
 
 
 def upload_state(session: UploadSession) -> dict[str, Any]:
@@ -373,6 +389,11 @@ def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
         storage.complete_multipart(session.storage_key, session.storage_upload_id, wanted)
     except MultipartError as exc:
         raise _multipart_error(exc) from exc
+    except OSError as exc:
+        full = _storage_full(exc)
+        if full is None:
+            raise
+        raise full from exc
 
     actual = storage.size(session.storage_key)
     mime = sniff_video_type(storage.read_range(session.storage_key, 0, SNIFF_BYTES))
