@@ -161,8 +161,8 @@ class PostgresCluster:
 class TcpProxy:
     """Forward 127.0.0.1:<port> to `target`; ``cut`` makes the endpoint refuse connections.
 
-    ``cut_on`` arms it: the connection whose client bytes first contain the pattern is reset
-    before anything reaches the target, and the proxy stays down until ``restore``.
+    ``cut_on`` arms it: the connection whose client bytes contain the pattern (for the n-th time)
+    is reset before that request reaches the target, and the proxy stays down until ``restore``.
     """
 
     def __init__(self, target: str) -> None:
@@ -174,8 +174,9 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._trigger: bytes | None = None
+        self._seen = 0
+        self._occurrence = 1
         self.cut_event = threading.Event()
-        self.refused_while_cut = 0
         self._closing = False
         self.restore()
 
@@ -190,7 +191,10 @@ class TcpProxy:
             self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
-    def cut_on(self, pattern: bytes) -> None:
+    def cut_on(self, pattern: bytes, occurrence: int = 1) -> None:
+        """Go down at the `occurrence`-th request whose bytes contain `pattern`, before it is sent."""
+        self._seen = 0
+        self._occurrence = occurrence
         self._trigger = pattern
 
     def cut(self) -> None:
@@ -241,9 +245,11 @@ class TcpProxy:
                     if not data:
                         return
                     if source is client and self._trigger and self._trigger in data:
-                        self._trigger = None
-                        self.cut()
-                        return
+                        self._seen += 1
+                        if self._seen >= self._occurrence:
+                            self._trigger = None
+                            self.cut()
+                            return
                     key.data.sendall(data)
                 if self._closing:
                     return

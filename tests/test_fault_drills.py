@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from rq.job import Job
 
 from app import create_app
 from app.auth.services import issue_token
@@ -36,20 +37,25 @@ from app.models import (
     MediaAsset,
     Role,
     User,
+    WorkStatus,
     utcnow,
 )
-from app.storage import LocalStorage
+from app.storage import LocalStorage, init_storage
+from app.works.uploads import RETRY_INTERVALS, output_prefix, transcode_job_id
 from config import Config
 from tests.fault_support import (
     PostgresCluster,
     RedisServer,
+    TcpProxy,
     grow_filesystem,
     http,
     small_filesystem,
     wait_until,
 )
 from tests.media_samples import make_clip
-from tests.test_media_uploads import Uploader
+from tests.media_worker_process import start_media_worker, stop_media_worker
+from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
+from tests.test_media_uploads import Uploader, fresh
 from tests.test_scale_out import WebProcess
 from tests.works_helpers import make_work
 
@@ -487,3 +493,100 @@ def test_a_full_disk_refuses_the_part_clearly_and_the_upload_resumes_byte_identi
     )
     assert (root / source.storage_key).read_bytes() == data
     assert not list(root.rglob(".incoming-*")) and not list(root.rglob(".part-*"))
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The S3 endpoint down during a transcode
+
+
+@pytest.fixture
+def s3_behind_proxy(tmp_path):
+    """A private moto server and the proxy every client reaches it through."""
+    moto, moto_url = start_moto_server(tmp_path / "moto.log")
+    proxy = TcpProxy(moto_url)
+    try:
+        yield proxy, moto_url
+    finally:
+        proxy.close()
+        stop_moto_server(moto)
+
+
+@pytest.fixture
+def s3_drill_app(app, s3_behind_proxy, redis_server):
+    proxy, _ = s3_behind_proxy
+    queue = f"media-drill-{secrets.token_hex(4)}"
+    s3 = {
+        "STORAGE_BACKEND": "s3",
+        "S3_ENDPOINT_URL": proxy.url,
+        "S3_BUCKET": f"drill-{secrets.token_hex(4)}",
+        "S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "S3_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+    app.config.update(MEDIA_QUEUE=queue, **s3)
+    init_storage(app)
+    app.extensions["storage"].ensure_bucket()
+    try:
+        yield app, s3
+    finally:
+        for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
+            redis_server.delete(key)
+        redis_server.srem("rq:queues", f"rq:queue:{queue}")
+
+
+def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_succeeds(
+    s3_drill_app, s3_behind_proxy, make_collective, make_user, open_campaign, tmp_path, monkeypatch
+):
+    app, s3 = s3_drill_app
+    proxy, moto_url = s3_behind_proxy
+    collective = make_collective()
+    owner = make_user(Role.COLLECTIVE, collective=collective)
+    work = make_work(collective, open_campaign, kind="video", status="draft")
+    clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, seconds=2)
+    _, completed = Uploader(app, owner).upload(work.id, clip.read_bytes())
+    assert completed.status_code == 202, completed.json
+    source = db.session.scalar(
+        sa.select(MediaAsset).where(MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.SOURCE)
+    )
+    # Down in the middle of storing the outputs: two files are in the bucket, the third never arrives.
+    proxy.cut_on(f"PUT /{s3['S3_BUCKET']}/{output_prefix(work.id, source.id)}/".encode(), occurrence=3)
+
+    temp = tmp_path / "worker-tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the worker's temp folders, to check none is left
+    log = tmp_path / "worker.log"
+    worker = start_media_worker(app, log, **s3)
+    try:
+        wait_until(proxy.cut_event.is_set, 30, lambda: f"the outputs never went up:\n{log.read_text()}")
+        down_at = time.monotonic()
+        # boto3 retries on its own first; when those attempts are spent the job fails and RQ
+        # schedules it again with backoff (the endpoint is still down then).
+        wait_until(lambda: "RQ will retry" in log.read_text(), 20, lambda: log.read_text())
+        time.sleep(max(0.0, down_at + 3 - time.monotonic()))
+        proxy.restore()
+        restored_at = time.monotonic()
+        wait_until(lambda: fresh(work.id).status != WorkStatus.PROCESSING, 60, lambda: log.read_text())
+        done_at = time.monotonic()
+    finally:
+        stop_media_worker(worker)
+
+    text = log.read_text()
+    assert fresh(work.id).status == WorkStatus.PENDING_REVIEW, text
+    assert text.count("RQ will retry") == 1 and text.count(f"work {work.id} transcoded:") == 1, text
+    job = Job.fetch(transcode_job_id(source.id), connection=redis_client.client)
+    assert job.retries_left == len(RETRY_INTERVALS) - 1  # one retry spent
+    assert done_at - restored_at >= RETRY_INTERVALS[0] - 4  # it waited for its backoff
+
+    # Every rendition is in the bucket, once: one row per role, every row's file present.
+    assets = db.session.scalars(sa.select(MediaAsset).where(MediaAsset.work_id == work.id)).all()
+    roles = sorted(a.role.value for a in assets)
+    assert roles == ["hls", "mp4_360", "poster", "source"], roles
+    bucket = make_s3_storage(moto_url, s3["S3_BUCKET"])  # straight to moto, past the proxy
+    for asset in assets:
+        assert bucket.exists(asset.storage_key), asset.storage_key
+    listed = bucket.client.list_objects_v2(Bucket=s3["S3_BUCKET"], Prefix=f"works/{work.id}/")
+    keys = [item["Key"] for item in listed.get("Contents", [])]
+    assert len(keys) == len(set(keys))
+    prefixes = {key.split("/")[2] for key in keys}
+    assert prefixes == {"source", f"v{source.id}"}, keys  # one output tree, the retry's own
+    assert not bucket.client.list_multipart_uploads(Bucket=s3["S3_BUCKET"]).get("Uploads")
+    assert not list(temp.iterdir()), "the worker left temp files behind"
