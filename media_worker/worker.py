@@ -45,6 +45,13 @@ class MediaWorker(Worker):
             finally:
                 db.session.remove()
 
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        # A job whose worker died (SIGKILL, OOM, a lost host) is taken back by whichever worker
+        # is alive, not only by the next one to start: a process manager restarts a dead worker
+        # within seconds, before its job's heartbeat is stale, so its start-up check finds nothing.
+        recover(self.app)
+
 
 def redis_display(url: str) -> str:
     """The Redis URL with its password masked, for logs."""
@@ -74,7 +81,17 @@ def build_worker(app: Flask) -> MediaWorker:
     # How often a busy worker reports that its job is alive (app.works.uploads takes a job
     # whose reports stopped for MEDIA_STALE_JOB_SECONDS for dead).
     interval = int(app.config["MEDIA_JOB_MONITORING_INTERVAL"])
-    return MediaWorker([queue], connection=connection, app=app, job_monitoring_interval=interval)
+    # Maintenance (which takes back dead workers' jobs) runs between jobs and when an idle wait
+    # for the queue ends, so that wait (worker_ttl - 15 s in RQ) is kept to the stale limit.
+    stale = int(app.config["MEDIA_STALE_JOB_SECONDS"])
+    return MediaWorker(
+        [queue],
+        connection=connection,
+        app=app,
+        job_monitoring_interval=interval,
+        maintenance_interval=stale,
+        worker_ttl=stale + 15,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,9 @@ front of moto, a tmpfs), so restarting them never disturbs the shared services o
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +28,7 @@ from app.auth.services import issue_token
 from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
 from app.extensions import db, limiter, redis_client
+from app.media_progress import get_progress
 from app.models import (
     AssetRole,
     Campaign,
@@ -43,19 +46,21 @@ from app.models import (
 from app.storage import LocalStorage, init_storage
 from app.works.uploads import RETRY_INTERVALS, output_prefix, transcode_job_id
 from config import Config
+from media_worker.jobs import TEMP_PREFIX
 from tests.fault_support import (
     PostgresCluster,
     RedisServer,
     TcpProxy,
+    Uploader,
     grow_filesystem,
     http,
     small_filesystem,
     wait_until,
 )
 from tests.media_samples import make_clip
-from tests.media_worker_process import start_media_worker, stop_media_worker
+from tests.media_worker_process import children, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
-from tests.test_media_uploads import Uploader, fresh
+from tests.test_media_uploads import fresh
 from tests.test_scale_out import WebProcess
 from tests.works_helpers import make_work
 
@@ -444,45 +449,42 @@ def test_a_full_disk_refuses_the_part_clearly_and_the_upload_resumes_byte_identi
     data = clip.read_bytes()
     assert 4 * PART < len(data) <= 8 * PART
 
-    uploader = Uploader(app, owner)
+    uploader = Uploader(app, issue_token(owner))
     opened = uploader.open(work.id, data)
     assert opened.status_code == 201, opened.json
     upload_id, targets = opened.json["upload_id"], opened.json["parts"]
 
     def send(number: int):
-        chunk = data[(number - 1) * PART : number * PART]
-        headers = {**uploader.headers, "Content-Type": "application/octet-stream"}
-        return uploader.client.put(targets[number - 1]["url"], data=chunk, headers=headers)
+        return uploader.put(targets[number - 1], data[(number - 1) * PART : number * PART])
 
     acknowledged: dict[int, str] = {}
     for target in targets:
-        response = send(target["number"])
-        if response.status_code != 200:
+        status, answer = send(target["number"])
+        if status != 200:
             break
-        acknowledged[target["number"]] = response.json["etag"]
+        acknowledged[target["number"]] = answer["etag"]
     full = target["number"]
 
     # The part that met the full disk: a clear refusal in the one error shape, never a 500.
-    assert response.status_code == 507, response.get_data(as_text=True)
-    assert response.json["error"]["code"] == "storage_full"
-    assert response.json["error"]["message"].startswith("存储空间不足")
+    assert status == 507, answer
+    assert answer["error"]["code"] == "storage_full"
+    assert answer["error"]["message"].startswith("存储空间不足")
     assert acknowledged, "the disk was full before the first part"
     # Nothing half-written counts as received; the parts before it are intact.
-    state = uploader.client.get(f"/api/v1/uploads/{upload_id}").json
-    received = {part["number"]: part["etag"] for part in state["received"]}
+    received = {part["number"]: part["etag"] for part in uploader.state(upload_id)["received"]}
     assert received == acknowledged
     for number, etag in acknowledged.items():
         assert etag == hashlib.md5(data[(number - 1) * PART : number * PART]).hexdigest()
     assert not list(root.rglob(".incoming-*")), "a partial part file was left on the disk"
     # The rest of the site keeps working.
     assert uploader.client.get("/").status_code == 200
-    assert uploader.client.get(f"/works/{work.id}/upload").status_code == 200
+    assert uploader.client.get("/api/v1/works", headers=uploader.headers).status_code == 200
 
     grow_filesystem(root, "64m")  # an operator frees space
     for number in range(full, len(targets) + 1):
-        response = send(number)
-        assert response.status_code == 200, response.json
-        acknowledged[number] = response.json["etag"]
+        status, answer = send(number)
+        assert status == 200, answer
+        acknowledged[number] = answer["etag"]
     parts = [{"number": n, "etag": etag} for n, etag in sorted(acknowledged.items())]
     completed = uploader.complete(upload_id, parts)
     assert completed.status_code == 202, completed.json
@@ -542,13 +544,13 @@ def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_
     owner = make_user(Role.COLLECTIVE, collective=collective)
     work = make_work(collective, open_campaign, kind="video", status="draft")
     clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, seconds=2)
-    _, completed = Uploader(app, owner).upload(work.id, clip.read_bytes())
+    completed = Uploader(app, issue_token(owner)).upload(work.id, clip.read_bytes())
     assert completed.status_code == 202, completed.json
     source = db.session.scalar(
         sa.select(MediaAsset).where(MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.SOURCE)
     )
     # Down in the middle of storing the outputs: two files are in the bucket, the third never arrives.
-    proxy.cut_on(f"PUT /{s3['S3_BUCKET']}/{output_prefix(work.id, source.id)}/".encode(), occurrence=3)
+    proxy.cut_on(f"PUT /{s3['S3_BUCKET']}/{output_prefix(work.id, source.id, source.storage_key)}/".encode(), occurrence=3)
 
     temp = tmp_path / "worker-tmp"
     temp.mkdir()
@@ -590,3 +592,81 @@ def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_
     assert prefixes == {"source", f"v{source.id}"}, keys  # one output tree, the retry's own
     assert not bucket.client.list_multipart_uploads(Bucket=s3["S3_BUCKET"]).get("Uploads")
     assert not list(temp.iterdir()), "the worker left temp files behind"
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The worker killed
+#
+# tests/test_media_recovery.py kills the only worker mid-transcode and lets the next one to start
+# take the job back. Here two workers run; the one transcoding is killed and the other, which
+# keeps running, takes the job over by itself.
+
+
+@pytest.fixture
+def two_workers_app(app, redis_server, tmp_path, monkeypatch):
+    queue = f"media-drill-{secrets.token_hex(4)}"
+    # Heartbeats every second, stale after four: the drill need not wait two minutes.
+    app.config.update(MEDIA_QUEUE=queue, MEDIA_STALE_JOB_SECONDS=4, MEDIA_JOB_MONITORING_INTERVAL=1)
+    temp = tmp_path / "worker-tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the workers' temp folders, to check none is left
+    try:
+        yield app, temp
+    finally:
+        for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
+            redis_server.delete(key)
+        redis_server.srem("rq:queues", f"rq:queue:{queue}")
+
+
+def test_a_worker_killed_mid_transcode_is_taken_over_by_the_other_running_worker(
+    two_workers_app, make_collective, make_user, open_campaign, tmp_path
+):
+    app, temp = two_workers_app
+    collective = make_collective()
+    owner = make_user(Role.COLLECTIVE, collective=collective)
+    work = make_work(collective, open_campaign, kind="video", status="draft")
+    # Long enough that the transcode is still running when its worker is killed.
+    clip = make_clip(tmp_path / "long.mp4", width=1280, height=720, seconds=10)
+    completed = Uploader(app, issue_token(owner)).upload(work.id, clip.read_bytes())
+    assert completed.status_code == 202, completed.json
+
+    logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
+    settings = {key: app.config[key] for key in ("MEDIA_STALE_JOB_SECONDS", "MEDIA_JOB_MONITORING_INTERVAL")}
+    workers = [start_media_worker(app, log, **settings) for log in logs]
+    try:
+        busy = wait_until(
+            lambda: [w for w in workers if children(w.pid)] if (get_progress(work.id) or 0) > 0 else None,
+            60,
+            lambda: "no transcode started:\n" + "\n".join(log.read_text() for log in logs),
+        )
+        assert len(busy) == 1, "both workers took the one job"
+        victim = busy[0]
+        horses = children(victim.pid)
+        os.kill(victim.pid, signal.SIGKILL)
+        for pid in horses:
+            os.kill(pid, signal.SIGKILL)
+        victim.wait()
+        dead_dirs = [p for pid in horses for p in temp.glob(f"{TEMP_PREFIX}{pid}-*")]
+        assert dead_dirs, "the killed job left no temp folder: was it killed before it began?"
+        assert fresh(work.id).status == WorkStatus.PROCESSING
+
+        # No restart and no operator: the surviving worker notices the silent job and runs it.
+        wait_until(
+            lambda: fresh(work.id).status != WorkStatus.PROCESSING,
+            60,
+            lambda: "\n".join(log.read_text() for log in logs),
+        )
+    finally:
+        for worker in workers:
+            stop_media_worker(worker)
+
+    texts = [log.read_text() for log in logs]
+    assert fresh(work.id).status == WorkStatus.PENDING_REVIEW, texts
+    survivor = texts[1 - workers.index(victim)]
+    assert survivor.count(f"work {work.id} transcoded:") == 1, texts
+    assert sum(text.count(f"work {work.id} transcoded:") for text in texts) == 1
+    roles = sorted(
+        a.role.value for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.work_id == work.id))
+    )
+    assert roles == ["hls", "mp4_360", "mp4_720", "poster", "source"]  # one set: nothing twice
+    assert not list(temp.iterdir()), "temp folders were left behind"
