@@ -128,6 +128,14 @@ class Config:
     HOST = os.environ.get("HOST", "127.0.0.1")
     PORT = _int("PORT", 5000)
 
+    # Logs: one JSON object per line for machines (json), or text for a person (text); see
+    # docs/observability.md.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # `/metrics` answers a scraper presenting this as a Bearer token; unset, only clients on
+    # loopback or private addresses (docs/observability.md).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+
     @classmethod
     def init_app(cls, app) -> None:
         """Checks and derived settings that need the app; overridden per environment."""
@@ -145,6 +153,7 @@ def _instance_secret() -> str:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 
     @classmethod
     def init_app(cls, app) -> None:
@@ -155,6 +164,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     SECRET_KEY = "testing-only-secret"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -52,11 +51,13 @@ def register_blueprints(app: Flask) -> None:
     from app.media import bp as media_bp
     from app.moderation import bp as moderation_bp
     from app.notifications import bp as notifications_bp
+    from app.observability.metrics import bp as metrics_bp
     from app.search import bp as search_bp
     from app.wall import bp as wall_bp
     from app.works import bp as works_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(works_bp)
@@ -87,5 +88,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app.observability import init_observability
+
+    init_observability(app)

@@ -19,12 +19,15 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from app.extensions import redis_client
+from app.observability.context import current_request_id
 
 log = logging.getLogger(__name__)
 
 # A job with a known id in one of these states is run again when enqueued again (a retry);
 # in any other state (queued, started, deferred, scheduled, finished, canceled) it is left alone.
 _RETRIABLE = {JobStatus.FAILED, JobStatus.STOPPED}
+# The job meta field holding the id of the request that enqueued the job.
+REQUEST_ID_META = "request_id"
 
 
 def media_queue() -> Queue:
@@ -44,6 +47,7 @@ def enqueue_job(func_name: str, *args: Any, job_id: str | None = None, **options
     requeued, so enqueueing again is also how a failed job is retried.
     """
     queue = media_queue()
+    options = _with_request_id(options)
     if job_id is None:
         return queue.enqueue_call(func_name, args=args, **_rq_options(options))
 
@@ -68,6 +72,16 @@ def enqueue_job(func_name: str, *args: Any, job_id: str | None = None, **options
             if existing is None:  # pragma: no cover - it was created and already expired
                 raise
             return existing
+
+
+def _with_request_id(options: dict[str, Any]) -> dict[str, Any]:
+    # The job's log lines carry the id of the request that enqueued it (media_worker.worker).
+    request_id = current_request_id()
+    if request_id is None:
+        return options
+    meta = dict(options.get("meta") or {})
+    meta.setdefault(REQUEST_ID_META, request_id)
+    return {**options, "meta": meta}
 
 
 def _rq_options(options: dict[str, Any]) -> dict[str, Any]:

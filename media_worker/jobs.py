@@ -30,6 +30,7 @@ from rq import get_current_job
 from app.extensions import db
 from app.media_progress import clear_progress, set_progress
 from app.models import AssetRole, AssetStatus, MediaAsset, WorkStatus
+from app.observability import shared as shared_metrics
 from app.storage import get_storage
 from app.works.uploads import max_seconds, output_prefix, transcode_timeout
 from media_worker.transcode import InvalidMedia, TranscodeTimeout, probe, transcode
@@ -66,24 +67,30 @@ def transcode_asset(asset_id: int) -> dict[str, Any]:
     source.error = None
     db.session.commit()
     remove_orphaned_temp_dirs()
+    started = time.monotonic()
     try:
         # The folder names the process, so that a later job can tell a dead job's leftovers.
         with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
             outputs = _transcode_into(source, Path(tmp))
     except InvalidMedia as exc:
+        shared_metrics.record_transcode_failure(exc.code)
         _fail(source, exc.message_zh, exc)
         return {"failed": exc.code}
     except TranscodeTimeout as exc:
+        shared_metrics.record_transcode_failure("timeout")
         _fail(source, "视频处理超时，请压缩或剪短视频后重新上传。", exc)
         return {"failed": exc.code}
     except Exception as exc:
         db.session.rollback()
         job = get_current_job()
         if job is not None and (job.retries_left or 0) > 0:
+            shared_metrics.record_transcode_failure("transient")
             log.warning("transcode_asset(%s) failed, RQ will retry: %s", asset_id, exc)
             raise
+        shared_metrics.record_transcode_failure("gave_up")
         _fail(source, "视频处理失败，请稍后重新上传；如果多次失败，请联系管理员。", exc)
         raise
+    shared_metrics.record_transcode_seconds(time.monotonic() - started)
     clear_progress(work.id)
     return {"work_id": work.id, "outputs": outputs}
 

@@ -19,6 +19,9 @@ from rq.job import Job
 
 from app import create_app
 from app.extensions import db
+from app.observability.context import bound, sane_request_id
+from app.observability.logs import install_handler
+from app.queue import REQUEST_ID_META
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,10 @@ class MediaWorker(Worker):
         self._parent_pid = os.getpid()
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
-        with self.app.app_context():
+        # The job's log lines carry the id of the request that enqueued it, and the job's own.
+        request_id = sane_request_id(job.meta.get(REQUEST_ID_META))
+        with self.app.app_context(), bound(request_id=request_id, job_id=job.id):
+            log.info("job %s (%s) started", job.id, job.func_name)
             if os.getpid() != self._parent_pid:
                 # Sockets inherited through fork() belong to the parent: never share them.
                 db.engine.dispose(close=False)
@@ -99,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="process the jobs waiting, then exit")
     options = parser.parse_args(argv)
 
-    log_level = "INFO"
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(os.environ.get("APP_ENV", "production"))
+    log_level = app.config["LOG_LEVEL"]
+    # Also under APP_ENV=testing, which create_app leaves to pytest: this is a process of its own.
+    install_handler(app.config["LOG_FORMAT"], log_level)
     worker = build_worker(app)
     # RQ installs its warm-shutdown handlers only once work() starts; a SIGTERM before that (a
     # process manager stopping a worker that is still starting) must stop it cleanly too.

@@ -5,7 +5,8 @@
 # `make run` calls scripts/bootstrap.sh first; this script expects .venv and Redis to be there.
 #
 # Environment: HOST (127.0.0.1), PORT (5000), APP_ENV (development), WEB_WORKERS (2),
-# WEB_THREADS (4), and everything config.py reads (DATABASE_URL, REDIS_URL, INSTANCE_PATH, …).
+# WEB_THREADS (4), and everything config.py reads (DATABASE_URL, REDIS_URL, INSTANCE_PATH,
+# LOG_FORMAT: text by default under APP_ENV=development, json for machines, …).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,11 +67,16 @@ WORKER_PID=$!
 "$BIN/flask" counters run &
 COUNTERS_PID=$!
 
-"$BIN/gunicorn" wsgi:app \
+# The gunicorn processes add up their metrics through files here (docs/observability.md); files
+# left by an earlier run would be counted again, so the folder starts empty. The app writes its
+# own access lines (with request ids), so gunicorn writes none.
+METRICS_DIR="${INSTANCE_PATH:-$ROOT/instance}/prometheus"
+rm -rf "$METRICS_DIR"
+mkdir -p "$METRICS_DIR"
+PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR" "$BIN/gunicorn" wsgi:app \
     --bind "$HOST:$PORT" \
     --workers "${WEB_WORKERS:-2}" \
     --threads "${WEB_THREADS:-4}" \
-    --access-logfile - \
     --graceful-timeout 10 &
 WEB_PID=$!
 

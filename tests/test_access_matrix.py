@@ -110,6 +110,8 @@ class Case:
     allowed: set[str]
     form: Callable[[World], dict] | None = None
     json: Callable[[World], dict] | None = None
+    # Where the request comes from, for routes guarded by address rather than by role.
+    remote_addr: str = "127.0.0.1"
 
     def __str__(self) -> str:
         return self.name
@@ -306,6 +308,10 @@ CASES = [
     # Search shows published works only, to everyone (test_search.py: drafts are never found).
     Case("search page", "GET", lambda w: "/search?q=%E4%BD%9C%E5%93%81", EVERYONE),
     Case("api search", "GET", lambda w: "/api/v1/works?q=%E4%BD%9C%E5%93%81", EVERYONE),
+    # Metrics: decided by address (or METRICS_TOKEN, tests/test_metrics.py), never by role; an
+    # admin on the internet is refused like anyone else.
+    Case("metrics from a private address", "GET", lambda w: "/metrics", EVERYONE, remote_addr="10.0.0.5"),
+    Case("metrics from the internet", "GET", lambda w: "/metrics", set(), remote_addr="198.51.100.7"),
 ]  # fmt: skip
 
 DENIED_STATUSES = {401, 403, 404}
@@ -360,7 +366,9 @@ def _attempt(app, world: World, role: str, case: Case):
             kwargs["json"] = case.json(world)
         else:
             kwargs["data"] = {**case.form(world), "csrf_token": token}
-    return client.open(url, method=case.method, headers=headers, **kwargs)
+    return client.open(
+        url, method=case.method, headers=headers, environ_base={"REMOTE_ADDR": case.remote_addr}, **kwargs
+    )
 
 
 def _refused(response) -> bool:
@@ -417,5 +425,6 @@ def test_every_route_is_walked_by_the_matrix(app):
     walked |= {"/notifications", "/notifications/read", "/api/v1/notifications",
                "/api/v1/notifications/read"}  # fmt: skip
     walked |= {"/search"}
+    walked |= {"/metrics"}
     served = {rule.rule for rule in app.url_map.iter_rules()}
     assert served - walked - public == set()

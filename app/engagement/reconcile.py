@@ -27,6 +27,7 @@ import redis
 from app.engagement import counters, measure
 from app.engagement.counters import MeasuredCounts, Ranking, WorkCounts
 from app.extensions import db
+from app.observability import shared as shared_metrics
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ def reconcile_counters(*, batch_size: int = 500, lock_wait: float | None = None)
             drifts += recount_works(ids, force_views=True, wait=False).drifts
         drifts += repair_dirty()
         counters.mark_intact()
+    shared_metrics.record_reconcile(drift.counter.split(":", 1)[0] for drift in drifts)
     for drift in drifts:
         log.info("counter drift repaired: %s", drift)
     return drifts

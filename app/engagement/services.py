@@ -30,6 +30,7 @@ from app.engagement.counters import Flight, FlightResult, RankCursor, Ranking, W
 from app.errors import ServiceError
 from app.extensions import db
 from app.models import Campaign, Like, Work, WorkStatus, utcnow
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,8 @@ def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
     ensure_can_vote(work)
     with counting(work, work_rankings(work)) as flight:
         flight.likes = _insert_like(user.id, work.id, ip)
+    if flight.likes:
+        metrics.LIKES.inc()
     return True, _likes_now(flight)
 
 
@@ -172,6 +175,8 @@ def unlike_work(user: Any, work: Work) -> tuple[bool, int]:
     ensure_can_vote(work, unlike=True)
     with counting(work, work_rankings(work)) as flight:
         flight.likes = -_delete_like(user.id, work.id)
+    if flight.likes:
+        metrics.UNLIKES.inc()
     return False, _likes_now(flight)
 
 

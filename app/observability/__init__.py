@@ -1,0 +1,73 @@
+"""Logs, request ids and metrics (docs/observability.md).
+
+``init_observability(app)`` is the factory's one call: it installs the log handler (outside
+tests and the debugger), gives every request an id, writes one access line per request and
+counts it for `/metrics` (the blueprint is registered with the others).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request, request_finished, request_started
+
+from app.observability.context import REQUEST_ID_HEADER, request_id_from_header, request_id_var
+from app.observability.logs import install_handler
+
+access_log = logging.getLogger("app.access")
+
+# Probes and scrapes come every few seconds from machines: counted, but not written to the log.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def init_observability(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        install_handler(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    # Signals, not before/after_request: request_started comes before every before_request
+    # function (a rate limit refusing the request among them), request_finished after every
+    # after_request function, so both see the whole request and its final status.
+    request_started.connect(_begin, app, weak=False)
+    request_finished.connect(_finish, app, weak=False)
+    app.teardown_request(_end)
+
+
+def _begin(sender: Flask, **extra) -> None:
+    g.request_started_at = time.perf_counter()
+    request_id_var.set(request_id_from_header(request.headers.get(REQUEST_ID_HEADER)))
+
+
+def _finish(sender: Flask, response: Response, **extra) -> None:
+    from app.observability.metrics import observe_request
+    from app.rate_limits import client_ip
+
+    request_id = request_id_var.get()
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    seconds = time.perf_counter() - g.get("request_started_at", time.perf_counter())
+    route = request.url_rule.rule if request.url_rule is not None else None
+    observe_request(route, request.method, response.status_code, seconds)
+    if route in QUIET_ROUTES:
+        return
+    # Only a user already loaded by the request: the access line never costs a query.
+    user = g.get("_login_user")
+    access_log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        request.path,
+        response.status_code,
+        seconds * 1000,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+            "remote_addr": client_ip(),
+            "user_id": user.id if user is not None and user.is_authenticated else None,
+        },
+    )
+
+
+def _end(exc: BaseException | None) -> None:
+    request_id_var.set(None)
