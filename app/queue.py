@@ -45,6 +45,9 @@ def enqueue_job(func_name: str, *args: Any, job_id: str | None = None, **options
     again returns that job instead of adding a second one, even when two processes race (the
     check and the enqueue are one WATCH/MULTI transaction). A job that failed or was stopped is
     requeued, so enqueueing again is also how a failed job is retried.
+
+    Enqueued during a request, the job's ``meta["request_id"]`` holds the request's id, so the
+    worker's log lines for the job carry it (docs/observability.md).
     """
     queue = media_queue()
     options = _with_request_id(options)

@@ -3,13 +3,20 @@ request, and carried through the media queue into the worker's log lines for tha
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 
 import pytest
+from rq.job import JobStatus
 
+from app import create_app
 from app.models import WorkStatus
+from app.observability.context import bound
+from app.queue import enqueue_job
 from tests.observability_support import json_log, run_worker
 from tests.test_media_uploads import Uploader, fresh, media_app, people, samples, video_draft  # noqa: F401
+from tests.test_media_worker import finished, start_worker, stop, wait_for
 
 UUID_HEX = re.compile(r"[0-9a-f]{32}")
 
@@ -89,8 +96,6 @@ def test_a_completed_uploads_request_id_is_on_the_workers_log_lines_for_its_job(
 
 
 def test_a_job_enqueued_outside_any_request_logs_without_a_request_id(media_app):  # noqa: F811
-    from app.queue import enqueue_job
-
     job = enqueue_job("media_worker.jobs.echo_job", "hello")
     with json_log() as lines:
         run_worker(media_app)
@@ -103,3 +108,34 @@ def _source_id(work) -> int:
     from app.models import AssetRole
 
     return next(asset.id for asset in fresh(work.id).assets if asset.role == AssetRole.SOURCE)
+
+
+def test_a_forked_work_horse_of_the_worker_process_logs_the_request_id_as_json(
+    tmp_path, monkeypatch, redis_server
+):
+    """The production path: `python -m media_worker` forks a work horse per job."""
+    queue = f"media-test-ids-{secrets.token_hex(4)}"
+    app = create_app("testing", MEDIA_QUEUE=queue, REDIS_KEY_PREFIX=f"{queue}:")
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    try:
+        with app.app_context():
+            with bound(request_id="fork-42"):
+                job = enqueue_job("media_worker.jobs.echo_job", "hello", job_id=f"{queue}-echo")
+            worker = start_worker(queue, tmp_path / "worker.log")
+            try:
+                assert wait_for(finished(job)) == JobStatus.FINISHED
+            finally:
+                stop(worker)
+    finally:
+        for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
+            redis_server.delete(key)
+        redis_server.srem("rq:queues", f"rq:queue:{queue}")
+
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "worker.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    job_lines = [line for line in lines if line.get("job_id") == job.id]
+    assert any("echo_job" in line["message"] for line in job_lines), lines
+    assert {line["request_id"] for line in job_lines} == {"fork-42"}
