@@ -118,6 +118,29 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Strict-Transport-Security on HTTPS responses (production only, see app/security_headers.py).
+    HSTS_ENABLED = False
+
+    # Account lock-out: this many wrong passwords for one account within the window lock it
+    # for LOGIN_LOCKOUT_MINUTES (per account, not per IP: docs/security.md).
+    LOGIN_LOCKOUT_FAILURES = _int("LOGIN_LOCKOUT_FAILURES", 10)
+    LOGIN_LOCKOUT_MINUTES = _int("LOGIN_LOCKOUT_MINUTES", 15)
+
+    # Password reset by e-mail: how long a link stays valid, and how often it may be asked for.
+    PASSWORD_RESET_MINUTES = _int("PASSWORD_RESET_MINUTES", 60)
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "3 per hour;10 per day")
+    PASSWORD_RESET_IP_RATE_LIMIT = os.environ.get("PASSWORD_RESET_IP_RATE_LIMIT", "60 per hour")
+
+    # Outgoing mail: "log" writes each mail to the log (local runs), "smtp" sends it.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "log")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "网络倡文明 <no-reply@localhost>")
+    SMTP_HOST = os.environ.get("SMTP_HOST", "localhost")
+    SMTP_PORT = _int("SMTP_PORT", 587)
+    SMTP_USER = os.environ.get("SMTP_USER")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", True)
+    SMTP_TIMEOUT = _int("SMTP_TIMEOUT", 10)
 
     # Reverse proxies in front of the app that append to X-Forwarded-For (and set -Proto, -Host):
     # 0 trusts no header (the app faces clients itself), 1 one nginx or load balancer, and so on.
@@ -177,17 +200,39 @@ class TestingConfig(Config):
         pass
 
 
+def cookie_secure() -> bool:
+    """Production's Secure flag on cookies: on unless COOKIE_SECURE (or the older
+    SESSION_COOKIE_SECURE) turns it off."""
+    return _bool("COOKIE_SECURE", _bool("SESSION_COOKIE_SECURE", True))
+
+
+# Keys that must never sign a production session: the test suite's, and placeholders copied
+# from documentation.
+WEAK_SECRET_KEYS = frozenset(
+    {TestingConfig.SECRET_KEY, "dev", "development", "secret", "changeme", "change-me", "secret-key"}
+)
+SECRET_KEY_MIN_LENGTH = 32
+_SECRET_HINT = "Set one: export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+
+
 class ProductionConfig(Config):
     ENV_NAME = "production"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    # COOKIE_SECURE=0 is for a plain-HTTP intranet deployment only: without it a browser never
+    # sends the cookies back over http://, and nobody can log in. SESSION_COOKIE_SECURE (the
+    # older name) is still read.
+    SESSION_COOKIE_SECURE = cookie_secure()
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    HSTS_ENABLED = SESSION_COOKIE_SECURE
 
     @classmethod
     def init_app(cls, app) -> None:
-        if not app.config.get("SECRET_KEY"):
+        key = app.config.get("SECRET_KEY")
+        if not key:
+            raise RuntimeError(f"SECRET_KEY is not set: production will not start without it. {_SECRET_HINT}")
+        if key in WEAK_SECRET_KEYS or len(key) < SECRET_KEY_MIN_LENGTH:
             raise RuntimeError(
-                "SECRET_KEY is not set. Production refuses to start without it: "
-                "export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+                f"SECRET_KEY is too weak (a known default, or shorter than {SECRET_KEY_MIN_LENGTH} "
+                f"characters). Production refuses to start with it. {_SECRET_HINT}"
             )
 
 

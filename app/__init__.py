@@ -19,6 +19,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     trust_proxies(app)
 
     register_extensions(app)
+    register_security_headers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -41,6 +42,15 @@ def register_extensions(app: Flask) -> None:
 
     init_extensions(app)
     from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
+    from app.mail import init_mail
+
+    init_mail(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from app.security_headers import init_security_headers
+
+    init_security_headers(app)
 
 
 def register_blueprints(app: Flask) -> None:

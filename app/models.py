@@ -6,10 +6,13 @@ The SQL database is the source of truth; Redis only caches counters derived from
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -127,6 +130,13 @@ class Collective(db.Model):
     works: so.WriteOnlyMapped[Work] = so.relationship(back_populates="collective")
 
 
+def password_fingerprint(password_hash: str) -> str:
+    """A keyed digest of the password hash: changes with the password, reveals nothing of it."""
+    key = current_app.secret_key
+    key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
+    return hmac.new(key_bytes, password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+
+
 class User(UserMixin, db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
@@ -139,11 +149,21 @@ class User(UserMixin, db.Model):
     banned: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # Lock-out (app/auth/lockout.py): wrong passwords counted since failed_since; log-in is
+    # refused until locked_until. Only ever changed by single UPDATE statements.
+    failed_logins: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    failed_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    locked_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
     collective: so.Mapped[Collective | None] = so.relationship(back_populates="members")
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: the id and a
+        fingerprint of the password hash, so a password change ends every other session."""
+        return f"{self.id}.{password_fingerprint(self.password_hash)}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

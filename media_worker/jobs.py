@@ -120,7 +120,7 @@ def _transcode_into(source: MediaAsset, tmp: Path) -> int:
         timeout=max(60, transcode_timeout(work.kind) - 120),
         probe_result=info,
     )
-    prefix = output_prefix(work.id, source.id)
+    prefix = output_prefix(work.id, source.id, source.storage_key)
     for relative, path, content_type in result.files():
         storage.put_file(f"{prefix}/{relative}", path, content_type)
 

@@ -308,6 +308,9 @@ CASES = [
     # Search shows published works only, to everyone (test_search.py: drafts are never found).
     Case("search page", "GET", lambda w: "/search?q=%E4%BD%9C%E5%93%81", EVERYONE),
     Case("api search", "GET", lambda w: "/api/v1/works?q=%E4%BD%9C%E5%93%81", EVERYONE),
+    # Stored files of a work follow the work: a draft's only to whom may see the draft.
+    Case("media of a published work", "GET", lambda w: _media_url(w.published), EVERYONE),
+    Case("media of a draft", "GET", lambda w: _media_url(w.draft()), CAN_SEE_DRAFT),
     # Metrics: decided by address (or METRICS_TOKEN, tests/test_metrics.py), never by role; an
     # admin on the internet is refused like anyone else.
     Case("metrics from a private address", "GET", lambda w: "/metrics", EVERYONE, remote_addr="10.0.0.5"),
@@ -315,6 +318,15 @@ CASES = [
 ]  # fmt: skip
 
 DENIED_STATUSES = {401, 403, 404}
+
+
+def _media_url(work) -> str:
+    """A file stored under `work`'s keys (local storage), as the site links it."""
+    from app.storage import get_storage
+
+    key = f"works/{work.id}/images/matrix-{work.id}.jpg"
+    get_storage().put(key, jpeg_bytes((8, 8)), "image/jpeg")
+    return f"/media/{key}"
 
 
 def _featured(w: World) -> int:
@@ -382,6 +394,7 @@ def test_only_the_allowed_roles_get_through(app, world, case):
     wrong = {}
     for role in ROLES:
         response = _attempt(app, world, role, case)
+        response.close()  # a served file stays open until its response is closed
         refused = _refused(response)
         if refused == (role in case.allowed) or response.status_code >= 500:
             wrong[role] = response.status_code
@@ -409,10 +422,11 @@ def test_every_route_is_walked_by_the_matrix(app):
               "/api/v1/uploads/<upload_id>/parts/<int:number>", "/api/v1/uploads/<upload_id>/complete",
               "/api/v1/works/<int:id>/status", "/my/works/new-media",
               "/works/<int:work_id>/upload"}  # fmt: skip
-    # Open to everyone by design, and tested on their own: probes, sign-up/log-in, spec, media.
+    # Open to everyone by design, and tested on their own: probes, sign-up/log-in, password reset
+    # (tests/test_password_reset.py), spec; media also has rows above.
     public = {"/healthz", "/readyz", "/login", "/register", "/api/v1/auth/register",
               "/api/v1/auth/token", "/api/v1/openapi.json", "/media/<path:key>",
-              "/static/<path:filename>"}  # fmt: skip
+              "/static/<path:filename>", "/forgot-password", "/reset-password/<token>"}  # fmt: skip
     walked |= {"/wall", "/api/v1/wall", "/moderation/wall", "/moderation/wall/add",
                "/moderation/wall/<int:work_id>/remove", "/moderation/wall/<int:work_id>/move",
                "/moderation/wall/<int:work_id>/note"}  # fmt: skip

@@ -24,7 +24,7 @@ from app.media_progress import get_progress, set_progress
 from app.models import AssetRole, AssetStatus, MediaAsset, Role, UploadSession, Work, WorkStatus
 from app.queue import media_queue
 from app.storage import LocalStorage, get_storage
-from app.works.uploads import requeue_stuck_works, sniff_video_type, transcode_job_id
+from app.works.uploads import output_prefix, requeue_stuck_works, sniff_video_type, transcode_job_id
 from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
 from tests.conftest import csrf_token
 from tests.media_samples import SampleFactory
@@ -154,7 +154,8 @@ def assert_transcoded(work: Work, storage) -> None:
     assert set(roles) == {AssetRole.SOURCE, AssetRole.MP4_360, AssetRole.HLS, AssetRole.POSTER}
     assert all(asset.status == AssetStatus.READY for asset in work.assets)
     mp4 = roles[AssetRole.MP4_360]
-    assert mp4.storage_key.startswith(f"works/{work.id}/v{roles[AssetRole.SOURCE].id}/")
+    source = roles[AssetRole.SOURCE]
+    assert mp4.storage_key.startswith(output_prefix(work.id, source.id, source.storage_key) + "/")
     assert mp4.bytes == storage.size(mp4.storage_key) > 0
     assert (mp4.width, mp4.height) == (320, 180)  # never upscaled: the 320×180 source is the top rung
     master = storage.get(roles[AssetRole.HLS].storage_key).decode()

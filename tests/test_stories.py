@@ -117,7 +117,7 @@ def test_an_admin_may_edit_any_collectives_story(story, make_user):
 
 def test_an_image_is_stored_under_the_work_with_a_thumbnail(app, story, member):
     asset = svc.add_story_image(story, member, io.BytesIO(jpeg_bytes((1600, 1200))))
-    assert re.fullmatch(rf"works/{story.id}/images/[0-9a-f]{{16}}\.jpg", asset.storage_key)
+    assert re.fullmatch(rf"works/{story.id}/images/[A-Za-z0-9_-]{{22}}\.jpg", asset.storage_key)
     assert asset.thumbnail_key == asset.storage_key.replace(".jpg", "-thumb.jpg")
     assert (asset.role, asset.position, asset.width, asset.height) == ("image", 1, 1600, 1200)
     assert _stored_files(app) == sorted([asset.storage_key, asset.thumbnail_key])

@@ -40,7 +40,7 @@ def png_bomb(width: int = 10_000, height: int = 10_000) -> bytes:
 def sign_in(client, user) -> None:
     """Log a user in through the session, the way Flask-Login stores it."""
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 

@@ -178,9 +178,12 @@ PATHS: dict[str, Any] = {
     "/auth/token": {
         "post": {
             "summary": "Exchange e-mail and password for a bearer token",
+            "description": "401 invalid_credentials; 403 account_banned; 423 account_locked after "
+                           "LOGIN_LOCKOUT_FAILURES wrong passwords (even the right password is refused "
+                           "until the lock ends or the password is reset by e-mail); 429 rate_limited.",
             "requestBody": _body(_obj(["email", "password"], email=_STR, password=_STR)),
             "responses": {"200": _json(_obj(["token", "user"], token=_STR, user=_ref("User"))),
-                          **_errors(400, 401, 415, 422, 429)},
+                          **_errors(400, 401, 403, 415, 422, 423, 429)},
         }
     },
     "/me": {

@@ -82,3 +82,28 @@ class LoginForm(FlaskForm):
         ],
     )
     remember = BooleanField(_l("记住我"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        _l("邮箱"),
+        validators=[
+            DataRequired(message=_l("请填写邮箱。")),
+            Length(max=EMAIL_MAX_LENGTH, message=_l("邮箱地址太长了。")),
+        ],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("新密码"),
+        description=_l("至少 8 位，需同时包含字母和数字。"),
+        validators=[DataRequired(message=_l("请设置密码。"))],
+    )
+    confirm = PasswordField(
+        _l("确认新密码"),
+        validators=[
+            DataRequired(message=_l("请再输入一次密码。")),
+            EqualTo("password", message=_l("两次输入的密码不一致。")),
+        ],
+    )

@@ -44,6 +44,20 @@ _login_per_ip = limiter.shared_limit(
     key_func=client_ip,
     methods=["POST"],
 )
+# Per submitted address, whoever asks: stops anyone flooding one mailbox with reset mails;
+# counted for addresses without an account too, so the limit tells nothing about who exists.
+_reset_per_email = limiter.shared_limit(
+    lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT"],
+    scope="password-reset-email",
+    key_func=_submitted_email,
+    methods=["POST"],
+)
+_reset_per_ip = limiter.shared_limit(
+    lambda: current_app.config["PASSWORD_RESET_IP_RATE_LIMIT"],
+    scope="password-reset-ip",
+    key_func=client_ip,
+    methods=["POST"],
+)
 _register_per_ip = limiter.shared_limit(
     lambda: current_app.config["REGISTER_RATE_LIMIT"],
     scope="register-ip",
@@ -60,3 +74,8 @@ def login_limits(view: Callable) -> Callable:
 def register_limits(view: Callable) -> Callable:
     """The sign-up limit, for the sign-up page and POST /api/v1/auth/register alike."""
     return _register_per_ip(view)
+
+
+def password_reset_limits(view: Callable) -> Callable:
+    """Asking for a reset link: per address and per IP."""
+    return _reset_per_ip(_reset_per_email(view))

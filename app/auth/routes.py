@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 
-from app.auth import bp
-from app.auth.forms import LoginForm, RegisterForm
-from app.auth.limits import login_limits, register_limits
+from app.auth import bp, password_reset
+from app.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from app.auth.limits import login_limits, password_reset_limits, register_limits
 from app.auth.services import authenticate, register_user
 from app.errors import ServiceError, ValidationFailed
+from app.models import User
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -30,6 +31,16 @@ def safe_next_url(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def start_session(user: User, *, remember: bool = False) -> None:
+    """Log `user` in on a brand-new session.
+
+    Whatever the browser carried before (a session someone may have planted, its CSRF token)
+    is thrown away first; the signed cookie that comes back shares nothing with it, and the
+    next page gets a new CSRF token."""
+    session.clear()
+    login_user(user, remember=remember)
 
 
 def _show_service_error(form: FlaskForm, exc: ServiceError) -> None:
@@ -62,7 +73,7 @@ def register():
                 _show_service_error(form, exc)
             status = exc.status
         else:
-            login_user(user)
+            start_session(user)
             flash(_("注册成功，欢迎你，%(name)s！", name=user.display_name), "success")
             return redirect(url_for("works.index"))
     elif form.is_submitted():
@@ -84,7 +95,7 @@ def login():
             status = exc.status
         else:
             if user is not None:
-                login_user(user, remember=form.remember.data)
+                start_session(user, remember=form.remember.data)
                 flash(_("欢迎回来，%(name)s！", name=user.display_name), "success")
                 return redirect(next_url or url_for("works.index"))
             form.form_errors.append(_("邮箱或密码不正确。"))
@@ -98,5 +109,50 @@ def login():
 @bp.post("/logout")
 def logout():
     logout_user()
+    session.clear()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("works.index"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@password_reset_limits
+def forgot_password():
+    form = ForgotPasswordForm()
+    status = 200
+    sent = False
+    if form.validate_on_submit():
+        from app.works.sharing import public_url_for
+
+        password_reset.request_reset(
+            form.email.data, lambda token: public_url_for("auth.reset_password", token=token)
+        )
+        sent = True
+    elif form.is_submitted():
+        status = 422
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    return render_template("auth/forgot_password.html", form=form, sent=sent, minutes=minutes), status
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        user = password_reset.user_for_token(token)
+    except ServiceError as exc:
+        return render_template("auth/reset_password.html", form=None, message=exc.message), exc.status
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            password_reset.reset_password(token, form.password.data)
+        except ServiceError as exc:
+            _show_service_error(form, exc)
+            status = exc.status
+        else:
+            # Whoever was signed in in this browser is signed out: the new password is the key.
+            logout_user()
+            session.clear()
+            flash(_("密码已重设，请用新密码登录。"), "success")
+            return redirect(url_for("auth.login"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/reset_password.html", form=form, email=user.email), status

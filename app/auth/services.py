@@ -7,6 +7,7 @@ Pages, the API and the CLI all create and check accounts through these functions
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 from functools import cache
@@ -19,10 +20,11 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.auth import lockout
 from app.catalog import INDUSTRIES, PROVINCES
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db, login_manager
-from app.models import ApiToken, Collective, Role, User, utcnow
+from app.models import ApiToken, Collective, Role, User, password_fingerprint, utcnow
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "请先登录。"
@@ -56,10 +58,20 @@ COMMON_PASSWORDS = frozenset(
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
+    """The account of a session (or remember-me cookie) holding ``User.get_id()``.
+
+    The id carries a fingerprint of the password hash, so a password change (a reset above all)
+    ends every session opened before it; an id without one (sessions from before this check)
+    is simply signed out."""
+    user_id, _dot, fingerprint = session_id.partition(".")
+    if not user_id.isdigit() or not fingerprint:
+        return None
     user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
+        return None
     # Flask-Login checks is_active only when logging in; a ban must also end open sessions.
-    return user if user is not None and not user.banned else None
+    return user if not user.banned else None
 
 
 @login_manager.request_loader
@@ -194,11 +206,18 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_dummy_password_hash(), password or "")
         return None
+    # A locked account is refused before its password is checked: the lock holds even
+    # against the right password, and guessing during it costs no hashing.
+    lockout.ensure_not_locked(user)
     if not user.check_password(password or ""):
+        locked_until = lockout.record_failure(user.id)
+        if locked_until is not None:
+            raise lockout.AccountLocked(locked_until)
         return None
     if user.banned:
         raise Forbidden(_("该账号已被停用，如有疑问请联系活动管理员。"), code="account_banned")
     user.last_login_at = utcnow()
+    lockout.clear_failures(user.id)
     db.session.commit()
     return user
 

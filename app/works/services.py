@@ -78,7 +78,8 @@ _MP4_ROLES = {AssetRole.MP4_360: "360", AssetRole.MP4_720: "720", AssetRole.MP4_
 
 def story_image_keys(work_id: int, ext: str) -> tuple[str, str]:
     """Keys of a new story image and its thumbnail; the random token makes URLs unguessable."""
-    token = secrets.token_hex(8)
+    # 128 random bits: a draft's pictures must not be found by guessing (docs/security.md).
+    token = secrets.token_urlsafe(16)
     return f"works/{work_id}/images/{token}.{ext}", f"works/{work_id}/images/{token}-thumb.{ext}"
 
 

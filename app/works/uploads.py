@@ -26,6 +26,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import math
 import secrets
@@ -93,12 +94,32 @@ _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCH
 # Storage keys and job ids: built here only.
 
 
+# Random bits in every key that holds material not yet public: with S3_PUBLIC_BASE_URL (a CDN
+# in front of the bucket) nothing but the key stands between a guesser and a file under review.
+KEY_TOKEN_BYTES = 16
+
+
+def key_token() -> str:
+    """128 random bits, URL-safe (and valid as a storage key segment)."""
+    return secrets.token_urlsafe(KEY_TOKEN_BYTES)
+
+
 def source_key(work_id: int, token: str) -> str:
     return f"works/{work_id}/source/{token}"
 
 
-def output_prefix(work_id: int, asset_id: int) -> str:
-    """Where one transcode's tree (MP4s, HLS ladder, poster) is stored, as the worker wrote it."""
+def output_prefix(work_id: int, asset_id: int, source_storage_key: str) -> str:
+    """Where one transcode's tree (MP4s, HLS ladder, poster) is stored, as the worker wrote it.
+
+    The folder name carries a digest of the source's key: as unguessable as the source's own
+    random token, derived again by whoever deletes the tree, and it does not reveal the
+    source's key (published pages link to these files)."""
+    digest = hashlib.sha256(source_storage_key.encode()).hexdigest()[:32]
+    return f"works/{work_id}/v{asset_id}-{digest}"
+
+
+def _legacy_output_prefix(work_id: int, asset_id: int) -> str:
+    # Trees written before the folder name carried a digest.
     return f"works/{work_id}/v{asset_id}"
 
 
@@ -231,7 +252,7 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
     _abort_open_sessions(work)
     storage = get_storage()
     token = secrets.token_urlsafe(24)
-    key = source_key(work.id, secrets.token_hex(8))
+    key = source_key(work.id, key_token())
     storage_upload_id = storage.create_multipart(key, content_type)
     now = utcnow()
     session = UploadSession(
@@ -455,7 +476,15 @@ def _remove_previous_video(work: Work) -> None:
     """A new source replaces an earlier failed attempt: its rows and stored files go."""
     old = [asset for asset in work.assets if asset.role in VIDEO_ROLES]
     keys = [asset.storage_key for asset in old if asset.role == AssetRole.SOURCE]
-    prefixes = [output_prefix(work.id, asset.id) for asset in old if asset.role == AssetRole.SOURCE]
+    prefixes = [
+        prefix
+        for asset in old
+        if asset.role == AssetRole.SOURCE
+        for prefix in (
+            output_prefix(work.id, asset.id, asset.storage_key),
+            _legacy_output_prefix(work.id, asset.id),
+        )
+    ]
     for asset in old:
         work.assets.remove(asset)
     _delete_quietly(keys)

@@ -9,7 +9,8 @@
   "use strict";
   var root = document.getElementById("media-upload");
   if (!root) return;
-  var T = window.UPLOAD_TEXT || {};
+  var textBlock = document.getElementById("upload-text");
+  var T = textBlock ? JSON.parse(textBlock.textContent) : {};
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var workId = root.dataset.workId;
   var maxBytes = Number(root.dataset.maxBytes);
