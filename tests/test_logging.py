@@ -106,6 +106,25 @@ def test_installing_the_handler_again_replaces_it_rather_than_doubling_every_lin
     assert [json.loads(line)["message"] for line in second.getvalue().splitlines()] == ["once"]
 
 
+def test_a_deployed_app_writes_each_line_once_and_as_json(capsys, tmp_path):
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        database = f"sqlite:///{tmp_path / 'app.db'}"
+        app = create_app(
+            "development", SECRET_KEY="k" * 64, SQLALCHEMY_DATABASE_URI=database, LOG_FORMAT="json"
+        )
+        app.logger.warning("written once")
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if "written once" in line]
+    assert [json.loads(line)["message"] for line in lines] == ["written once"]
+
+
 # --- access lines ------------------------------------------------------------------------------
 
 

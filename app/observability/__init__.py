@@ -11,6 +11,7 @@ import logging
 import time
 
 from flask import Flask, Response, g, request, request_finished, request_started
+from flask.logging import default_handler
 
 from app.observability.context import REQUEST_ID_HEADER, request_id_from_header, request_id_var
 from app.observability.logs import install_handler
@@ -24,6 +25,9 @@ QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 def init_observability(app: Flask) -> None:
     if not app.debug and not app.testing:
         install_handler(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+        # Flask gives app.logger a text handler of its own if anything touched it before a root
+        # handler existed; every app.* line would then be written twice, once not as JSON.
+        app.logger.removeHandler(default_handler)
     # Signals, not before/after_request: request_started comes before every before_request
     # function (a rate limit refusing the request among them), request_finished after every
     # after_request function, so both see the whole request and its final status.
