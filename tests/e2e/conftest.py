@@ -50,3 +50,24 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+CSP_MARK = "Content Security Policy"
+
+
+def csp_violations(messages: list[str]) -> list[str]:
+    return [text for text in messages if CSP_MARK in text]
+
+
+@pytest.fixture
+def context(context):
+    """Every browser test's context, watched: a page that breaks the Content-Security-Policy
+    (an inline script, a media host the policy forgot) fails the test that opened it, because
+    in a real browser that page is broken."""
+    messages: list[str] = []
+    context.on(
+        "console", lambda message: messages.append(f"{message.page and message.page.url}: {message.text}")
+    )
+    context.console_messages = messages
+    yield context
+    assert csp_violations(messages) == [], "Content-Security-Policy violations"

@@ -60,10 +60,12 @@ def test_a_collective_uploads_a_video_and_it_plays(
     video = page.locator("video.player")
     expect(video).to_have_attribute("data-player", "hls.js")
     page.evaluate("() => { const v = document.querySelector('video.player'); v.muted = true; v.play(); }")
-    page.wait_for_function("document.querySelector('video.player').currentTime > 0.5", timeout=30_000)
+    # Predicates are functions, not expression strings: Playwright evaluates a string with
+    # eval(), which the page's Content-Security-Policy (no 'unsafe-eval') refuses.
+    page.wait_for_function("() => document.querySelector('video.player').currentTime > 0.5", timeout=30_000)
     page.evaluate("() => { document.querySelector('video.player').currentTime = 3; }")
     page.wait_for_function(
-        "(() => { const v = document.querySelector('video.player');"
-        " return !v.seeking && v.currentTime >= 3; })()",
+        "() => { const v = document.querySelector('video.player');"
+        " return !v.seeking && v.currentTime >= 3; }",
         timeout=30_000,
     )
