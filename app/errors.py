@@ -11,7 +11,7 @@ import math
 import time
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -139,7 +139,15 @@ def init_errorhandlers(app: Flask) -> None:
         if isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
             code, message = _http_messages()[503]
-            response = app.make_response(error_response(503, code, message))
+            from app.extensions import login_manager
+
+            # The page must not look the signed-in account up again: that is what just failed.
+            g._login_user = login_manager.anonymous_user()
+            try:
+                response = app.make_response(error_response(503, code, message))
+            except Exception:  # the page itself needs the database: the message alone, then
+                log.warning("error page unavailable too", exc_info=True)
+                response = app.make_response((message, 503, {"Content-Type": "text/plain; charset=utf-8"}))
             response.headers["Retry-After"] = "5"
             return response
         return handle_unexpected(exc)

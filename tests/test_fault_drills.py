@@ -391,6 +391,10 @@ def test_postgresql_restarted_during_requests_answers_503_then_recovers_and_lose
         stream.phase = "outage"
         private_postgres.stop("fast")  # every session cut, its transaction rolled back
         wait_until(lambda: stream.count("outage", 503) >= 5, 15, "no request met the outage")
+        # A person gets the site's own page saying so, not a server error.
+        for token in (None, world["tokens"][0]):  # anonymous, and an account to look up
+            status, _, page = http(web.port, "GET", f"/works/{world['works'][0]}", token)
+            assert status == 503 and "服务暂时不可用" in page, (status, page[:500])
         private_postgres.start()
         restarted = time.monotonic()
         stream.phase = "after"
