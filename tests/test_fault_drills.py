@@ -280,8 +280,9 @@ def test_redis_restarted_during_likes_and_comments_loses_nothing_and_recovers_by
         wait_until(lambda: stream.count("outage", 503) >= 10, 15, "no request met the outage")
         # Pages are counted from SQL while Redis is down.
         for path in ("/", f"/works/{world['works'][0]}", f"/api/v1/works/{world['works'][0]}"):
-            status, _, raw = http(web.port, "GET", path)
-            assert status == 200, (path, raw[:500])
+            for token in (None, world["tokens"][0]):  # anonymous, and signed in
+                status, _, raw = http(web.port, "GET", path, token)
+                assert status == 200, (path, raw[:500])
 
         private_redis.start()  # the same port, empty
         restarted = time.monotonic()
