@@ -67,6 +67,9 @@ class Config:
     # requeued; workers report every MEDIA_JOB_MONITORING_INTERVAL seconds while a job runs.
     MEDIA_STALE_JOB_SECONDS = _int("MEDIA_STALE_JOB_SECONDS", 120)
     MEDIA_JOB_MONITORING_INTERVAL = _int("MEDIA_JOB_MONITORING_INTERVAL", 30)
+    # Pauses (seconds) before the retries of a transcode that failed for a transient reason
+    # (storage unreachable, a full temp disk): as many retries as pauses.
+    MEDIA_RETRY_INTERVALS = [int(s) for s in os.environ.get("MEDIA_RETRY_INTERVALS", "10,30,60").split(",")]
 
     API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 30)
 

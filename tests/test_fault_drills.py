@@ -44,7 +44,7 @@ from app.models import (
     utcnow,
 )
 from app.storage import LocalStorage, init_storage
-from app.works.uploads import RETRY_INTERVALS, transcode_job_id
+from app.works.uploads import transcode_job_id
 from config import Config
 from media_worker.jobs import TEMP_PREFIX
 from tests.fault_support import (
@@ -531,7 +531,8 @@ def s3_drill_app(app, s3_behind_proxy, redis_server):
         "S3_ACCESS_KEY_ID": ACCESS_KEY,
         "S3_SECRET_ACCESS_KEY": SECRET_KEY,
     }
-    app.config.update(MEDIA_QUEUE=queue, **s3)
+    # A first retry after 5 s instead of 10: long enough to tell backoff from an immediate retry.
+    app.config.update(MEDIA_QUEUE=queue, MEDIA_RETRY_INTERVALS=[5, 30, 60], **s3)
     init_storage(app)
     app.extensions["storage"].ensure_bucket()
     try:
@@ -571,9 +572,9 @@ def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_
         # boto3 retries on its own first; when those attempts are spent the job fails and RQ
         # schedules it again with backoff (the endpoint is still down then).
         wait_until(lambda: "RQ will retry" in log.read_text(), 20, lambda: log.read_text())
-        time.sleep(max(0.0, down_at + 3 - time.monotonic()))
+        failed_at = time.monotonic()
+        time.sleep(max(1.0, down_at + 3 - failed_at))  # down for a few seconds in all
         proxy.restore()
-        restored_at = time.monotonic()
         wait_until(lambda: fresh(work.id).status != WorkStatus.PROCESSING, 60, lambda: log.read_text())
         done_at = time.monotonic()
     finally:
@@ -583,8 +584,8 @@ def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_
     assert fresh(work.id).status == WorkStatus.PENDING_REVIEW, text
     assert text.count("RQ will retry") == 1 and text.count(f"work {work.id} transcoded:") == 1, text
     job = Job.fetch(transcode_job_id(source.id), connection=redis_client.client)
-    assert job.retries_left == len(RETRY_INTERVALS) - 1  # one retry spent
-    assert done_at - restored_at >= RETRY_INTERVALS[0] - 4  # it waited for its backoff
+    assert job.retries_left == 2  # one retry spent
+    assert done_at - failed_at >= 5  # it waited for its backoff
 
     # Every rendition is in the bucket, once: one row per role, every row's file present.
     assets = db.session.scalars(sa.select(MediaAsset).where(MediaAsset.work_id == work.id)).all()
@@ -635,7 +636,7 @@ def test_a_worker_killed_mid_transcode_is_taken_over_by_the_other_running_worker
     owner = make_user(Role.COLLECTIVE, collective=collective)
     work = make_work(collective, open_campaign, kind="video", status="draft")
     # Long enough that the transcode is still running when its worker is killed.
-    clip = make_clip(tmp_path / "long.mp4", width=1280, height=720, seconds=10)
+    clip = make_clip(tmp_path / "long.mp4", width=1280, height=720, seconds=6)
     completed = Uploader(app, issue_token(owner)).upload(work.id, clip.read_bytes())
     assert completed.status_code == 202, completed.json
 
@@ -679,3 +680,44 @@ def test_a_worker_killed_mid_transcode_is_taken_over_by_the_other_running_worker
     )
     assert roles == ["hls", "mp4_360", "mp4_720", "poster", "source"]  # one set: nothing twice
     assert not list(temp.iterdir()), "temp folders were left behind"
+
+
+# The worker's own disk: nothing of it is in SQL, so one database is enough.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_worker_temp_folder_full_during_a_transcode_is_retried_once_space_is_freed(
+    app, redis_server, make_collective, make_user, open_campaign, tmp_path, monkeypatch
+):
+    queue = f"media-drill-{secrets.token_hex(4)}"
+    app.config.update(MEDIA_QUEUE=queue, MEDIA_RETRY_INTERVALS=[3, 30, 60])
+    collective = make_collective()
+    owner = make_user(Role.COLLECTIVE, collective=collective)
+    work = make_work(collective, open_campaign, kind="video", status="draft")
+    clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, seconds=4)
+    completed = Uploader(app, issue_token(owner)).upload(work.id, clip.read_bytes())
+    assert completed.status_code == 202, completed.json
+
+    log = tmp_path / "worker.log"
+    # Room for the downloaded source, not for the renditions as well.
+    with small_filesystem(f"{clip.stat().st_size // 1024 + 400}k") as temp:
+        monkeypatch.setenv("TMPDIR", str(temp))
+        worker = start_media_worker(app, log)
+        try:
+            wait_until(
+                lambda: "RQ will retry" in log.read_text() or fresh(work.id).status != WorkStatus.PROCESSING,
+                60,
+                lambda: log.read_text(),
+            )
+            assert fresh(work.id).status == WorkStatus.PROCESSING, "a full disk is not the upload's fault"
+            grow_filesystem(temp, "64m")  # an operator frees space
+            wait_until(lambda: fresh(work.id).status != WorkStatus.PROCESSING, 60, lambda: log.read_text())
+        finally:
+            stop_media_worker(worker)
+            for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
+                redis_server.delete(key)
+            redis_server.srem("rq:queues", f"rq:queue:{queue}")
+        leftovers = list(temp.iterdir())
+
+    text = log.read_text()
+    assert fresh(work.id).status == WorkStatus.PENDING_REVIEW, text
+    assert text.count("RQ will retry") == 1 and text.count(f"work {work.id} transcoded:") == 1, text
+    assert not leftovers, leftovers

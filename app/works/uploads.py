@@ -83,9 +83,6 @@ VIDEO_ROLES = (
     AssetRole.POSTER,
 )
 TRANSCODE_JOB = "media_worker.jobs.transcode_asset"
-# Transient failures (storage, network) are retried with these pauses; the worker runs RQ's
-# scheduler, which puts the delayed retries back on the queue.
-RETRY_INTERVALS = [10, 30, 60]
 # RQ states in which a job will still run: anything else (failed, stopped, gone) is stuck.
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
@@ -502,12 +499,15 @@ def _remove_previous_video(work: Work) -> None:
 
 def enqueue_transcode(asset_id: int, kind: WorkKind) -> Job:
     """One transcode job per source asset: enqueueing again returns the same job."""
+    intervals = list(current_app.config["MEDIA_RETRY_INTERVALS"])
     return enqueue_job(
         TRANSCODE_JOB,
         asset_id,
         job_id=transcode_job_id(asset_id),
         job_timeout=transcode_timeout(kind),
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        # Transient failures are retried after MEDIA_RETRY_INTERVALS; the worker runs RQ's
+        # scheduler, which puts the delayed retries back on the queue.
+        retry=Retry(max=len(intervals), interval=intervals),
         result_ttl=24 * 3600,
         failure_ttl=7 * 24 * 3600,
     )
