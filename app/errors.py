@@ -99,6 +99,18 @@ def _seconds_until_reset(exc) -> int:
     return int(exc.limit.limit.get_expiry())
 
 
+def _database_unavailable(exc: sa.exc.DBAPIError) -> bool:
+    """The database is down, restarting or too busy, as opposed to a bug in a statement."""
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        # SQLite reports its programming errors (no such table, syntax) as OperationalError too.
+        return any(sign in str(exc.orig) for sign in ("locked", "busy", "unable to open", "disk I/O"))
+    return True
+
+
 def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError):
@@ -136,7 +148,7 @@ def init_errorhandlers(app: Flask) -> None:
     def handle_database_error(exc: sa.exc.DBAPIError):
         # The database restarting, failing over or refusing connections is an outage, not a bug:
         # say so with a 503 the client may retry (the pool pings and reconnects by itself).
-        if isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
+        if _database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
             code, message = _http_messages()[503]
             from app.extensions import login_manager
