@@ -147,6 +147,15 @@ def test_each_request_writes_one_access_line_with_its_fields(client):
     assert "not-logged" not in json.dumps(line)
 
 
+def test_a_password_reset_links_token_is_not_written_to_the_access_line(client):
+    with json_log() as lines:
+        client.get("/reset-password/a-secret-reset-token")
+
+    (line,) = _access(lines)
+    assert line["path"] == "/reset-password/[redacted]"
+    assert "a-secret-reset-token" not in json.dumps(lines)
+
+
 def test_the_access_line_names_the_signed_in_user(client, make_user, login):
     user = make_user()
     login(user)

@@ -22,6 +22,10 @@ access_log = logging.getLogger("app.access")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+# URL parts that are credentials (a password-reset link's token): never written to the log.
+SECRET_VIEW_ARGS = frozenset({"token"})
+
+
 def init_observability(app: Flask) -> None:
     if not app.debug and not app.testing:
         install_handler(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
@@ -55,15 +59,16 @@ def _finish(sender: Flask, response: Response, **extra) -> None:
         return
     # Only a user already loaded by the request: the access line never costs a query.
     user = g.get("_login_user")
+    path = _loggable_path()
     access_log.info(
         "%s %s %s %.1fms",
         request.method,
-        request.path,
+        path,
         response.status_code,
         seconds * 1000,
         extra={
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "route": route,
             "status": response.status_code,
             "duration_ms": round(seconds * 1000, 1),
@@ -71,6 +76,14 @@ def _finish(sender: Flask, response: Response, **extra) -> None:
             "user_id": user.id if user is not None and user.is_authenticated else None,
         },
     )
+
+
+def _loggable_path() -> str:
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if name in SECRET_VIEW_ARGS and value:
+            path = path.replace(str(value), "[redacted]")
+    return path
 
 
 def _end(exc: BaseException | None) -> None:
