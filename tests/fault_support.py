@@ -29,11 +29,7 @@ from pathlib import Path
 
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.web_process import free_port
 
 
 def wait_until(predicate, timeout: float, message: str, interval: float = 0.05):

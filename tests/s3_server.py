@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,11 @@ from pathlib import Path
 import pytest
 
 from app.storage import S3Storage
+from tests.web_process import free_port
 
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 START_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_up(proc: subprocess.Popen, url: str, log_path: Path) -> None:
@@ -56,7 +50,7 @@ def start_moto_server(log_path: Path, attempts: int = 3) -> tuple[subprocess.Pop
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     for attempt in range(attempts):
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = log_path.open("ab")
         proc = subprocess.Popen(

@@ -61,7 +61,7 @@ from tests.media_samples import make_clip
 from tests.media_worker_process import children, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
 from tests.test_media_uploads import fresh
-from tests.test_scale_out import WebProcess
+from tests.web_process import WebProcess
 from tests.works_helpers import make_work
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,6 @@ backend through the log record it writes."""
 from __future__ import annotations
 
 import logging
-import socket
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
@@ -13,6 +12,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from app.mail import LogMailer, MailError, SmtpMailer, build_message, make_mailer, send_mail
+from tests.web_process import free_port
 
 
 class Inbox:
@@ -24,12 +24,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -45,7 +39,7 @@ def smtp_server():
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         authenticator=authenticator,
         auth_require_tls=False,
     )
@@ -94,7 +88,7 @@ def test_a_refused_login_is_a_mail_error_and_nothing_is_sent(smtp_server):
 
 
 def test_an_smtp_server_that_does_not_answer_is_a_mail_error():
-    mailer = SmtpMailer("127.0.0.1", _free_port(), starttls=False, timeout=2)
+    mailer = SmtpMailer("127.0.0.1", free_port(), starttls=False, timeout=2)
     with pytest.raises(MailError):
         mailer.send(build_message("li@example.com", "主题", "正文", "no-reply@x.example"))
 

@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,17 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.web_process import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 START_TIMEOUT = 90  # migrations and the demo data on a first run, on a busy 2-core machine
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def process_group(pgid: int) -> dict[int, str]:

@@ -12,14 +12,9 @@ ranking in Redis equals SQL without any repair.
 
 from __future__ import annotations
 
-import http.client
 import itertools
-import json
-import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -37,6 +32,7 @@ from app.models import AssetRole, Comment, CommentStatus, Like, MediaAsset, Role
 from tests.media_samples import SampleFactory
 from tests.media_worker_process import start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, s3_endpoint  # noqa: F401
+from tests.web_process import WebProcess
 from tests.works_helpers import make_work
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,68 +41,6 @@ WORKS = 3
 UPLOADS = 4
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WebProcess:
-    """One gunicorn serving the test's app on a loopback port of its own."""
-
-    def __init__(self, config: dict, log_path: Path) -> None:
-        self.port = free_port()
-        self.log_path = log_path
-        env = dict(os.environ, WMCWM_SERVED_CONFIG=json.dumps(config), PYTHONUNBUFFERED="1")
-        command = [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "tests.served_app:served_app()",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", "1",
-            "--threads", "4",
-            "--worker-class", "gthread",
-            "--log-level", "warning",
-        ]  # fmt: skip
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._wait_until_serving()
-
-    def _wait_until_serving(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()[-3000:]
-            try:
-                if self.call("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError(f"gunicorn did not answer within 60 s:\n{self.log_path.read_text()[-3000:]}")
-
-    def call(self, method: str, path: str, token: str | None = None, body: dict | None = None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 @pytest.fixture
