@@ -18,6 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # SQLSTATE
+
 
 class ServiceError(Exception):
     """A refusal a person can understand, raised by services and shown by pages and the API."""
@@ -162,6 +164,9 @@ def init_errorhandlers(app: Flask) -> None:
                 response = app.make_response((message, 503, {"Content-Type": "text/plain; charset=utf-8"}))
             response.headers["Retry-After"] = "5"
             return response
+        if getattr(exc.orig, "sqlstate", None) == NUMERIC_VALUE_OUT_OF_RANGE:
+            # A number from the client past what its column holds (ids are 32-bit on PostgreSQL).
+            return error_response(422, "number_out_of_range", _("数值超出范围。"))
         return handle_unexpected(exc)
 
     @app.errorhandler(Exception)

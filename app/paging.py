@@ -17,6 +17,11 @@ from app.errors import ServiceError
 
 PAGE_SIZE = 20
 MAX_PAGE = 50
+# SQL integers are 64-bit at most (SQLite raises OverflowError past it), and ids are PostgreSQL
+# `integer`s, 32-bit (it raises "integer out of range"): a larger id from a request is no row,
+# and is answered as such instead of reaching the driver.
+SQL_INT_MAX = 2**63 - 1
+ID_MAX = 2**31 - 1
 
 
 def encode_cursor(last_id: int) -> str:
@@ -27,9 +32,12 @@ def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        return int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["id"])
+        last_id = int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["id"])
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor") from exc
+    if abs(last_id) > ID_MAX:
+        raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor")
+    return last_id
 
 
 def page_size(limit: Any) -> int:
@@ -45,6 +53,6 @@ def parse_id(value: Any) -> int | None:
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, int) and 0 < value < 2**63:
+    if isinstance(value, int) and 0 < value <= ID_MAX:
         return value
     return None

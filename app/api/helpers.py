@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.errors import Forbidden, ServiceError, ValidationFailed
+from app.paging import ID_MAX, SQL_INT_MAX
 
 
 def json_body() -> dict[str, Any]:
@@ -24,10 +25,31 @@ def json_body() -> dict[str, Any]:
             code="unsupported_media_type",
             status=415,
         )
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deeper than the parser goes: not a body any call takes
+        data = None
     if not isinstance(data, dict):
         raise ServiceError(_("请求内容不是有效的 JSON 对象。"), code="invalid_json")
+    # Past 64 bits no column holds it, and SQLite raises OverflowError instead of finding nothing.
+    if not _integers_fit(data, SQL_INT_MAX):
+        message = _("数值超出范围。")
+        raise ValidationFailed(message, code="number_out_of_range")
     return data
+
+
+def _integers_fit(data: Any, bound: int) -> bool:
+    """No integer anywhere in `data` is beyond ±bound."""
+    pending = [data]
+    while pending:  # iterative: the body's depth is the client's choice
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > bound:
+            return False
+    return True
 
 
 def require_fields(data: dict[str, Any], *names: str) -> None:
@@ -71,6 +93,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error) as exc:
         raise ServiceError(_("分页游标无效。"), code="invalid_cursor") from exc
-    if not isinstance(value, dict):
+    # A cursor holds ids and small counts: nothing past an id column's range (app/paging.py).
+    if not isinstance(value, dict) or not _integers_fit(value, ID_MAX):
         raise ServiceError(_("分页游标无效。"), code="invalid_cursor")
     return value

@@ -14,6 +14,7 @@ from app.errors import ServiceError
 from app.models import Work
 from app.moderation import services as moderation
 from app.moderation.scope import require_moderator
+from app.paging import ID_MAX
 from app.works import services as works
 
 
@@ -28,9 +29,12 @@ def _int_arg(name: str) -> int | None:
     if not value:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise _invalid(name, value) from None
+    if abs(number) > ID_MAX:
+        raise _invalid(name, value)
+    return number
 
 
 def review_dict(work: Work) -> dict[str, Any]:

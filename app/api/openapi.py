@@ -519,6 +519,22 @@ PATHS: dict[str, Any] = {
 }  # fmt: skip
 
 
+def _with_shared_refusals(paths: dict[str, Any]) -> dict[str, Any]:
+    """The refusals any call may meet, added where an operation does not list them itself:
+    400 csrf_failed on every write sent with the session cookie but no valid X-CSRFToken (a stale
+    cookie left in a browser is enough), 413 on every body past MAX_REQUEST_BYTES, and 503
+    unavailable, with Retry-After, whenever the database or Redis is down."""
+    for item in paths.values():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if method != "get":
+                responses.setdefault("400", _json(_ERROR, "Error"))
+            if "requestBody" in operation:
+                responses.setdefault("413", _json(_ERROR, "Error"))
+            responses.setdefault("503", _json(_ERROR, "Error"))
+    return paths
+
+
 def build_spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -529,7 +545,7 @@ def build_spec() -> dict[str, Any]:
             "cookie need the X-CSRFToken header; other clients use Authorization: Bearer.",
         },
         "servers": [{"url": "/api/v1"}],
-        "paths": PATHS,
+        "paths": _with_shared_refusals(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -53,6 +53,7 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
+from app.paging import ID_MAX
 from app.storage import get_storage
 from app.works.images import ProcessedImage, process_image
 from app.works.markdown import render_markdown
@@ -656,6 +657,8 @@ def parse_work_filters(args: Mapping[str, Any]) -> tuple[WorkFilters, str]:
             campaign_id = int(campaign_id)
         except (TypeError, ValueError):
             raise _invalid_parameter("campaign_id", campaign_id) from None
+        if abs(campaign_id) > ID_MAX:  # no campaign; the driver would raise on it
+            raise _invalid_parameter("campaign_id", campaign_id)
     sort = args.get("sort") or "new"
     if sort not in SORTS:
         raise _invalid_parameter("sort", sort)
