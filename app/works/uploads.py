@@ -229,7 +229,8 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
     size = _parse_int(size)
     if not filename:
         raise ValidationFailed(_("请提供文件名。"), fields={"filename": _("必填")})
-    if not content_type.startswith("video/"):
+    # No real video type is longer than its column (100); a longer one is not a video either.
+    if not content_type.startswith("video/") or len(content_type) > 100:
         message = _("只能上传视频文件（如 MP4、MOV、MKV、WebM）。")
         raise ValidationFailed(message, code="unsupported_type", fields={"content_type": message})
     if size is None or size <= 0:
