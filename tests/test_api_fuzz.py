@@ -50,8 +50,8 @@ CHECKS = [
     response_headers_conformance,
 ]
 
-# Per operation and caller: the module takes about a minute on SQLite, as long again on PostgreSQL.
-MAX_EXAMPLES = 25
+# Per operation and caller: the module takes under a minute on SQLite, as long again on PostgreSQL.
+MAX_EXAMPLES = 20
 
 # Path ids are drawn from 1..SEEDED_IDS half the time: the seeded works, comments and collectives.
 SEEDED_IDS = 6
