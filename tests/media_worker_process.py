@@ -62,6 +62,14 @@ def stop_media_worker(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def forget_queue(client, queue: str) -> None:
+    """Delete a test queue's RQ keys (its jobs, registries and the queue itself) from `client`'s
+    Redis, which other test runs share: RQ's keys are global to the server."""
+    for key in client.scan_iter(match=f"rq:*{queue}*", count=1000):
+        client.delete(key)
+    client.srem("rq:queues", f"rq:queue:{queue}")
+
+
 def children(pid: int) -> list[int]:
     """Direct children of `pid` (Linux /proc)."""
     found = []

@@ -58,7 +58,7 @@ from tests.fault_support import (
     wait_until,
 )
 from tests.media_samples import make_clip
-from tests.media_worker_process import children, start_media_worker, stop_media_worker
+from tests.media_worker_process import children, forget_queue, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
 from tests.test_media_uploads import fresh
 from tests.web_process import WebProcess
@@ -439,9 +439,7 @@ def full_disk_app(app, redis_server):
         try:
             yield app, root
         finally:
-            for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-                redis_server.delete(key)
-            redis_server.srem("rq:queues", f"rq:queue:{queue}")
+            forget_queue(redis_server, queue)
 
 
 def test_a_full_disk_refuses_the_part_clearly_and_the_upload_resumes_byte_identical(
@@ -538,9 +536,7 @@ def s3_drill_app(app, s3_behind_proxy, redis_server):
     try:
         yield app, s3
     finally:
-        for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-            redis_server.delete(key)
-        redis_server.srem("rq:queues", f"rq:queue:{queue}")
+        forget_queue(redis_server, queue)
 
 
 def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_succeeds(
@@ -623,9 +619,7 @@ def two_workers_app(app, redis_server, tmp_path, monkeypatch):
     try:
         yield app, temp
     finally:
-        for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-            redis_server.delete(key)
-        redis_server.srem("rq:queues", f"rq:queue:{queue}")
+        forget_queue(redis_server, queue)
 
 
 def test_a_worker_killed_mid_transcode_is_taken_over_by_the_other_running_worker(
@@ -712,9 +706,7 @@ def test_the_worker_temp_folder_full_during_a_transcode_is_retried_once_space_is
             wait_until(lambda: fresh(work.id).status != WorkStatus.PROCESSING, 60, lambda: log.read_text())
         finally:
             stop_media_worker(worker)
-            for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-                redis_server.delete(key)
-            redis_server.srem("rq:queues", f"rq:queue:{queue}")
+            forget_queue(redis_server, queue)
         leftovers = list(temp.iterdir())
 
     text = log.read_text()

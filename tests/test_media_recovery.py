@@ -19,7 +19,7 @@ from app.media_progress import get_progress
 from app.models import MediaAsset, Role, WorkStatus
 from media_worker.jobs import TEMP_PREFIX
 from tests.media_samples import make_clip
-from tests.media_worker_process import children, start_media_worker, stop_media_worker
+from tests.media_worker_process import children, forget_queue, start_media_worker, stop_media_worker
 from tests.test_media_uploads import Uploader, fresh
 from tests.works_helpers import make_work
 
@@ -39,9 +39,7 @@ def queue_app(app, redis_server):
     queue = f"media-test-recovery-{secrets.token_hex(4)}"
     app.config["MEDIA_QUEUE"] = queue
     yield app
-    for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-        redis_server.delete(key)
-    redis_server.srem("rq:queues", f"rq:queue:{queue}")
+    forget_queue(redis_server, queue)
 
 
 def test_a_job_whose_worker_was_killed_runs_again(

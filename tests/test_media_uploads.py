@@ -28,6 +28,7 @@ from app.works.uploads import output_prefix, requeue_stuck_works, sniff_video_ty
 from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
 from tests.conftest import csrf_token
 from tests.media_samples import SampleFactory
+from tests.media_worker_process import forget_queue
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
 from tests.works_helpers import make_work, sign_in
 
@@ -46,9 +47,7 @@ def media_app(app, redis_server):
     app.config.update(UPLOAD_PART_SIZE=PART, MEDIA_QUEUE=queue)
     app.extensions["storage"] = LocalStorage(app.config["MEDIA_ROOT"], min_part_size=PART)
     yield app
-    for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-        redis_server.delete(key)
-    redis_server.srem("rq:queues", f"rq:queue:{queue}")
+    forget_queue(redis_server, queue)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from app import create_app
 from app.models import WorkStatus
 from app.observability.context import bound
 from app.queue import enqueue_job
+from tests.media_worker_process import forget_queue
 from tests.observability_support import json_log, run_worker
 from tests.test_media_uploads import Uploader, fresh, media_app, people, samples, video_draft  # noqa: F401
 from tests.test_media_worker import finished, start_worker, stop, wait_for
@@ -127,9 +128,7 @@ def test_a_forked_work_horse_of_the_worker_process_logs_the_request_id_as_json(
             finally:
                 stop(worker)
     finally:
-        for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-            redis_server.delete(key)
-        redis_server.srem("rq:queues", f"rq:queue:{queue}")
+        forget_queue(redis_server, queue)
 
     lines = [
         json.loads(line)

@@ -30,7 +30,7 @@ from app.engagement.reconcile import reconcile_counters
 from app.extensions import db, redis_client
 from app.models import AssetRole, Comment, CommentStatus, Like, MediaAsset, Role, Work, WorkStatus
 from tests.media_samples import SampleFactory
-from tests.media_worker_process import start_media_worker, stop_media_worker
+from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, s3_endpoint  # noqa: F401
 from tests.web_process import WebProcess
 from tests.works_helpers import make_work
@@ -81,9 +81,7 @@ def fleet(app, s3_endpoint, tmp_path):  # noqa: F811
         for worker in workers:
             stop_media_worker(worker)
         client = redis_client.client
-        for key in client.scan_iter(match=f"rq:*{shared['MEDIA_QUEUE']}*", count=1000):
-            client.delete(key)
-        client.srem("rq:queues", f"rq:queue:{shared['MEDIA_QUEUE']}")
+        forget_queue(client, shared["MEDIA_QUEUE"])
 
 
 @pytest.fixture

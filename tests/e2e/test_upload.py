@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Role, Work, WorkStatus
 from tests.conftest import PASSWORD
 from tests.media_samples import make_clip
-from tests.media_worker_process import start_media_worker, stop_media_worker
+from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
 
 
 @pytest.fixture
@@ -23,9 +23,7 @@ def worker(app, redis_server, tmp_path):
     process = start_media_worker(app, tmp_path / "worker.log")
     yield process
     stop_media_worker(process)
-    for key in redis_server.scan_iter(match=f"rq:*{queue}*", count=1000):
-        redis_server.delete(key)
-    redis_server.srem("rq:queues", f"rq:queue:{queue}")
+    forget_queue(redis_server, queue)
 
 
 def test_a_collective_uploads_a_video_and_it_plays(
