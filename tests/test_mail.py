@@ -34,7 +34,9 @@ def smtp_server():
     def authenticator(server, session, envelope, mechanism, auth_data):
         login, password = auth_data.login.decode(), auth_data.password.decode()
         logins.append((login, password))
-        return AuthResult(success=(login, password) == ("mailer", "s3cret-Pass"))
+        # handled=False: aiosmtpd then answers a refusal with 535 itself; with its default (True)
+        # it would say nothing and the client would wait out its timeout.
+        return AuthResult(success=(login, password) == ("mailer", "s3cret-Pass"), handled=False)
 
     controller = Controller(
         inbox,
