@@ -17,7 +17,6 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -31,7 +30,6 @@ from app.extensions import db, limiter, redis_client
 from app.media_progress import get_progress
 from app.models import (
     AssetRole,
-    Campaign,
     Collective,
     Comment,
     CommentStatus,
@@ -41,7 +39,6 @@ from app.models import (
     Role,
     User,
     WorkStatus,
-    utcnow,
 )
 from app.storage import LocalStorage, init_storage
 from app.works.uploads import transcode_job_id
@@ -62,7 +59,7 @@ from tests.media_worker_process import children, forget_queue, start_media_worke
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
 from tests.test_media_uploads import fresh
 from tests.web_process import WebProcess
-from tests.works_helpers import make_work
+from tests.works_helpers import make_campaign, make_work
 
 pytestmark = pytest.mark.slow
 
@@ -354,18 +351,11 @@ def postgres_drill(private_postgres, redis_server, tmp_path):
 
 
 def postgres_world() -> dict:
-    now = utcnow()
-    campaign = Campaign(
-        title="2026年“网络倡文明”主题活动",
-        submission_opens=now - timedelta(days=10),
-        submission_closes=now + timedelta(days=30),
-        voting_opens=now - timedelta(days=10),
-        voting_closes=now + timedelta(days=60),
-    )
+    campaign = make_campaign(title="2026年“网络倡文明”主题活动")
     collective = Collective(
         name="北京地铁青年文明号", industry="交通运输", province="北京", level=Level.PROVINCIAL
     )
-    db.session.add_all([campaign, collective])
+    db.session.add(collective)
     db.session.commit()
     works = [make_work(collective, campaign, title=f"作品{n}") for n in range(WORKS)]
     voters = [
