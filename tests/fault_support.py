@@ -297,25 +297,6 @@ def grow_filesystem(mount_point: Path, size: str) -> None:
 # Talking to a served app
 
 
-def http(port: int, method: str, path: str, token: str | None = None, body: dict | None = None):
-    """One HTTP call on a fresh connection: (status, JSON body or None, raw text)."""
-    import http.client
-    import json
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = conn.getresponse()
-        raw = response.read().decode()
-        kind = response.headers.get("Content-Type", "")
-        return response.status, (json.loads(raw) if kind.startswith("application/json") else None), raw
-    finally:
-        conn.close()
-
-
 class Uploader:
     """The upload API as a client with a bearer token speaks it, through the app's test client."""
 

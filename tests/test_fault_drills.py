@@ -50,7 +50,6 @@ from tests.fault_support import (
     TcpProxy,
     Uploader,
     grow_filesystem,
-    http,
     small_filesystem,
     wait_until,
 )
@@ -58,7 +57,7 @@ from tests.media_samples import make_clip
 from tests.media_worker_process import children, forget_queue, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
 from tests.test_media_uploads import fresh
-from tests.web_process import WebProcess
+from tests.web_process import WebProcess, http_call
 from tests.works_helpers import make_campaign, make_work
 
 pytestmark = pytest.mark.slow
@@ -135,7 +134,7 @@ class Stream:
                 action = "unlike" if liked else "like"
                 method, path, body = ("DELETE" if liked else "PUT"), f"/api/v1/works/{work_id}/like", None
             phase, sent_at = self.phase, time.monotonic()
-            status, answer, raw = http(self.port, method, path, self.world["tokens"][voter], body)
+            status, answer, raw = http_call(self.port, method, path, self.world["tokens"][voter], body)
             if action == "comment" and status == 201:
                 comments[voter] += 1
             with self._lock:
@@ -278,7 +277,7 @@ def test_redis_restarted_during_likes_and_comments_loses_nothing_and_recovers_by
         # Pages are counted from SQL while Redis is down.
         for path in ("/", f"/works/{world['works'][0]}", f"/api/v1/works/{world['works'][0]}"):
             for token in (None, world["tokens"][0]):  # anonymous, and signed in
-                status, _, raw = http(web.port, "GET", path, token)
+                status, _, raw = http_call(web.port, "GET", path, token)
                 assert status == 200, (path, raw[:500])
 
         private_redis.start()  # the same port, empty
@@ -384,7 +383,7 @@ def test_postgresql_restarted_during_requests_answers_503_then_recovers_and_lose
         wait_until(lambda: stream.count("outage", 503) >= 5, 15, "no request met the outage")
         # A person gets the site's own page saying so, not a server error.
         for token in (None, world["tokens"][0]):  # anonymous, and an account to look up
-            status, _, page = http(web.port, "GET", f"/works/{world['works'][0]}", token)
+            status, _, page = http_call(web.port, "GET", f"/works/{world['works'][0]}", token)
             assert status == 503 and "服务暂时不可用" in page, (status, page[:500])
         private_postgres.start()
         restarted = time.monotonic()

@@ -58,17 +58,9 @@ class WebProcess:
         raise AssertionError(f"gunicorn did not answer within 60 s:\n{self.log_path.read_text()[-3000:]}")
 
     def call(self, method: str, path: str, token: str | None = None, body: dict | None = None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-        finally:
-            conn.close()
+        """(status, JSON body or None) of one call on a fresh connection."""
+        status, answer, _raw = http_call(self.port, method, path, token, body)
+        return status, answer
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -78,3 +70,19 @@ class WebProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def http_call(port: int, method: str, path: str, token: str | None = None, body: dict | None = None):
+    """One HTTP call on a fresh connection: (status, JSON body or None, raw text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = conn.getresponse()
+        raw = response.read().decode()
+        kind = response.headers.get("Content-Type", "")
+        return response.status, (json.loads(raw) if kind.startswith("application/json") else None), raw
+    finally:
+        conn.close()
