@@ -397,6 +397,8 @@ def main() -> None:
         "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
     )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 8)))
+    # sync: one request per process at a time, for comparing against threads (README "Decisions").
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="wmcwm-campaign-"))
@@ -430,7 +432,7 @@ def main() -> None:
         with app.app_context():
             print(
                 f"==> {database.kind}: {WORKS} works, {VIEWERS} viewers, {args.clients} clients for "
-                f"{args.seconds:.0f} s, gunicorn {args.workers}×{args.threads} (gthread) "
+                f"{args.seconds:.0f} s, gunicorn {args.workers}×{args.threads} ({args.worker_class}) "
                 f"on {os.cpu_count()} CPU(s)",
                 flush=True,
             )
@@ -438,7 +440,9 @@ def main() -> None:
             clip = make_clip(workdir / "clip.mp4")
             db.session.remove()
             port = free_port()
-            server = start_server(env, port, args.workers, args.threads, app="wsgi:app")
+            server = start_server(
+                env, port, args.workers, args.threads, app="wsgi:app", worker_class=args.worker_class
+            )
 
             def bare_step(index: int):
                 client = Client(port, bare)

@@ -325,7 +325,12 @@ def drive(port: int, path: str, tokens: list[str], clients: int = CLIENTS) -> Re
 
 
 def start_server(
-    env: dict[str, str], port: int, workers: int, threads: int, app: str = "bench.likes:bench_app()"
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    threads: int,
+    app: str = "bench.likes:bench_app()",
+    worker_class: str = "gthread",
 ) -> subprocess.Popen:
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -333,7 +338,7 @@ def start_server(
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
         "--threads", str(threads),
-        "--worker-class", "gthread",
+        "--worker-class", worker_class,
         "--keep-alive", "30",
         "--backlog", "2048",
         "--log-level", "warning",
