@@ -10,13 +10,19 @@ import re
 import sys
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
+from app.auth.services import issue_token
+from app.engagement.services import work_published
+from app.extensions import db
 from app.observability.context import bound
 from app.observability.logs import JsonFormatter, TextFormatter, install_handler, make_formatter
 from config import DevelopmentConfig, ProductionConfig, TestingConfig
+from tests.engagement_support import make_collective, make_work
 from tests.observability_support import json_log
 
+USER_TABLE = re.compile(r'(FROM|JOIN) "?user"?(\s|$)')
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -194,3 +200,27 @@ def test_static_files_are_logged_like_any_request(client):
 
     (line,) = _access(lines)
     assert line["route"] == "/static/<path:filename>" and line["status"] == 404
+
+
+def test_the_access_line_of_a_request_that_committed_costs_no_query(app, client, make_user, open_campaign):
+    work = make_work(make_collective("北京地铁青年文明号"), open_campaign)
+    work_published(work)
+    user = make_user()
+    headers = {"Authorization": f"Bearer {issue_token(user)}"}
+    user_reads: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and USER_TABLE.search(statement):
+            user_reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with json_log() as lines:
+            response = client.put(f"/api/v1/works/{work.id}/like", headers=headers)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+    assert response.status_code == 200
+    (line,) = _access(lines)
+    assert line["user_id"] == user.id
+    assert len(user_reads) == 1, user_reads  # the token's lookup; none after the like committed

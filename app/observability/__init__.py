@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+import sqlalchemy as sa
 from flask import Flask, Response, g, request, request_finished, request_started
 from flask.logging import default_handler
 
@@ -57,8 +58,6 @@ def _finish(sender: Flask, response: Response, **extra) -> None:
     observe_request(route, request.method, response.status_code, seconds)
     if route in QUIET_ROUTES:
         return
-    # Only a user already loaded by the request: the access line never costs a query.
-    user = g.get("_login_user")
     path = _loggable_path()
     access_log.info(
         "%s %s %s %.1fms",
@@ -73,9 +72,23 @@ def _finish(sender: Flask, response: Response, **extra) -> None:
             "status": response.status_code,
             "duration_ms": round(seconds * 1000, 1),
             "remote_addr": client_ip(),
-            "user_id": user.id if user is not None and user.is_authenticated else None,
+            "user_id": _user_id(),
         },
     )
+
+
+def _user_id() -> int | None:
+    """The id of the account the request was loaded for, read without a query.
+
+    A request that committed has expired every loaded object: reading ``user.id`` or
+    ``is_authenticated`` (which reads ``banned``) would then cost a SELECT of the user on every
+    like and comment. The identity key survives expiry.
+    """
+    user = g.get("_login_user")  # only a user the request itself loaded
+    if user is None or user.is_anonymous:
+        return None
+    identity = sa.inspect(user).identity
+    return identity[0] if identity else None
 
 
 def _loggable_path() -> str:
