@@ -109,6 +109,11 @@ def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly
         assert any("gunicorn" in cmd for cmd in members.values()), members
         assert any("counters run" in cmd for cmd in members.values()), members
         assert (Path(run_env["INSTANCE_PATH"]) / "app.db").exists()
+        # The loop takes SIGTERM between jobs once it has started; a signal that lands while it
+        # is still importing the app ends it before it has anything to lose, and says nothing.
+        while "计数维护已启动" not in log_path.read_text(errors="replace"):
+            assert time.monotonic() < deadline, f"the counters loop did not start:\n{log_path.read_text()}"
+            time.sleep(0.2)
 
         os.killpg(pgid, signal.SIGTERM)
         assert process.wait(timeout=30) == 0
