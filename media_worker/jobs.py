@@ -6,7 +6,8 @@ context, so it can use the models and the storage backend.
 
 `transcode_asset(asset_id)` turns an uploaded source (app.works.uploads) into the rendition
 ladder: ffprobe validation and one ffmpeg pass (`media_worker/transcode.py`), outputs stored
-under `works/<work_id>/v<asset_id>/`, asset rows written, the work moved to `pending_review`.
+under `output_prefix` (`works/<work_id>/v<asset_id>-<digest>/`), asset rows written, the work
+moved to `pending_review`.
 
 Failures: an unusable upload (InvalidMedia, a timeout) is permanent: the work becomes `failed`
 with the Chinese reason on the source asset, and the job returns normally so RQ does not retry.

@@ -13,7 +13,7 @@ from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.errors import Forbidden, ServiceError, ValidationFailed
+from app.errors import ServiceError, ValidationFailed
 from app.paging import ID_MAX, SQL_INT_MAX
 
 
@@ -66,20 +66,6 @@ def login_required_api(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def role_required_api(*roles: str) -> Callable:
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        @login_required_api
-        def wrapper(*args, **kwargs):
-            if current_user.role not in roles:
-                raise Forbidden(_("您没有权限进行此操作。"))
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def encode_cursor(values: dict[str, Any]) -> str:

@@ -41,7 +41,6 @@ _INT = {"type": "integer"}
 _DT = {"type": "string", "format": "date-time"}
 _NULLABLE_STR = {"type": ["string", "null"]}
 _KIND = {"type": "string", "enum": ["film", "video", "story"]}
-_SORT = {"type": "string", "enum": ["hot", "new", "likes"]}
 _SEARCH_SORT = {"type": "string", "enum": ["hot", "new", "likes", "relevance"]}
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": _INT}
 _BEARER = [{"bearer": []}, {"session": []}]

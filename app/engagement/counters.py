@@ -414,12 +414,6 @@ if redis.call('HEXISTS', KEYS[2], 'views') == 1 then redis.call('HINCRBY', KEYS[
 return pending
 """
 
-# KEYS: lock. ARGV: token.
-_RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 def _eval(target, script: str, keys: Sequence[str], args: Sequence[object] = ()):
     return target.eval(script, len(keys), *keys, *args)
@@ -841,15 +835,15 @@ def lost_data() -> bool:
 
 @contextmanager
 def job_lock(name: str = "counters", *, ttl: int = 3600, wait: float = 0.0) -> Iterator[None]:
-    """One rebuild / reconcile / flush at a time, across every process and host."""
-    client = _client()
-    key, token = job_lock_key(name), secrets.token_hex(8)
-    deadline = time.monotonic() + wait
-    while not client.set(key, token, nx=True, ex=ttl):
-        if time.monotonic() >= deadline:
-            raise JobBusy(name)
-        time.sleep(0.2)
+    """One rebuild / reconcile / flush at a time, across every process and host (redis-py's
+    ``Lock``: a token only its holder can release, expiring after ``ttl`` if the holder dies)."""
+    lock = _client().lock(job_lock_key(name), timeout=ttl, sleep=0.2)
+    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
+        raise JobBusy(name)
     try:
         yield
     finally:
-        _eval(client, _RELEASE_LOCK, [key], [token])
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # held past its ttl: another job may own it now
+            log.warning("job lock %s expired before the job ended", name)

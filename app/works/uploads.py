@@ -67,12 +67,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_SESSION_TTL = timedelta(hours=24)
 PRESIGN_SECONDS = 24 * 3600
-PROCESSED_STATUSES = (
-    WorkStatus.PENDING_REVIEW,
-    WorkStatus.PUBLISHED,
-    WorkStatus.REJECTED,
-    WorkStatus.WITHDRAWN,
-)
 UPLOADABLE_STATUSES = (WorkStatus.DRAFT, WorkStatus.FAILED, WorkStatus.UPLOADING)
 VIDEO_ROLES = (
     AssetRole.SOURCE,
@@ -113,11 +107,6 @@ def output_prefix(work_id: int, asset_id: int, source_storage_key: str) -> str:
     source's key (published pages link to these files)."""
     digest = hashlib.sha256(source_storage_key.encode()).hexdigest()[:32]
     return f"works/{work_id}/v{asset_id}-{digest}"
-
-
-def _legacy_output_prefix(work_id: int, asset_id: int) -> str:
-    # Trees written before the folder name carried a digest.
-    return f"works/{work_id}/v{asset_id}"
 
 
 def transcode_job_id(asset_id: int) -> str:
@@ -475,13 +464,7 @@ def _remove_previous_video(work: Work) -> None:
     old = [asset for asset in work.assets if asset.role in VIDEO_ROLES]
     keys = [asset.storage_key for asset in old if asset.role == AssetRole.SOURCE]
     prefixes = [
-        prefix
-        for asset in old
-        if asset.role == AssetRole.SOURCE
-        for prefix in (
-            output_prefix(work.id, asset.id, asset.storage_key),
-            _legacy_output_prefix(work.id, asset.id),
-        )
+        output_prefix(work.id, asset.id, asset.storage_key) for asset in old if asset.role == AssetRole.SOURCE
     ]
     for asset in old:
         work.assets.remove(asset)
