@@ -4,7 +4,7 @@ Why: under bench/campaign.py, gunicorn's gthread workers died of SIGSEGV one to 
 minute, each time on a different live object found freed. It happened with psycopg's C and
 pure-Python implementations, with SQLAlchemy's C extensions off, with pyahocorasick out of the
 comment path, on Debian's 3.11.2 and on 3.11.7. It did not happen with single-threaded workers,
-on 3.12.1, or with this module (measurements in README "Decisions"). Our reading: on 3.11 the
+on 3.12.1, or with this module (measurements in docs/decisions.md). Our reading: on 3.11 the
 cyclic collector can start inside any allocation, in the middle of C code that holds raw
 pointers into a dict or list; the finalizers it runs (SQLAlchemy returning a pooled connection,
 psycopg closing one) do I/O and release the GIL, and another request thread changes a shared

@@ -397,7 +397,7 @@ def main() -> None:
         "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
     )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 8)))
-    # sync: one request per process at a time, for comparing against threads (README "Decisions").
+    # sync: one request per process at a time, for comparing against threads (docs/decisions.md).
     parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
     args = parser.parse_args()
 
