@@ -379,7 +379,7 @@ class UploadStatus(enum.StrEnum):
 
 
 class UploadSession(db.Model):
-    """A resumable multipart upload of a film's or video's source file (app.works.uploads).
+    """A resumable multipart upload of a film's or video's source file (app.media.uploads).
 
     ``id`` is a random, unguessable token: it is the ``upload_id`` clients see. The storage
     backend's own multipart id (``storage_upload_id``) never leaves the server.

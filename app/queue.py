@@ -1,7 +1,7 @@
 """The media queue (RQ on the app's Redis): the app enqueues jobs by dotted name.
 
 `enqueue_job("media_worker.jobs.transcode_asset", asset_id, job_id=transcode_job_id(asset_id))`
-(app.works.uploads; the id carries the queue name, since RQ's job keys are global to a Redis)
+(app.media.keys; the id carries the queue name, since RQ's job keys are global to a Redis)
 names the job function as a string, so the web app never imports the worker's ffmpeg code.
 RQ's own keys start with its fixed prefix ``rq:``; deployments or test runs that share one Redis
 keep apart by using different queue names (MEDIA_QUEUE).

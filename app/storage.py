@@ -597,3 +597,15 @@ def init_storage(app: Flask) -> None:
 
 def get_storage() -> Storage:
     return current_app.extensions["storage"]
+
+
+def delete_quietly(keys: Iterable[str | None]) -> None:
+    """Remove stored files whose rows are gone; an orphan file is harmless, so never raise."""
+    storage = get_storage()
+    for key in keys:
+        if not key:
+            continue
+        try:
+            storage.delete(key)
+        except Exception:  # the row is already consistent; a leftover file only costs space
+            log.warning("could not delete stored file %s", key, exc_info=True)

@@ -4,7 +4,7 @@ Jobs take ids, never objects, and are idempotent: the app enqueues them with a j
 what they work on, so enqueueing twice runs once. Every job runs inside the worker's Flask app
 context, so it can use the models and the storage backend.
 
-`transcode_asset(asset_id)` turns an uploaded source (app.works.uploads) into the rendition
+`transcode_asset(asset_id)` turns an uploaded source (app.media.uploads) into the rendition
 ladder: ffprobe validation and one ffmpeg pass (`media_worker/transcode.py`), outputs stored
 under `output_prefix` (`works/<work_id>/v<asset_id>-<digest>/`), asset rows written, the work
 moved to `pending_review`.
@@ -29,11 +29,12 @@ from flask import current_app
 from rq import get_current_job
 
 from app.extensions import db
-from app.media_progress import clear_progress, set_progress
+from app.media.keys import output_prefix
+from app.media.limits import max_seconds, transcode_timeout
+from app.media.progress import clear_progress, set_progress
 from app.models import AssetRole, AssetStatus, MediaAsset, WorkStatus
 from app.observability import shared as shared_metrics
 from app.storage import get_storage
-from app.works.uploads import max_seconds, output_prefix, transcode_timeout
 from media_worker.transcode import InvalidMedia, TranscodeTimeout, probe, transcode
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,11 @@ from rq.job import Job
 
 from app import create_app
 from app.extensions import db
+from app.media.transcodes import requeue_stuck_works
 from app.observability.context import bound, sane_request_id
 from app.observability.logs import install_handler
 from app.queue import REQUEST_ID_META
+from media_worker.jobs import remove_orphaned_temp_dirs
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +68,6 @@ def redis_display(url: str) -> str:
 
 def recover(app: Flask) -> None:
     """At start-up: clean up after jobs whose worker died, and enqueue works stuck in processing."""
-    from app.works.uploads import requeue_stuck_works
-    from media_worker.jobs import remove_orphaned_temp_dirs
-
     remove_orphaned_temp_dirs()
     with app.app_context():
         try:
@@ -84,7 +83,7 @@ def build_worker(app: Flask) -> MediaWorker:
     # while the worker blocks on the queue (RQ sets a socket timeout that fits its dequeue wait).
     connection = redis.Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(app.config["MEDIA_QUEUE"], connection=connection)
-    # How often a busy worker reports that its job is alive (app.works.uploads takes a job
+    # How often a busy worker reports that its job is alive (app.media.transcodes takes a job
     # whose reports stopped for MEDIA_STALE_JOB_SECONDS for dead).
     interval = int(app.config["MEDIA_JOB_MONITORING_INTERVAL"])
     # Maintenance (which takes back dead workers' jobs) runs between jobs and when an idle wait

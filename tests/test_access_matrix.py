@@ -52,7 +52,7 @@ class World:
 
     def video_upload(self) -> str:
         """A film draft of the owner's collective with an open upload session; its upload_id."""
-        from app.works.uploads import create_upload
+        from app.media.uploads import create_upload
 
         owner = self.users["owner"]
         work = self.draft(kind="video")

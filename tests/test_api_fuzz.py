@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
 from app.api.openapi import build_spec
 from app.engagement import comments
 from app.extensions import db, limiter
+from app.media import uploads
 from app.models import FeaturedSlot, Role
 from app.moderation import services as moderation
-from app.works import uploads
 from tests.conftest import PASSWORD
 from tests.works_helpers import make_campaign, make_work
 

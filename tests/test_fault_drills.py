@@ -27,7 +27,8 @@ from app.auth.services import issue_token
 from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
 from app.extensions import db, limiter, redis_client
-from app.media_progress import get_progress
+from app.media.keys import transcode_job_id
+from app.media.progress import get_progress
 from app.models import (
     AssetRole,
     Collective,
@@ -41,7 +42,6 @@ from app.models import (
     WorkStatus,
 )
 from app.storage import LocalStorage, init_storage
-from app.works.uploads import transcode_job_id
 from config import Config
 from media_worker.jobs import TEMP_PREFIX
 from tests.fault_support import (

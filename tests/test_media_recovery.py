@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.media_progress import get_progress
+from app.media.progress import get_progress
 from app.models import MediaAsset, Role, WorkStatus
 from media_worker.jobs import TEMP_PREFIX
 from tests.media_samples import make_clip

@@ -20,11 +20,13 @@ import sqlalchemy as sa
 from rq.job import Job
 
 from app.extensions import db, redis_client
-from app.media_progress import get_progress, set_progress
+from app.media.keys import output_prefix, transcode_job_id
+from app.media.progress import get_progress, set_progress
+from app.media.transcodes import requeue_stuck_works
+from app.media.uploads import sniff_video_type
 from app.models import AssetRole, AssetStatus, MediaAsset, Role, UploadSession, Work, WorkStatus
 from app.queue import media_queue
 from app.storage import LocalStorage, get_storage
-from app.works.uploads import output_prefix, requeue_stuck_works, sniff_video_type, transcode_job_id
 from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
 from tests.conftest import csrf_token
 from tests.media_samples import SampleFactory

@@ -9,10 +9,11 @@ import re
 import pytest
 
 from app.extensions import db
+from app.media.keys import output_prefix
+from app.media.uploads import create_upload
 from app.models import Role
 from app.storage import get_storage
 from app.works import services as works
-from app.works.uploads import create_upload, output_prefix
 from tests.works_helpers import jpeg_bytes, make_work, sign_in
 
 # secrets.token_urlsafe(16): 128 random bits in 22 URL-safe characters.

@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.helpers import json_body, login_required_api, require_fields
+from app.media import transcodes, uploads
 from app.works import services as svc
-from app.works import uploads
 
 
 @bp.post("/works/<int:id>/uploads")
@@ -55,4 +55,4 @@ def complete_upload(upload_id: str):
 @bp.get("/works/<int:id>/status")
 @login_required_api
 def work_status(id: int):
-    return uploads.work_status(id, current_user)
+    return transcodes.work_status(id, current_user)

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("works", __name__)
 
-from app.works import media_routes, routes, share_routes  # noqa: E402,F401
+from app.works import routes, share_routes  # noqa: E402,F401

@@ -54,7 +54,7 @@ from app.models import (
     utcnow,
 )
 from app.paging import ID_MAX
-from app.storage import get_storage
+from app.storage import delete_quietly, get_storage
 from app.works.images import ProcessedImage, process_image
 from app.works.markdown import render_markdown
 
@@ -88,18 +88,6 @@ def badge_key(collective_id: int, ext: str) -> str:
     return f"collectives/{collective_id}/badge-{secrets.token_hex(8)}.{ext}"
 
 
-def _delete_quietly(keys: Iterable[str | None]) -> None:
-    """Remove stored files whose rows are gone; an orphan file is harmless, so never raise."""
-    storage = get_storage()
-    for key in keys:
-        if not key:
-            continue
-        try:
-            storage.delete(key)
-        except Exception:  # the row is already consistent; a leftover file only costs space
-            log.warning("could not delete stored file %s", key, exc_info=True)
-
-
 def _store_then_commit(files: list[tuple[str, bytes, str]]) -> None:
     """Write files, then commit the session; on any failure roll back and delete what was written.
 
@@ -114,7 +102,7 @@ def _store_then_commit(files: list[tuple[str, bytes, str]]) -> None:
         db.session.commit()
     except Exception:
         db.session.rollback()
-        _delete_quietly(written)
+        delete_quietly(written)
         raise
 
 
@@ -341,7 +329,7 @@ def update_collective_profile(
     collective.supervision_channel = supervision_channel
     _store_then_commit(files)
     if files and old_badge:
-        _delete_quietly([old_badge])
+        delete_quietly([old_badge])
     return collective
 
 
@@ -593,7 +581,7 @@ def remove_story_image(work: Work, actor: Any, asset_id: int) -> None:
     db.session.delete(asset)
     db.session.commit()
     # Files go after the commit: a failed commit must not leave a row pointing at nothing.
-    _delete_quietly(keys)
+    delete_quietly(keys)
 
 
 def submit_for_review(work: Work, actor: Any) -> Work:

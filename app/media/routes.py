@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import Forbidden, ServiceError
+from app.media import bp, limits, transcodes, uploads
 from app.models import WorkKind
-from app.works import bp, uploads
 from app.works import services as svc
 
 MEDIA_KINDS = (WorkKind.FILM, WorkKind.VIDEO)
@@ -44,7 +44,7 @@ def new_media_work():
             flash(exc.message, "error")
         else:
             flash(_("草稿已保存，现在可以上传视频文件。"), "success")
-            return redirect(url_for("works.upload_media", work_id=work.id))
+            return redirect(url_for("media.upload_media", work_id=work.id))
     return render_template("works/media_form.html", form=form, campaigns=campaigns)
 
 
@@ -54,13 +54,13 @@ def upload_media(work_id: int):
     work = svc.get_editable_work(work_id, current_user)
     if work.kind not in MEDIA_KINDS:
         return redirect(url_for("works.edit_story", work_id=work.id))
-    limit = uploads.max_bytes(work.kind)
+    limit = limits.max_bytes(work.kind)
     return render_template(
         "works/upload.html",
         work=work,
         uploadable=work.status in uploads.UPLOADABLE_STATUSES,
         max_bytes=limit,
         max_mb=limit // (1024 * 1024),
-        max_minutes=uploads.max_seconds(work.kind) // 60,
-        status=uploads.work_status(work.id, current_user),
+        max_minutes=limits.max_seconds(work.kind) // 60,
+        status=transcodes.work_status(work.id, current_user),
     )

@@ -19,38 +19,35 @@ Decisions worth knowing:
   deleted and the work goes back to ``draft`` so the uploader can try again. What only ffprobe
   can tell (truncated, audio only, too long) is decided by the worker: the work ends ``failed``
   with the reason on the source asset.
-* :func:`requeue_stuck_works` re-enqueues works left in ``processing`` whose job is gone or
-  failed (a worker killed mid-job, Redis flushed, an enqueue that failed after the commit).
+* Keys and job ids are built in :mod:`app.media.keys`, limits read in :mod:`app.media.limits`,
+  and the jobs watched in :mod:`app.media.transcodes`.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import math
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 import redis
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from app.catalog import status_label
 from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
-from app.media_progress import get_progress
+from app.media.keys import key_token, output_prefix, source_key
+from app.media.limits import human_size, max_bytes
+from app.media.transcodes import enqueue_transcode
 from app.models import (
     AssetRole,
     AssetStatus,
     MediaAsset,
-    Role,
     UploadSession,
     UploadStatus,
     Work,
@@ -58,10 +55,9 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
-from app.queue import enqueue_job, media_queue
 from app.sql_locks import sqlite_write_lock
-from app.storage import MAX_PART_NUMBER, MultipartError, get_storage
-from app.works.services import _delete_quietly, can_edit_work, can_view_work, ensure_submission_open, get_work
+from app.storage import MAX_PART_NUMBER, MultipartError, delete_quietly, get_storage
+from app.works.services import can_edit_work, can_view_work, ensure_submission_open, get_work
 
 log = logging.getLogger(__name__)
 
@@ -76,72 +72,6 @@ VIDEO_ROLES = (
     AssetRole.HLS,
     AssetRole.POSTER,
 )
-TRANSCODE_JOB = "media_worker.jobs.transcode_asset"
-# RQ states in which a job will still run: anything else (failed, stopped, gone) is stuck.
-_ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
-
-
-# --------------------------------------------------------------------------------------------
-# Storage keys and job ids: built here only.
-
-
-# Random bits in every key that holds material not yet public: with S3_PUBLIC_BASE_URL (a CDN
-# in front of the bucket) nothing but the key stands between a guesser and a file under review.
-KEY_TOKEN_BYTES = 16
-
-
-def key_token() -> str:
-    """128 random bits, URL-safe (and valid as a storage key segment)."""
-    return secrets.token_urlsafe(KEY_TOKEN_BYTES)
-
-
-def source_key(work_id: int, token: str) -> str:
-    return f"works/{work_id}/source/{token}"
-
-
-def output_prefix(work_id: int, asset_id: int, source_storage_key: str) -> str:
-    """Where one transcode's tree (MP4s, HLS ladder, poster) is stored, as the worker wrote it.
-
-    The folder name carries a digest of the source's key: as unguessable as the source's own
-    random token, derived again by whoever deletes the tree, and it does not reveal the
-    source's key (published pages link to these files)."""
-    digest = hashlib.sha256(source_storage_key.encode()).hexdigest()[:32]
-    return f"works/{work_id}/v{asset_id}-{digest}"
-
-
-def transcode_job_id(asset_id: int) -> str:
-    """The RQ job id of an asset's transcode: enqueueing the same id twice runs it once.
-
-    RQ's job keys are global to the Redis server (``rq:job:<id>``); the queue name in the id
-    keeps deployments (and test runs) that share a Redis, each with its own queue, from taking
-    each other's jobs for their own.
-    """
-    return f"{current_app.config['MEDIA_QUEUE']}-transcode-{asset_id}"
-
-
-# --------------------------------------------------------------------------------------------
-# Limits.
-
-
-def max_bytes(kind: WorkKind) -> int:
-    config = current_app.config
-    return int(config["MAX_FILM_BYTES"] if kind == WorkKind.FILM else config["MAX_VIDEO_BYTES"])
-
-
-def max_seconds(kind: WorkKind) -> int:
-    config = current_app.config
-    return int(config["MAX_FILM_SECONDS"] if kind == WorkKind.FILM else config["MAX_VIDEO_SECONDS"])
-
-
-def transcode_timeout(kind: WorkKind) -> int:
-    """Per-job time limit: generous for the longest allowed source, finite for a stuck ffmpeg."""
-    return 600 + 4 * max_seconds(kind)
-
-
-def _human_size(n: int) -> str:
-    if n >= 1024**3:
-        return f"{n / 1024**3:.1f} GB"
-    return f"{n / 1024**2:.0f} MB"
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +158,7 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
     limit = max_bytes(work.kind)
     if size > limit:
         raise ServiceError(
-            _("文件太大：%(kind)s最大 %(limit)s。", kind=_kind_label(work.kind), limit=_human_size(limit)),
+            _("文件太大：%(kind)s最大 %(limit)s。", kind=_kind_label(work.kind), limit=human_size(limit)),
             code="file_too_large",
             status=413,
         )
@@ -419,7 +349,7 @@ def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
         session.status = UploadStatus.ABORTED
         work.status = WorkStatus.DRAFT
         db.session.commit()
-        _delete_quietly([session.storage_key])
+        delete_quietly([session.storage_key])
         raise problem
 
     _remove_previous_video(work)
@@ -468,108 +398,10 @@ def _remove_previous_video(work: Work) -> None:
     ]
     for asset in old:
         work.assets.remove(asset)
-    _delete_quietly(keys)
+    delete_quietly(keys)
     storage = get_storage()
     for prefix in prefixes:
         try:
             storage.delete_prefix(prefix)
         except Exception:
             log.warning("could not delete %s", prefix, exc_info=True)
-
-
-# --------------------------------------------------------------------------------------------
-# The queue.
-
-
-def enqueue_transcode(asset_id: int, kind: WorkKind) -> Job:
-    """One transcode job per source asset: enqueueing again returns the same job."""
-    intervals = list(current_app.config["MEDIA_RETRY_INTERVALS"])
-    return enqueue_job(
-        TRANSCODE_JOB,
-        asset_id,
-        job_id=transcode_job_id(asset_id),
-        job_timeout=transcode_timeout(kind),
-        # Transient failures are retried after MEDIA_RETRY_INTERVALS; the worker runs RQ's
-        # scheduler, which puts the delayed retries back on the queue.
-        retry=Retry(max=len(intervals), interval=intervals),
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
-    )
-
-
-def source_asset(work: Work) -> MediaAsset | None:
-    sources = [asset for asset in work.assets if asset.role == AssetRole.SOURCE]
-    return sources[-1] if sources else None
-
-
-def _heartbeat_is_stale(job: Job) -> bool:
-    """True when the worker running `job` has not reported for MEDIA_STALE_JOB_SECONDS."""
-    limit = float(current_app.config["MEDIA_STALE_JOB_SECONDS"])
-    beat = job.last_heartbeat or job.started_at
-    return beat is not None and (utcnow() - beat.replace(tzinfo=UTC)).total_seconds() > limit
-
-
-def requeue_stuck_works() -> list[int]:
-    """Enqueue again the transcodes of works in ``processing`` whose job will not run.
-
-    Returns the asset ids enqueued. Cheap enough to run at every worker start and periodically.
-    """
-    queue = media_queue()
-    requeued: list[int] = []
-    works = db.session.scalars(sa.select(Work).where(Work.status == WorkStatus.PROCESSING))
-    for work in works:
-        asset = source_asset(work)
-        if asset is None:
-            continue
-        try:
-            job = Job.fetch(transcode_job_id(asset.id), connection=queue.connection)
-            status = job.get_status(refresh=False)
-        except NoSuchJobError:
-            status = None
-        if status == JobStatus.STARTED and _heartbeat_is_stale(job):
-            # Its worker died (SIGKILL, OOM, a lost host) without a word: RQ would notice only
-            # when the started-registry entry expires; take the job back now.
-            queue.started_job_registry.remove_executions(job)
-            job.delete()
-            status = JobStatus.STOPPED
-        elif status in _ALIVE:
-            continue
-        if status == JobStatus.FINISHED:
-            # It ran and returned without moving the work on (it should not happen): run it again.
-            job.delete()
-        enqueue_transcode(asset.id, work.kind)
-        requeued.append(asset.id)
-        log.warning("requeued the transcode of asset %s (work %s, job was %s)", asset.id, work.id, status)
-    return requeued
-
-
-# --------------------------------------------------------------------------------------------
-# Status.
-
-
-def can_see_status(user: Any, work: Work) -> bool:
-    """The work's own collective, moderators in scope and admins."""
-    if not can_view_work(user, work):
-        return False
-    return can_edit_work(user, work) or user.role in (Role.MODERATOR, Role.ADMIN)
-
-
-def work_status(work_id: int, viewer: Any) -> dict[str, Any]:
-    """``{status, progress, error}`` of a work's media processing (404 for anyone else)."""
-    work = get_work(work_id)
-    if not getattr(viewer, "is_authenticated", False) or not can_see_status(viewer, work):
-        raise NotFound(_("您要找的作品不存在或已被删除。"))
-    asset = source_asset(work)
-    progress: float = 0.0
-    if work.status == WorkStatus.PROCESSING:
-        live = get_progress(work.id)
-        progress = live if live is not None else (asset.progress if asset else 0.0)
-    elif work.status in (
-        WorkStatus.PENDING_REVIEW,
-        WorkStatus.PUBLISHED,
-        WorkStatus.REJECTED,
-        WorkStatus.WITHDRAWN,
-    ):
-        progress = 1.0 if asset is not None else 0.0
-    error = asset.error if asset is not None and work.status == WorkStatus.FAILED else None
-    return {"status": str(work.status), "progress": round(progress, 3), "error": error}

@@ -3,7 +3,7 @@
 A file under ``works/<id>/`` is served only to whom may see that work (published: everyone;
 otherwise its collective, moderators in scope and admins), and to the others it is 404 like a
 missing file; badges under ``collectives/`` are public. Any other key is 404. Keys holding
-unpublished material also carry 128 random bits (app/works/uploads.py, app/works/services.py),
+unpublished material also carry 128 random bits (app/media/keys.py, app/works/services.py),
 which is what protects them where this route is not in the way (S3_PUBLIC_BASE_URL, a CDN).
 """
 
@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, abort, send_file
+from flask import abort, send_file
 from flask_login import current_user
 
 from app.errors import NotFound
+from app.media import bp
 from app.models import WorkStatus
 from app.storage import LocalStorage, get_storage
-
-bp = Blueprint("media", __name__)
+from app.works.services import get_visible_work
 
 PUBLIC_PREFIXES = ("collectives/",)
 
 
 def _published(key: str) -> bool | None:
     """For a work's file: whether the work is published (None when the viewer may not see it)."""
-    from app.works.services import get_visible_work
-
     _works, _slash, rest = key.partition("/")
     work_id = rest.partition("/")[0]
     if not work_id.isdigit() or not rest.partition("/")[2]:
