@@ -13,8 +13,8 @@ from app.api.helpers import json_body
 from app.errors import ServiceError
 from app.models import Work
 from app.moderation import services as moderation
-from app.moderation.scope import require_moderator
 from app.paging import ID_MAX
+from app.policy import require_moderator
 from app.works import services as works
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.helpers import json_body
-from app.moderation.scope import require_national
+from app.policy import require_national
 from app.wall import services as wall
 from app.works import services as works
 

@@ -37,10 +37,11 @@ from app.engagement import services
 from app.engagement.counters import Flight
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
-from app.models import Comment, CommentStatus, ModerationEvent, Role, User, Work, WorkStatus
+from app.models import Comment, CommentStatus, ModerationEvent, User, Work, WorkStatus
 from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
 from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size, parse_id
+from app.policy import in_scope, signed_in
 from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,6 @@ def pending_notice() -> str:
 
 def _unavailable() -> ServiceError:
     return ServiceError(_("评论服务暂时繁忙，请稍后再试。"), code="counters_unavailable", status=503)
-
-
-def _signed_in(user: Any) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
 @contextmanager
@@ -132,7 +129,7 @@ def _lock_root(root_id: int) -> CommentStatus | None:
 
 def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Comment:
     """Post a comment (or a reply): visible, or pending when the word filter flags it."""
-    if not _signed_in(user):
+    if not signed_in(user):
         raise ServiceError(_("请先登录。"), code="unauthorized", status=401)
     if work.status != WorkStatus.PUBLISHED:
         raise Conflict(_("作品尚未发布，暂时不能评论。"), code="work_not_published")
@@ -170,15 +167,11 @@ def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Com
 
 def can_moderate_comments(user: Any, work: Work) -> bool:
     """Admins, national moderators, and the provincial moderators of the work's province."""
-    if not _signed_in(user):
-        return False
-    if user.role == Role.ADMIN:
-        return True
-    return user.role == Role.MODERATOR and (not user.province or user.province == work.collective.province)
+    return in_scope(user, work.collective.province)
 
 
 def can_delete_comment(user: Any, comment: Comment, work: Work) -> bool:
-    return _signed_in(user) and (comment.user_id == user.id or can_moderate_comments(user, work))
+    return signed_in(user) and (comment.user_id == user.id or can_moderate_comments(user, work))
 
 
 def get_comment(comment_id: int, viewer: Any) -> Comment:
@@ -193,7 +186,7 @@ def get_comment(comment_id: int, viewer: Any) -> Comment:
         or not can_view_work(viewer, work)
         or (
             comment.status == CommentStatus.PENDING
-            and not (_signed_in(viewer) and comment.user_id == viewer.id)
+            and not (signed_in(viewer) and comment.user_id == viewer.id)
             and not can_moderate_comments(viewer, work)
         )
     ):
@@ -227,7 +220,7 @@ def hide_thread(work: Work, comment: Comment) -> list[int]:
 def delete_comment(user: Any, comment: Comment) -> int:
     """Hide a comment (and, for a top-level one, its replies). Returns the visible comments that
     went away; the work's counter moves by as many."""
-    if not _signed_in(user):
+    if not signed_in(user):
         raise ServiceError(_("请先登录。"), code="unauthorized", status=401)
     if comment.status == CommentStatus.HIDDEN:
         raise NotFound(_("评论不存在或已被删除。"))
@@ -274,7 +267,7 @@ class CommentPage:
 def _shown_to(viewer: Any) -> sa.ColumnElement[bool]:
     """Visible comments, and the viewer's own ones still waiting for review."""
     shown = Comment.status == CommentStatus.VISIBLE
-    if _signed_in(viewer):
+    if signed_in(viewer):
         own_pending = sa.and_(Comment.status == CommentStatus.PENDING, Comment.user_id == viewer.id)
         shown = sa.or_(shown, own_pending)
     return shown

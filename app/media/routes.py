@@ -10,6 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app import policy
 from app.errors import Forbidden, ServiceError
 from app.media import bp, limits, transcodes, uploads
 from app.models import WorkKind
@@ -19,7 +20,7 @@ MEDIA_KINDS = (WorkKind.FILM, WorkKind.VIDEO)
 
 
 def _ensure_member() -> None:
-    if not svc.is_member(current_user, current_user.collective_id):
+    if not policy.is_member(current_user, current_user.collective_id):
         raise Forbidden(_("只有青年文明号集体的成员可以管理作品。"))
 
 

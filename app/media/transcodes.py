@@ -23,9 +23,10 @@ from app.extensions import db
 from app.media.keys import transcode_job_id
 from app.media.limits import transcode_timeout
 from app.media.progress import get_progress
-from app.models import AssetRole, MediaAsset, Role, Work, WorkKind, WorkStatus, utcnow
+from app.models import AssetRole, MediaAsset, Work, WorkKind, WorkStatus, utcnow
+from app.policy import can_see_processing, signed_in
 from app.queue import enqueue_job, media_queue
-from app.works.services import can_edit_work, can_view_work, get_work
+from app.works.services import get_work
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +101,10 @@ def requeue_stuck_works() -> list[int]:
 # Status.
 
 
-def can_see_status(user: Any, work: Work) -> bool:
-    """The work's own collective, moderators in scope and admins."""
-    if not can_view_work(user, work):
-        return False
-    return can_edit_work(user, work) or user.role in (Role.MODERATOR, Role.ADMIN)
-
-
 def work_status(work_id: int, viewer: Any) -> dict[str, Any]:
     """``{status, progress, error}`` of a work's media processing (404 for anyone else)."""
     work = get_work(work_id)
-    if not getattr(viewer, "is_authenticated", False) or not can_see_status(viewer, work):
+    if not signed_in(viewer) or not can_see_processing(viewer, work):
         raise NotFound(_("您要找的作品不存在或已被删除。"))
     asset = source_asset(work)
     progress: float = 0.0

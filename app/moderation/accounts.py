@@ -32,8 +32,8 @@ from app.extensions import db
 from app.models import Comment, CommentStatus, Like, Report, ReportStatus, Role, User
 from app.moderation import audit
 from app.moderation.comment_review import close_reports
-from app.moderation.scope import require_national
 from app.paging import parse_id
+from app.policy import require_national
 
 # Accounts per DELETE statement: keeps the IN list well under every database's parameter limit.
 CHUNK = 500

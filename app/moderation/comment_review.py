@@ -24,9 +24,9 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work, utcnow
 from app.moderation import audit
-from app.moderation.scope import in_scope, province_of, require_moderator
 from app.notifications import services as notifications
 from app.paging import decode_cursor, encode_cursor, page_size, parse_id
+from app.policy import in_scope, province_of, require_moderator
 
 # Reasons shown per comment in the queue; the count says how many there are in all.
 REASONS_SHOWN = 5

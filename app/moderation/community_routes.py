@@ -18,7 +18,7 @@ from app.extensions import db
 from app.moderation import accounts, bp, comment_review
 from app.moderation import reports as report_service
 from app.moderation.report_limits import report_limits
-from app.moderation.scope import is_national, require_moderator
+from app.policy import is_national, require_moderator
 from app.works import services as works
 
 _FLASHED = (Conflict, ValidationFailed)

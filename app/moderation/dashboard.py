@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from app.errors import ServiceError
 from app.extensions import db
 from app.models import Collective, Comment, CommentStatus, Like, ViewDay, Work, WorkStatus, utcnow
-from app.moderation.scope import province_of, require_moderator
+from app.policy import province_of, require_moderator
 
 METRICS = ("works", "likes", "comments", "views")
 GROUPS = ("province", "industry")

@@ -34,7 +34,7 @@ from app.extensions import db
 from app.models import Collective, Comment, FlagStatus, Like, User, VoteFlag, Work, utcnow
 from app.moderation import audit
 from app.moderation.accounts import void_likes
-from app.moderation.scope import in_scope, province_of, require_moderator, require_national
+from app.policy import in_scope, province_of, require_moderator, require_national
 
 log = logging.getLogger(__name__)
 

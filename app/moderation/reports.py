@@ -26,10 +26,9 @@ from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work
 from app.moderation import audit, comment_review
-from app.moderation.scope import in_scope, province_of, require_moderator
 from app.paging import decode_cursor, encode_cursor, page_size, parse_id
+from app.policy import can_view_work, in_scope, province_of, require_moderator
 from app.sql_locks import sqlite_write_lock
-from app.works import services as works
 
 TARGET_TYPES = ("work", "comment")
 OUTCOMES = {"resolved": ReportStatus.RESOLVED, "dismissed": ReportStatus.DISMISSED}
@@ -50,7 +49,7 @@ def _check_target(user: Any, target_type: Any, target_id: Any) -> tuple[str, int
         raise _target_gone(target_type)
     if target_type == "work":
         work = db.session.get(Work, tid)
-        if work is None or not works.can_view_work(user, work):
+        if work is None or not can_view_work(user, work):
             raise _target_gone(target_type)
     else:
         comments.get_comment(tid, user)

@@ -14,7 +14,7 @@ from app.auth.routes import safe_next_url
 from app.errors import Forbidden, ServiceError
 from app.moderation import audit, bp, dashboard, integrity
 from app.moderation import services as moderation
-from app.moderation.scope import is_national, require_moderator
+from app.policy import is_national, require_moderator
 from app.works import services as works
 
 _ACTION_DONE = {

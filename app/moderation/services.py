@@ -32,8 +32,8 @@ from app.models import (
 )
 from app.moderation import audit
 from app.moderation.queues import ACTIONS, QUEUES
-from app.moderation.scope import in_scope, is_national, province_of, require_moderator
 from app.notifications import services as notifications
+from app.policy import in_scope, is_national, province_of, require_moderator
 from app.works.services import WorkFilters, apply_work_filters, get_work
 
 PAGE_SIZE = 20

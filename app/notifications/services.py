@@ -32,6 +32,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Comment, CommentStatus, Notification, NotificationKind, Role, User, Work, utcnow
+from app.policy import signed_in
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 50
@@ -190,10 +191,6 @@ class NotificationPage:
     next_before: int | None
 
 
-def _signed_in(user: Any) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
-
-
 def list_notifications(user: Any, *, before: int | None = None, limit: int = PAGE_SIZE) -> NotificationPage:
     """One page of ``user``'s notifications, newest first; keyset on the id (``before``)."""
     limit = max(1, min(int(limit), PAGE_SIZE_MAX))
@@ -240,7 +237,7 @@ def show_page(user: Any, *, before: int | None = None, limit: int = PAGE_SIZE) -
 
 
 def unread_count(user: Any) -> int:
-    if not _signed_in(user):
+    if not signed_in(user):
         return 0
     query = (
         sa.select(sa.func.count())

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import ServiceError
-from app.moderation.scope import require_national
+from app.policy import require_national
 from app.wall import bp
 from app.wall import services as wall
 from app.works import services as works

@@ -34,8 +34,8 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import FeaturedSlot, Work, WorkStatus
 from app.moderation import audit
-from app.moderation.scope import require_national
 from app.notifications import services as notifications
+from app.policy import require_national
 from app.sql_locks import sqlite_write_lock
 from app.works import services as works
 from app.works.services import WorkFilters

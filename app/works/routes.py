@@ -10,6 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app import policy
 from app.api.helpers import decode_cursor, encode_cursor
 from app.auth.services import client_ip
 from app.engagement import comment_routes, views
@@ -79,7 +80,7 @@ def work_detail(work_id: int):
         gallery=gallery,
         counts=svc.engagement_counts([work.id])[work.id],
         liked=work.id in svc.liked_work_ids(current_user, [work.id]),
-        can_edit=svc.can_edit_work(current_user, work),
+        can_edit=policy.can_edit_work(current_user, work),
         editable=work.status in svc.EDITABLE_STATUSES,
         comment_section=comment_routes.comment_section(work),
     )
@@ -95,7 +96,7 @@ def collective(collective_id: int):
         works=works,
         counts=svc.engagement_counts(w.id for w in works),
         liked=svc.liked_work_ids(current_user, (w.id for w in works)),
-        can_manage=svc.can_manage_collective(current_user, group),
+        can_manage=policy.can_manage_collective(current_user, group),
     )
 
 
@@ -103,7 +104,7 @@ def collective(collective_id: int):
 @login_required
 def edit_collective(collective_id: int):
     group = svc.get_collective(collective_id)
-    if not svc.can_manage_collective(current_user, group):
+    if not policy.can_manage_collective(current_user, group):
         raise Forbidden(_("只有本集体的成员可以修改集体资料。"))
     form = {"promise": group.promise, "supervision_channel": group.supervision_channel}
     if request.method == "POST":
@@ -126,7 +127,7 @@ def edit_collective(collective_id: int):
 
 
 def _member_collective_id() -> int:
-    if not svc.is_member(current_user, current_user.collective_id):
+    if not policy.is_member(current_user, current_user.collective_id):
         raise Forbidden(_("只有青年文明号集体的成员可以管理作品。"))
     return current_user.collective_id
 

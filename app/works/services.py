@@ -54,6 +54,7 @@ from app.models import (
     utcnow,
 )
 from app.paging import ID_MAX
+from app.policy import can_edit_work, can_manage_collective, can_view_work, signed_in
 from app.storage import delete_quietly, get_storage
 from app.works.images import ProcessedImage, process_image
 from app.works.markdown import render_markdown
@@ -104,45 +105,6 @@ def _store_then_commit(files: list[tuple[str, bytes, str]]) -> None:
         db.session.rollback()
         delete_quietly(written)
         raise
-
-
-# --------------------------------------------------------------------------------------------
-# Who may do what.
-
-
-def _is_signed_in(user: Any) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
-
-
-def is_member(user: Any, collective_id: int | None) -> bool:
-    """True when `user` is a collective account of that collective."""
-    return (
-        _is_signed_in(user)
-        and collective_id is not None
-        and user.role == Role.COLLECTIVE
-        and user.collective_id == collective_id
-    )
-
-
-def can_manage_collective(user: Any, collective: Collective) -> bool:
-    return _is_signed_in(user) and (user.is_admin or is_member(user, collective.id))
-
-
-def can_edit_work(user: Any, work: Work) -> bool:
-    return _is_signed_in(user) and (user.is_admin or is_member(user, work.collective_id))
-
-
-def can_view_work(user: Any, work: Work) -> bool:
-    """Published works to anyone; the rest to their collective, moderators in scope and admins."""
-    if work.status == WorkStatus.PUBLISHED:
-        return True
-    if not _is_signed_in(user):
-        return False
-    if can_edit_work(user, work):
-        return True
-    if user.role == Role.MODERATOR:
-        return not user.province or user.province == work.collective.province
-    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,7 +426,7 @@ def create_work(
     body: Any = "",
 ) -> Work:
     """A new draft of `author`'s collective in an open campaign."""
-    if not _is_signed_in(author) or author.role != Role.COLLECTIVE or author.collective_id is None:
+    if not signed_in(author) or author.role != Role.COLLECTIVE or author.collective_id is None:
         raise Forbidden(_("只有青年文明号集体的成员可以发布作品。"))
     kind = _parse_kind(kind)
     title, summary, body = _clean_text_fields(title, summary, body)
