@@ -893,6 +893,14 @@ def _bandwidths(segments: list[tuple[float, Path]]) -> tuple[int, int]:
     return int(math.ceil(peak)), int(math.ceil(average))
 
 
+# Less free space than this where the renditions are written counts as a full disk.
+DISK_FULL_BYTES = 4 * 1024 * 1024
+
+
+def _disk_full(path: Path) -> bool:
+    return shutil.disk_usage(path).free < DISK_FULL_BYTES
+
+
 def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: list[str]) -> TranscodeResult:
     outputs = []
     expected = source.duration
@@ -905,6 +913,12 @@ def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: l
         segments = _segments(playlist)
         produced = sum(seconds for seconds, _ in segments)
         if produced < expected - max(2.0, 0.1 * expected):
+            if _disk_full(out):
+                # Segment writers can fail on ENOSPC without ffmpeg exiting non-zero: a short
+                # ladder on a full disk is our fault, retried once space is freed, never the upload's.
+                raise TranscodeError(
+                    "disk_full", "视频转码失败，请稍后重试或更换文件。", f"{plan.name}: disk full"
+                )
             # The decoder ran out of data: the index promised more than the file holds.
             raise InvalidMedia(
                 "truncated",
