@@ -16,7 +16,7 @@ import redis
 from flask import current_app
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 
 from app.extensions import redis_client
 from app.observability.context import current_request_id
@@ -75,6 +75,43 @@ def enqueue_job(func_name: str, *args: Any, job_id: str | None = None, **options
             if existing is None:  # pragma: no cover - it was created and already expired
                 raise
             return existing
+
+
+def enqueue_after(func_name: str, *args: Any, after: str, job_id: str, **options: Any) -> Job:
+    """Put `func_name(*args)` on the media queue to run once the job `after` has finished, ahead
+    of whatever is waiting then (RQ keeps it deferred until that moment; if `after` fails for
+    good, it never runs). Enqueueing again under the same `job_id` replaces nothing."""
+    queue = media_queue()
+    existing = _fetch(job_id, queue.connection)
+    if existing is not None:
+        return existing
+    dependency = Dependency(jobs=[after], enqueue_at_front=True)
+    return queue.enqueue_call(
+        func_name, args=args, job_id=job_id, depends_on=dependency, **_rq_options(_with_request_id(options))
+    )
+
+
+def forget_jobs() -> int:
+    """Delete the media queue's jobs: those waiting, and the records RQ keeps of jobs run,
+    failed, deferred or scheduled. Only for a database that starts empty (``flask demo load``):
+    job ids are built from row ids (``transcode-<asset id>``), which a new database hands out
+    again, and an old job's record under the same id would make the new one never run.
+    Returns how many keys went."""
+    queue = media_queue()
+    connection = queue.connection
+    registries = (
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.deferred_job_registry,
+        queue.scheduled_job_registry,
+        queue.canceled_job_registry,
+    )
+    keys = [registry.key for registry in registries]
+    # Every job id this app builds starts with the queue's name (see transcode_job_id).
+    for pattern in (f"rq:job:{queue.name}-*", f"rq:results:{queue.name}-*"):
+        keys += [key for key in connection.scan_iter(match=pattern, count=1000)]
+    queue.empty()
+    return sum(connection.delete(key) for key in keys)
 
 
 def _with_request_id(options: dict[str, Any]) -> dict[str, Any]:

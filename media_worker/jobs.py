@@ -9,6 +9,10 @@ ladder: ffprobe validation and one ffmpeg pass (`media_worker/transcode.py`), ou
 under `output_prefix` (`works/<work_id>/v<asset_id>-<digest>/`), asset rows written, the work
 moved to `pending_review`.
 
+`upload_demo_clip(work_id, spec, then)` is the demo's (``flask demo load``): it makes a film's or
+video's source clip with ffmpeg (`media_worker/demo_clips.py`) and uploads it through the same
+upload session, parts and completion as a browser, so the transcode above runs as for any upload.
+
 Failures: an unusable upload (InvalidMedia, a timeout) is permanent: the work becomes `failed`
 with the Chinese reason on the source asset, and the job returns normally so RQ does not retry.
 Anything else (storage down, ffmpeg killed) is raised so RQ retries it with backoff; the last
@@ -17,6 +21,7 @@ attempt marks the work failed instead, so that no work waits in `processing` for
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -29,12 +34,16 @@ from flask import current_app
 from rq import get_current_job
 
 from app.extensions import db
-from app.media.keys import output_prefix
+from app.media.keys import output_prefix, transcode_job_id
 from app.media.limits import max_seconds, transcode_timeout
 from app.media.progress import clear_progress, set_progress
-from app.models import AssetRole, AssetStatus, MediaAsset, WorkStatus
+from app.media.transcodes import source_asset
+from app.media.uploads import UPLOADABLE_STATUSES, complete_upload, create_upload, part_count, put_part
+from app.models import AssetRole, AssetStatus, MediaAsset, Work, WorkStatus
 from app.observability import shared as shared_metrics
+from app.queue import enqueue_after
 from app.storage import get_storage
+from media_worker.demo_clips import ClipSpec, make_clip
 from media_worker.transcode import InvalidMedia, TranscodeTimeout, probe, transcode
 
 log = logging.getLogger(__name__)
@@ -194,6 +203,43 @@ def _fail(source: MediaAsset, message: str, exc: BaseException) -> None:
     source.work.status = WorkStatus.FAILED
     db.session.commit()
     clear_progress(source.work_id)
+
+
+def upload_demo_clip(work_id: int, spec: dict[str, Any], then: str | None = None) -> dict[str, Any]:
+    """Make the source clip of a demo film or video and upload it as its author would.
+
+    ``spec`` is a :class:`~media_worker.demo_clips.ClipSpec` as a dict. ``then`` names a job to
+    run with the work's id once the transcode has finished (the demo moderator's approval).
+    A work that already has its upload (the job ran before) is left alone.
+    """
+    work = db.session.get(Work, work_id)
+    if work is None or work.author is None or work.status not in UPLOADABLE_STATUSES:
+        log.info("upload_demo_clip(%s): nothing to do (%s)", work_id, work and work.status)
+        return {"skipped": str(work.status) if work else "no_work"}
+    author = work.author
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
+        clip = make_clip(ClipSpec.from_dict(spec), Path(tmp) / "source.mp4")
+        log.info("demo clip of work %s made (%d bytes); uploading it", work.id, clip.stat().st_size)
+        session = create_upload(
+            work.id, author, filename=f"{work.title}.mp4", size=clip.stat().st_size, content_type="video/mp4"
+        )
+        parts = []
+        with clip.open("rb") as source:
+            for number in range(1, part_count(session) + 1):
+                etag = put_part(session, number, io.BytesIO(source.read(session.part_size)))
+                parts.append({"number": number, "etag": etag})
+        work = complete_upload(session, author, parts)
+    asset = source_asset(work)
+    if then and asset is not None and work.status == WorkStatus.PROCESSING:
+        enqueue_after(
+            then,
+            work.id,
+            after=transcode_job_id(asset.id),
+            job_id=f"{current_app.config['MEDIA_QUEUE']}-demo-then-{work.id}",
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    return {"work_id": work.id, "asset_id": asset.id if asset else None}
 
 
 def remove_orphaned_temp_dirs(root: str | None = None) -> list[str]:

@@ -24,8 +24,15 @@ mkdir -p "${INSTANCE_PATH:-$ROOT/instance}"
 
 echo "==> 数据库迁移 / applying migrations (flask db upgrade)"
 "$BIN/flask" db upgrade
-# Prints the demo accounts' credentials on the first run only; does nothing once data exists.
-"$BIN/flask" demo load --if-empty
+# The demo campaign, on the first run only (it does nothing once accounts exist; never in
+# production). Its summary and the demo accounts' credentials are printed with the URL below;
+# its micro-film and micro-videos are made and transcoded by the worker while the site serves.
+DEMO_SUMMARY=""
+if [[ $APP_ENV != production ]]; then
+    echo "==> 演示数据 / demo data (first run only: flask demo load --if-empty)"
+    DEMO_SUMMARY="$("$BIN/flask" demo load --if-empty)"
+    [[ $DEMO_SUMMARY == *"demo accounts"* ]] || { echo "$DEMO_SUMMARY"; DEMO_SUMMARY=""; }
+fi
 
 WORKER_PID=""
 COUNTERS_PID=""
@@ -97,6 +104,10 @@ for _ in $(seq 1 300); do
 done
 ((serving)) || { echo "run.sh: the web server did not answer at ${URL}healthz within 60 s" >&2; exit 1; }
 echo
+if [[ -n $DEMO_SUMMARY ]]; then
+    echo "$DEMO_SUMMARY"
+    echo
+fi
 echo "网络倡文明 已启动 / is running at $URL"
 echo "按 Ctrl-C 停止 / press Ctrl-C to stop"
 echo

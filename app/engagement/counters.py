@@ -691,6 +691,19 @@ def forget_works(work_ids: Iterable[int]) -> None:
     delete_keys(key for work_id in work_ids for key in (counts_key(work_id), fence_key(work_id)))
 
 
+def forget_all() -> int:
+    """Delete every key of this module under the prefix but the job locks: counts, fences, view
+    buffers and viewer sets, rankings, the repair queue and the intact mark. Only for a database
+    that starts empty (``flask demo load``): whatever is there was counted for another database,
+    and would be taken for this one's (work ids start again from 1). Returns how many keys went."""
+    client = _client()
+    prefix = _glob_escape(_prefix())
+    keys = [
+        _text(key) for tag in ("{w:*", "{r:*") for key in client.scan_iter(match=prefix + tag, count=1000)
+    ]
+    return delete_keys([*keys, views_dirty_key(), repair_key(), intact_key()])
+
+
 # --------------------------------------------------------------------------------------------
 # Reading rankings.
 
