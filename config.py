@@ -71,6 +71,10 @@ class Config:
     # (storage unreachable, a full temp disk): as many retries as pauses.
     MEDIA_RETRY_INTERVALS = [int(s) for s in os.environ.get("MEDIA_RETRY_INTERVALS", "10,30,60").split(",")]
 
+    # Length of each demo clip `flask demo load` has the worker make (0: each its own, 10–16 s);
+    # the tests make short ones.
+    DEMO_CLIP_SECONDS = _int("DEMO_CLIP_SECONDS", 0)
+
     API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 30)
 
     RATELIMIT_STORAGE_URI = REDIS_URL

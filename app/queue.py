@@ -106,12 +106,12 @@ def forget_jobs() -> int:
         queue.scheduled_job_registry,
         queue.canceled_job_registry,
     )
+    removed = int(queue.empty() or 0)  # the waiting jobs, and their records
     keys = [registry.key for registry in registries]
     # Every job id this app builds starts with the queue's name (see transcode_job_id).
     for pattern in (f"rq:job:{queue.name}-*", f"rq:results:{queue.name}-*"):
-        keys += [key for key in connection.scan_iter(match=pattern, count=1000)]
-    queue.empty()
-    return sum(connection.delete(key) for key in keys)
+        keys += list(connection.scan_iter(match=pattern, count=1000))
+    return removed + sum(connection.delete(key) for key in keys)
 
 
 def _with_request_id(options: dict[str, Any]) -> dict[str, Any]:

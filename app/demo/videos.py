@@ -48,7 +48,7 @@ def clip_job_id(work_id: int) -> str:
 
 
 def clip_spec(video: DemoVideo, collective_name: str) -> dict[str, Any]:
-    seconds = current_app.config.get("DEMO_CLIP_SECONDS") or video.seconds
+    seconds = current_app.config["DEMO_CLIP_SECONDS"] or video.seconds
     return {
         "title": video.title,
         "subtitle": collective_name,
