@@ -10,10 +10,12 @@ import os
 import re
 import secrets
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from tests.web_process import free_port
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 START_TIMEOUT = 90  # migrations and the demo data on a first run, on a busy 2-core machine
+DEMO_VIDEOS_TIMEOUT = 300  # three short clips made, uploaded and transcoded by one worker
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +75,8 @@ def run_env(tmp_path, redis_server):
         MEDIA_QUEUE=f"media-runtest-{token}",
         WEB_WORKERS="1",
         WEB_THREADS="2",
+        # The demo's clips made short: the suite pays for their transcodes.
+        DEMO_CLIP_SECONDS="4",
     )
     yield env
     for pattern in (f"wmcwm-runtest-{token}:*", f"rq:*runtest-{token}*"):
@@ -80,7 +85,18 @@ def run_env(tmp_path, redis_server):
     redis_server.srem("rq:queues", f"rq:queue:media-runtest-{token}")
 
 
-def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly(run_env, tmp_path):
+def demo_video_statuses(database: Path) -> dict[str, str]:
+    """The statuses of the demo's film and videos in the run's SQLite database."""
+    if not database.exists():
+        return {}
+    with closing(sqlite3.connect(database, timeout=10)) as conn:
+        rows = conn.execute("SELECT title, status FROM work WHERE kind IN ('film', 'video')").fetchall()
+    return dict(rows)
+
+
+def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly(
+    run_env, tmp_path, redis_server
+):
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -114,6 +130,41 @@ def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly
         while "计数维护已启动" not in log_path.read_text(errors="replace"):
             assert time.monotonic() < deadline, f"the counters loop did not start:\n{log_path.read_text()}"
             time.sleep(0.2)
+
+        # The first start: the demo's accounts are printed with the URL, the worker makes,
+        # uploads and transcodes the demo's film and videos (two published, one left for review),
+        # and the first reconcile (the loop's first tick) finds the demo's numbers right.
+        log = log_path.read_text()
+        assert log.index("demo accounts") < log.index("is running at"), log
+        assert len(re.findall(r"email: \S+\s+password: \S+", log)) == 10
+        statuses: dict[str, str] = {}
+        video_deadline = time.monotonic() + DEMO_VIDEOS_TIMEOUT
+        wanted = {
+            "守护万家灯火": "published",
+            "地铁站里的一分钟": "published",
+            "山里孩子的早读课": "pending_review",
+        }
+        while statuses != wanted:
+            statuses = demo_video_statuses(Path(run_env["INSTANCE_PATH"]) / "app.db")
+            assert "failed" not in statuses.values(), log_path.read_text()[-3000:]
+            assert time.monotonic() < video_deadline, (
+                f"demo videos {statuses}:\n{log_path.read_text()[-3000:]}"
+            )
+            time.sleep(0.5)
+        intact = f"{run_env['REDIS_KEY_PREFIX']}{{jobs}}:intact"
+        while not redis_server.exists(intact):
+            assert time.monotonic() < video_deadline, "the first reconcile did not finish"
+            time.sleep(0.2)
+        assert "counter drift repaired" not in log_path.read_text()
+        check = subprocess.run(
+            [str(ROOT / ".venv/bin/flask"), "counters", "reconcile"],
+            cwd=ROOT,
+            env={**run_env, "APP_ENV": "development", "FLASK_APP": "wsgi"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert check.returncode == 0 and "计数与数据库一致" in check.stdout, check.stdout + check.stderr
 
         os.killpg(pgid, signal.SIGTERM)
         assert process.wait(timeout=30) == 0
