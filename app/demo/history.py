@@ -66,10 +66,8 @@ class Accounts:
 
 @dataclass
 class LoadedDemo:
-    credentials: list[tuple[str, str, str]]
-    campaign_id: int
-    works: dict[str, int]  # title -> id
-    videos: list[int]  # the films and videos waiting for their clips, in content.VIDEOS order
+    credentials: list[tuple[str, str, str]]  # (label, e-mail, password) of the accounts to try
+    videos: list[int]  # ids of the film and videos waiting for their clips, as content.VIDEOS
 
 
 def _password() -> str:
@@ -247,7 +245,7 @@ class DemoCampaign:
         self.replay = Replay()
         self.rng = self.replay.rng
         self.works: dict[str, Work] = {}
-        self.published: dict[str, int] = {}  # title -> days ago it was published
+        self.published: dict[str, DemoStory] = {}  # by title, in the order they came out
         self.threads: dict[tuple[str, int], list[int]] = {}  # (title, n-th comment) -> comment ids
         self.likers: dict[str, list[User]] = {}  # title -> fans who will like it, in order
 
@@ -271,12 +269,7 @@ class DemoCampaign:
         # The detector runs every minute in `flask counters run`; run once now, so that the burst
         # is on the vote-integrity page however the demo was loaded.
         integrity.detect()
-        return LoadedDemo(
-            credentials=self.accounts.credentials,
-            campaign_id=self.campaign.id,
-            works={title: work.id for title, work in self.works.items()},
-            videos=videos,
-        )
+        return LoadedDemo(credentials=self.accounts.credentials, videos=videos)
 
     def day(self, k: int) -> None:
         """The 24 hours that ended k days ago: publications, then what people did, then views."""
@@ -320,14 +313,11 @@ class DemoCampaign:
         self.works[story.title] = work
         return work
 
-    def _reviewer(self, work: Work) -> User:
-        province = content.COLLECTIVES[self._collective_index(work)].province
-        if province == self.accounts.provincial.province:
+    def _reviewer(self, story: DemoStory) -> User:
+        """The province's own moderator where there is one, else the national one."""
+        if content.COLLECTIVES[story.collective].province == self.accounts.provincial.province:
             return self.accounts.provincial
         return self.accounts.moderator
-
-    def _collective_index(self, work: Work) -> int:
-        return next(s.collective for s in content.STORIES if s.title == work.title)
 
     def publish_story(self, story: DemoStory, k: int) -> None:
         # Written in the evening or at night, submitted, approved the next morning.
@@ -337,8 +327,8 @@ class DemoCampaign:
         with self.replay.at(k, hours - 1):
             svc.submit_for_review(work, member)
         with self.replay.at(k, hours - 4):
-            moderation.approve_work(self._reviewer(work), work.id)
-        self.published[story.title] = k
+            moderation.approve_work(self._reviewer(story), work.id)
+        self.published[story.title] = story
         fans = list(self.accounts.fans)
         self.rng.shuffle(fans)
         total = round(story.popularity * LIKES_PER_STORY * self.rng.uniform(0.85, 1.15))
@@ -373,10 +363,10 @@ class DemoCampaign:
     def likes(self, k: int) -> None:
         """Each published story's likes spread over the days since it came out, most early on."""
         events: list[tuple[datetime, str, User]] = []
-        for title, published in self.published.items():
+        for title, story in self.published.items():
             likers = self.likers[title]
-            age = published - k
-            weights = [0.62**a for a in range(published + 1)]
+            age = story.days_ago - k
+            weights = [0.62**a for a in range(story.days_ago + 1)]
             done = round(len(likers) * sum(weights[:age]) / sum(weights))
             due = round(len(likers) * sum(weights[: age + 1]) / sum(weights))
             for fan in likers[done:due]:
@@ -391,10 +381,9 @@ class DemoCampaign:
     def views(self, k: int) -> None:
         """The day's views, counted as the work pages count them."""
         with self.replay.at(k, 1):
-            for title, published in self.published.items():
+            for title, story in self.published.items():
                 work = self.works[title]
-                story = next(s for s in content.STORIES if s.title == title)
-                age = published - k
+                age = story.days_ago - k
                 n = story.popularity * VIEWS_PER_DAY * VIEWS_DECAY**age * self.rng.uniform(0.8, 1.2)
                 for i in range(round(n) + self.rng.randint(2, 6)):
                     views.record_view(work, views.viewer_key(None, f"192.0.2.{i % 250}", f"demo/{i // 250}"))
