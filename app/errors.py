@@ -11,7 +11,7 @@ import math
 import time
 
 import sqlalchemy as sa
-from flask import Flask, abort, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -114,14 +114,11 @@ def _database_unavailable(exc: sa.exc.DBAPIError) -> bool:
 
 
 def init_errorhandlers(app: Flask) -> None:
-    @app.url_value_preprocessor
-    def ids_past_any_row_are_not_found(endpoint, values):
-        # An id in a URL that no row can have (ids are 32-bit on PostgreSQL; SQLite overflows past
-        # 64 bits) is simply not found, on every page and API path, before a query can fail on it.
-        from app.paging import ID_MAX
+    from app.ids import refuse_impossible_ids
 
-        if values and any(type(v) is int and v > ID_MAX for v in values.values()):
-            abort(404)
+    # An id in a URL that no row can have is simply not found, on every page and API path
+    # (blueprints included: app-level preprocessors run for them too), before a query fails on it.
+    app.url_value_preprocessor(refuse_impossible_ids)
 
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError):

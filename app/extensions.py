@@ -6,13 +6,14 @@ import redis
 from flask import Flask, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+
+from app.clients import client_ip
 
 # Named constraints make migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -71,7 +72,7 @@ def account_or_ip_key() -> str:
 
     if current_user and current_user.is_authenticated:
         return f"user:{current_user.id}"
-    return f"ip:{get_remote_address()}"
+    return f"ip:{client_ip()}"
 
 
 limiter = Limiter(key_func=account_or_ip_key, default_limits=[])

@@ -11,13 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from flask import current_app
-from flask_limiter.util import get_remote_address
 
+from app.clients import client_ip
 from app.extensions import account_or_ip_key, limiter
-
-
-def client_ip() -> str:
-    return get_remote_address() or "unknown"
 
 
 def account_and_ip_limits(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from app import create_app
-from app.rate_limits import client_ip
+from app.clients import client_ip
 
 
 def echo_app(**config):

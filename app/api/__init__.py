@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import NotFound
 
 from app.extensions import csrf
-from app.paging import ID_MAX
 
 bp = Blueprint("api", __name__)
 # CSRF is checked below only for cookie-authenticated writes; bearer-token clients send no cookie
@@ -25,13 +23,6 @@ def protect_cookie_writes() -> None:
         # clients must be able to call auth/register and auth/token before they hold a token.
         return
     csrf.protect()
-
-
-@bp.url_value_preprocessor
-def refuse_impossible_ids(endpoint: str | None, values: dict | None) -> None:
-    # <int:…> takes any number of digits: one past what an id column holds is no row (app/paging.py).
-    if values and any(isinstance(v, int) and v > ID_MAX for v in values.values()):
-        raise NotFound()
 
 
 def _carries_login_cookie() -> bool:

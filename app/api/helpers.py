@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.errors import ServiceError, ValidationFailed
-from app.paging import ID_MAX, SQL_INT_MAX
+from app.ids import ID_MAX, check_json_integers, integers_fit
 
 
 def json_body() -> dict[str, Any]:
@@ -32,24 +32,8 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ServiceError(_("请求内容不是有效的 JSON 对象。"), code="invalid_json")
     # Past 64 bits no column holds it, and SQLite raises OverflowError instead of finding nothing.
-    if not _integers_fit(data, SQL_INT_MAX):
-        message = _("数值超出范围。")
-        raise ValidationFailed(message, code="number_out_of_range")
+    check_json_integers(data)
     return data
-
-
-def _integers_fit(data: Any, bound: int) -> bool:
-    """No integer anywhere in `data` is beyond ±bound."""
-    pending = [data]
-    while pending:  # iterative: the body's depth is the client's choice
-        value = pending.pop()
-        if isinstance(value, dict):
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > bound:
-            return False
-    return True
 
 
 def require_fields(data: dict[str, Any], *names: str) -> None:
@@ -79,7 +63,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error) as exc:
         raise ServiceError(_("分页游标无效。"), code="invalid_cursor") from exc
-    # A cursor holds ids and small counts: nothing past an id column's range (app/paging.py).
-    if not isinstance(value, dict) or not _integers_fit(value, ID_MAX):
+    # A cursor holds ids and small counts: nothing past an id column's range (app/ids.py).
+    if not isinstance(value, dict) or not integers_fit(value, ID_MAX):
         raise ServiceError(_("分页游标无效。"), code="invalid_cursor")
     return value

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.helpers import login_required_api
-from app.auth.services import client_ip
+from app.clients import client_ip
 from app.engagement import services as engagement
 from app.engagement.like_limits import like_limits
 from app.works.services import get_visible_work

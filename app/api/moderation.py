@@ -5,36 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.api import bp
 from app.api.helpers import json_body
-from app.errors import ServiceError
+from app.ids import ID_MAX, invalid_parameter, query_int
 from app.models import Work
 from app.moderation import services as moderation
-from app.paging import ID_MAX
 from app.policy import require_moderator
 from app.works import services as works
-
-
-def _invalid(name: str, value: Any) -> ServiceError:
-    return ServiceError(
-        _("参数 %(name)s 的取值无效：%(value)s", name=name, value=value), code="invalid_parameter"
-    )
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise _invalid(name, value) from None
-    if abs(number) > ID_MAX:
-        raise _invalid(name, value)
-    return number
 
 
 def review_dict(work: Work) -> dict[str, Any]:
@@ -51,14 +30,14 @@ def review_dict(work: Work) -> dict[str, Any]:
 def moderation_queue():
     require_moderator(current_user)
     kind = request.args.get("kind") or "works"
-    limit = _int_arg("limit") or moderation.PAGE_SIZE
+    limit = query_int("limit", minimum=-ID_MAX, maximum=ID_MAX) or moderation.PAGE_SIZE
     if kind == "comments":
         from app.moderation.comment_review import comment_queue
 
         items, next_cursor = comment_queue(current_user, cursor=request.args.get("cursor"), limit=limit)
         return {"items": items, "next_cursor": next_cursor}
     if kind != "works":
-        raise _invalid("kind", kind)
+        raise invalid_parameter("kind", kind)
     # The work's own kind (film, video, story) is `work_kind` here: `kind` names the queue.
     filters, _sort = works.parse_work_filters(
         {**request.args.to_dict(), "kind": request.args.get("work_kind")}
@@ -67,7 +46,7 @@ def moderation_queue():
         current_user,
         request.args.get("queue") or "pending",
         filters,
-        after_id=_int_arg("cursor"),
+        after_id=query_int("cursor", minimum=-ID_MAX, maximum=ID_MAX),
         limit=limit,
     )
     return {
@@ -109,7 +88,7 @@ def moderation_bulk():
     data = json_body()
     work_ids = data.get("work_ids")
     if not isinstance(work_ids, list):
-        raise _invalid("work_ids", work_ids)
+        raise invalid_parameter("work_ids", work_ids)
     result = moderation.bulk_act(
         current_user, str(data.get("action") or ""), work_ids, data.get("reason") or ""
     )

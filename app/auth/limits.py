@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from flask import current_app, request
 
+from app.clients import client_ip
 from app.extensions import limiter
-from app.rate_limits import client_ip
 
 
 def _submitted_email() -> str:

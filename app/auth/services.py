@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, request
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -345,7 +345,3 @@ def user_for_token(token: str) -> User | None:
     if not token:
         return None
     return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": _hash_token(token), "now": utcnow()})
-
-
-def client_ip() -> str:
-    return request.remote_addr or ""

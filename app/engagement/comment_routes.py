@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from app.engagement import comments
 from app.engagement.comment_limits import comment_limits
 from app.errors import ServiceError
+from app.ids import parse_id
 from app.models import Comment, CommentStatus, Work, WorkStatus
 from app.works.services import get_visible_work
 
@@ -74,10 +75,11 @@ def comment_section(work: Work) -> CommentSection:
 
 
 def _reply_target(work: Work, comment_id: Any) -> comments.CommentView | None:
-    if not comment_id or not str(comment_id).isdigit():
+    comment_id = parse_id(comment_id)
+    if comment_id is None:
         return None
     try:
-        comment = comments.get_comment(int(comment_id), current_user)
+        comment = comments.get_comment(comment_id, current_user)
     except ServiceError:
         return None
     if comment.work_id != work.id or comment.status != CommentStatus.VISIBLE:

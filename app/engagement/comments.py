@@ -37,10 +37,11 @@ from app.engagement import services
 from app.engagement.counters import Flight
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Comment, CommentStatus, ModerationEvent, User, Work, WorkStatus
 from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
-from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size, parse_id
+from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size
 from app.policy import in_scope, signed_in
 from app.works.services import can_view_work
 

@@ -726,7 +726,15 @@ class RankCursor:
         try:
             data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             return cls(float(data["s"]), int(data["w"]), int(data["o"]))
-        except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        # OverflowError: an "Infinity" where an integer belongs (json reads it as a float).
+        except (
+            binascii.Error,
+            UnicodeDecodeError,
+            json.JSONDecodeError,
+            KeyError,
+            TypeError,
+            OverflowError,
+        ) as exc:
             raise ValueError("not a ranking cursor") from exc
 
 

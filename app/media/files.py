@@ -15,6 +15,7 @@ from flask import abort, send_file
 from flask_login import current_user
 
 from app.errors import NotFound
+from app.ids import parse_id
 from app.media import bp
 from app.models import WorkStatus
 from app.storage import LocalStorage, get_storage
@@ -26,11 +27,11 @@ PUBLIC_PREFIXES = ("collectives/",)
 def _published(key: str) -> bool | None:
     """For a work's file: whether the work is published (None when the viewer may not see it)."""
     _works, _slash, rest = key.partition("/")
-    work_id = rest.partition("/")[0]
-    if not work_id.isdigit() or not rest.partition("/")[2]:
+    work_id = parse_id(rest.partition("/")[0])
+    if work_id is None or not rest.partition("/")[2]:
         return None
     try:
-        work = get_visible_work(int(work_id), current_user, media=False)
+        work = get_visible_work(work_id, current_user, media=False)
     except NotFound:
         return None
     return work.status == WorkStatus.PUBLISHED

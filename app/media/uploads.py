@@ -41,6 +41,7 @@ from flask_babel import gettext as _
 from app.catalog import status_label
 from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
+from app.ids import SQL_INT_MAX, parse_int
 from app.media.keys import key_token, output_prefix, source_key
 from app.media.limits import human_size, max_bytes
 from app.media.transcodes import enqueue_transcode
@@ -102,12 +103,7 @@ SNIFF_BYTES = 192
 
 
 def _parse_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return parse_int(value, minimum=-SQL_INT_MAX, maximum=SQL_INT_MAX)
 
 
 def part_count(session: UploadSession) -> int:

@@ -29,10 +29,10 @@ from flask_babel import gettext as _
 from app.engagement import services
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Comment, CommentStatus, Like, Report, ReportStatus, Role, User
 from app.moderation import audit
 from app.moderation.comment_review import close_reports
-from app.paging import parse_id
 from app.policy import require_national
 
 # Accounts per DELETE statement: keeps the IN list well under every database's parameter limit.

@@ -22,10 +22,11 @@ from flask_babel import gettext as _
 from app.engagement import comments, services
 from app.errors import Conflict, NotFound
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work, utcnow
 from app.moderation import audit
 from app.notifications import services as notifications
-from app.paging import decode_cursor, encode_cursor, page_size, parse_id
+from app.paging import decode_cursor, encode_cursor, page_size
 from app.policy import in_scope, province_of, require_moderator
 
 # Reasons shown per comment in the queue; the count says how many there are in all.

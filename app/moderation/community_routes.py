@@ -15,6 +15,7 @@ from app.auth.routes import safe_next_url
 from app.engagement import comments as comment_service
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
+from app.ids import parse_id
 from app.moderation import accounts, bp, comment_review
 from app.moderation import reports as report_service
 from app.moderation.report_limits import report_limits
@@ -139,10 +140,11 @@ def create_report():
 
 def _work_of(target_type: str, target_id: str) -> tuple[int, str | None]:
     """The work page a report form returns to (and where on it), checked as the service does."""
-    if target_type == "comment" and target_id.isdigit():
-        comment = comment_service.get_comment(int(target_id), current_user)
+    target = parse_id(target_id)
+    if target_type == "comment" and target is not None:
+        comment = comment_service.get_comment(target, current_user)
         return comment.work_id, f"comment-{comment.id}"
-    if target_type == "work" and target_id.isdigit():
-        return works.get_visible_work(int(target_id), current_user, media=False).id, None
+    if target_type == "work" and target is not None:
+        return works.get_visible_work(target, current_user, media=False).id, None
     db.session.rollback()
     raise ValidationFailed(_("只能举报作品或评论。"), code="invalid_target_type")

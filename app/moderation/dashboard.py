@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 from app.errors import ServiceError
 from app.extensions import db
+from app.ids import query_id, query_int
 from app.models import Collective, Comment, CommentStatus, Like, ViewDay, Work, WorkStatus, utcnow
 from app.policy import province_of, require_moderator
 
@@ -71,11 +72,8 @@ def parse_options(args: Any) -> tuple[str, int, int | None]:
         raise ServiceError(
             _("参数 %(name)s 的取值无效：%(value)s", name="group", value=group), code="invalid_parameter"
         )
-    try:
-        period = int(args.get("days") or 30)
-        campaign_id = int(args["campaign_id"]) if args.get("campaign_id") else None
-    except ValueError:
-        raise ServiceError(_("参数取值无效。"), code="invalid_parameter") from None
+    period = query_int("days", minimum=1, maximum=max(PERIODS), default=30, args=args)
+    campaign_id = query_id("campaign_id", args)
     if period not in PERIODS:
         raise ServiceError(
             _("参数 %(name)s 的取值无效：%(value)s", name="days", value=period), code="invalid_parameter"

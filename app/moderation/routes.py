@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from app.auth.routes import safe_next_url
 from app.errors import Forbidden, ServiceError
+from app.ids import ID_MAX, query_int
 from app.moderation import audit, bp, dashboard, integrity
 from app.moderation import services as moderation
 from app.policy import is_national, require_moderator
@@ -36,7 +37,7 @@ def queue():
     require_moderator(current_user)
     queue_name = request.args.get("queue") or "pending"
     filters, _sort = works.parse_work_filters(request.args)
-    after = request.args.get("after", type=int)
+    after = query_int("after", minimum=-ID_MAX, maximum=ID_MAX)
     page = moderation.review_queue(current_user, queue_name, filters, after_id=after)
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     more_url = (
@@ -101,7 +102,7 @@ def bulk():
 def audit_log():
     if not current_user.is_admin:
         raise Forbidden(_("只有管理员可以查看审核日志。"))
-    before = request.args.get("before", type=int)
+    before = query_int("before", minimum=-ID_MAX, maximum=ID_MAX)
     action = request.args.get("action") or None
     events = audit.events(before_id=before, limit=51, action=action)
     more_url = None

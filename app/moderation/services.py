@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from app.engagement import services as engagement
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
+from app.ids import parse_id
 from app.models import (
     Collective,
     Comment,
@@ -303,10 +304,10 @@ def bulk_act(moderator: Any, action: str, work_ids: Iterable[Any], reason: Any =
         _clean_reason(reason, required=True)  # refuse the whole batch before touching any work
     ids: list[int] = []
     for value in work_ids:
-        try:
-            work_id = int(value)
-        except (TypeError, ValueError):
-            raise ValidationFailed(_("作品编号无效：%(value)s", value=value)) from None
+        work_id = parse_id(value)
+        if work_id is None:
+            message = _("作品编号无效：%(value)s", value=str(value)[:40])
+            raise ValidationFailed(message, code="invalid_work_id")
         if work_id not in ids:
             ids.append(work_id)
     if not ids:

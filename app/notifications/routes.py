@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.ids import ID_MAX, query_int
 from app.notifications import bp
 from app.notifications import services as notifications
 
@@ -19,7 +20,7 @@ def bell():
 @bp.get("/notifications")
 @login_required
 def index():
-    before = request.args.get("before", type=int)
+    before = query_int("before", minimum=-ID_MAX, maximum=ID_MAX)
     page = notifications.show_page(current_user, before=before)
     return render_template("notifications/index.html", page=page, before=before)
 

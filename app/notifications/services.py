@@ -31,6 +31,7 @@ from flask import g, has_request_context
 from flask_babel import gettext as _
 
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Comment, CommentStatus, Notification, NotificationKind, Role, User, Work, utcnow
 from app.policy import signed_in
 
@@ -133,10 +134,7 @@ def comment_posted(comment: Comment, replied_to: Any = None) -> int:
     the replier picked, which may be a reply inside the thread); a held one waits."""
     if comment.status != CommentStatus.VISIBLE:
         return 0
-    answered = replied_to if isinstance(replied_to, int) and not isinstance(replied_to, bool) else None
-    if isinstance(replied_to, str) and replied_to.strip().isdigit():
-        answered = int(replied_to.strip())
-    return _reply(comment, answered)
+    return _reply(comment, parse_id(replied_to))
 
 
 def comment_approved(comment: Comment, approved: Any) -> int:

@@ -47,8 +47,8 @@ def _begin(sender: Flask, **extra) -> None:
 
 
 def _finish(sender: Flask, response: Response, **extra) -> None:
+    from app.clients import client_ip
     from app.observability.metrics import observe_request
-    from app.rate_limits import client_ip
 
     request_id = request_id_var.get()
     if request_id:

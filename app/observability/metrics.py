@@ -31,9 +31,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.utils import floatToGoString
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from app.clients import client_ip, forwarding_headers_present
 from app.extensions import limiter
 from app.observability import shared
-from app.rate_limits import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,9 @@ def scrape_allowed() -> tuple[bool, int]:
 
     With a token configured it is all that counts, from any address. Without one, the client's
     address (as PROXY_HOPS makes it) must be loopback or private; and with PROXY_HOPS=0 a request
-    carrying X-Forwarded-For came through a proxy nobody declared, whose own address (often
-    127.0.0.1) says nothing about the client's, so it is refused.
+    carrying any forwarding header (X-Forwarded-For, X-Real-IP, Forwarded, …) came through a
+    proxy nobody declared, whose own address (often 127.0.0.1) says nothing about the client's,
+    so it is refused.
     """
     token = current_app.config.get("METRICS_TOKEN")
     if token:
@@ -207,7 +208,7 @@ def scrape_allowed() -> tuple[bool, int]:
         scheme, _, value = given.partition(" ")
         ok = scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
         return ok, 401
-    if not current_app.config["PROXY_HOPS"] and "X-Forwarded-For" in request.headers:
+    if not current_app.config["PROXY_HOPS"] and forwarding_headers_present():
         return False, 403
     return _private(client_ip()), 403
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_babel import gettext as _
 
+from app.clients import client_ip
 from app.extensions import limiter
-from app.rate_limits import client_ip
 
 
 def _not_a_search() -> bool:

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 from app.engagement.counters import hot_score
 from app.errors import ServiceError
 from app.extensions import db
+from app.ids import ID_MAX, parse_int
 from app.models import Work, WorkStatus
 from app.search import postgresql, sqlite
 from app.search.models import WorkSearch
@@ -169,10 +170,14 @@ def _keyset(
     if after is not None:
         try:
             at = datetime.fromisoformat(after["t"])
-            last_id = int(after["i"])
-            last_score = int(after["r"]) if sort == "relevance" else None
+            last_id = parse_int(after["i"], minimum=-ID_MAX, maximum=ID_MAX)
+            last_score = parse_int(after["r"], minimum=-ID_MAX, maximum=ID_MAX) if sort == "relevance" else 0
         except (KeyError, TypeError, ValueError):
             raise _invalid_cursor() from None
+        if last_id is None or last_score is None:
+            raise _invalid_cursor()
+        if sort != "relevance":
+            last_score = None
         later = sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
         if last_score is not None:
             later = sa.or_(score.element < last_score, sa.and_(score.element == last_score, later))
@@ -194,11 +199,8 @@ def _by_counts(
     """The best MATCH_CAP matches ordered by their Redis counts; the cursor is an offset."""
     offset = 0
     if after is not None:
-        try:
-            offset = int(after["o"])
-        except (KeyError, TypeError, ValueError):
-            raise _invalid_cursor() from None
-        if offset < 0:
+        offset = parse_int(after.get("o"), minimum=0, maximum=MATCH_CAP)
+        if offset is None:
             raise _invalid_cursor()
     rows = db.session.execute(
         matched.order_by(score.element.desc(), Work.published_at.desc(), Work.id.desc()).limit(MATCH_CAP)

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import ServiceError
+from app.ids import parse_id
 from app.policy import require_national
 from app.wall import bp
 from app.wall import services as wall
@@ -61,10 +62,7 @@ def _curate(change, success: str):
 
 
 def _int_field(name: str) -> int | None:
-    try:
-        return int(request.form.get(name, ""))
-    except ValueError:
-        return None
+    return parse_id(request.form.get(name))
 
 
 @bp.post("/moderation/wall/add")

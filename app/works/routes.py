@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from app import policy
 from app.api.helpers import decode_cursor, encode_cursor
-from app.auth.services import client_ip
+from app.clients import client_ip
 from app.engagement import comment_routes, views
 from app.errors import Forbidden, ServiceError
 from app.works import bp

@@ -40,6 +40,7 @@ from app.engagement import services as engagement
 from app.engagement.counters import Ranking, WorkCounts
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
+from app.ids import ID_MAX, invalid_parameter, parse_id, parse_int, query_id
 from app.models import (
     AssetRole,
     AssetStatus,
@@ -53,7 +54,6 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
-from app.paging import ID_MAX
 from app.policy import can_edit_work, can_manage_collective, can_view_work, signed_in
 from app.storage import delete_quietly, get_storage
 from app.works.images import ProcessedImage, process_image
@@ -145,11 +145,8 @@ ensure_voting_open = engagement.ensure_voting_open
 
 def get_campaign(campaign_id: Any) -> Campaign:
     """The campaign a request names, or 422 ``unknown_campaign``."""
-    campaign = None
-    try:
-        campaign = db.session.get(Campaign, int(campaign_id))
-    except (TypeError, ValueError):
-        pass
+    campaign_id = parse_id(campaign_id)
+    campaign = db.session.get(Campaign, campaign_id) if campaign_id is not None else None
     if campaign is None:
         message = _("活动不存在。")
         raise ValidationFailed(message, code="unknown_campaign", fields={"campaign_id": message})
@@ -582,36 +579,21 @@ class WorkFilters:
     campaign_id: int | None = None
 
 
-def _invalid_parameter(name: str, value: Any) -> ServiceError:
-    return ServiceError(
-        _("参数 %(name)s 的取值无效：%(value)s", name=name, value=value),
-        code="invalid_parameter",
-        status=400,
-    )
-
-
 def parse_work_filters(args: Mapping[str, Any]) -> tuple[WorkFilters, str]:
     """Filters and sort from query parameters; unknown values are 400 ``invalid_parameter``."""
     kind = args.get("kind") or None
     if kind is not None and kind not in {k.value for k in WorkKind}:
-        raise _invalid_parameter("kind", kind)
+        raise invalid_parameter("kind", kind)
     industry = args.get("industry") or None
     if industry is not None and industry not in INDUSTRIES:
-        raise _invalid_parameter("industry", industry)
+        raise invalid_parameter("industry", industry)
     province = args.get("province") or None
     if province is not None and province not in PROVINCES:
-        raise _invalid_parameter("province", province)
-    campaign_id = args.get("campaign_id") or None
-    if campaign_id is not None:
-        try:
-            campaign_id = int(campaign_id)
-        except (TypeError, ValueError):
-            raise _invalid_parameter("campaign_id", campaign_id) from None
-        if abs(campaign_id) > ID_MAX:  # no campaign; the driver would raise on it
-            raise _invalid_parameter("campaign_id", campaign_id)
+        raise invalid_parameter("province", province)
+    campaign_id = query_id("campaign_id", args)
     sort = args.get("sort") or "new"
     if sort not in SORTS:
-        raise _invalid_parameter("sort", sort)
+        raise invalid_parameter("sort", sort)
     filters = WorkFilters(
         kind=WorkKind(kind) if kind else None, industry=industry, province=province, campaign_id=campaign_id
     )
@@ -691,9 +673,11 @@ def list_published_works(
     if after is not None:
         try:
             at = datetime.fromisoformat(after["t"])
-            last_id = int(after["i"])
+            last_id = parse_int(after["i"], minimum=-ID_MAX, maximum=ID_MAX)
         except (KeyError, TypeError, ValueError):
             raise _invalid_cursor() from None
+        if last_id is None:
+            raise _invalid_cursor()
         query = query.where(
             sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
         )
