@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
@@ -19,6 +21,10 @@ MiB = 1024 * 1024
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -110,16 +116,37 @@ class Config:
     # Comments matching a word here wait for a moderator; the file is re-read when it changes.
     SENSITIVE_WORDS_FILE = os.environ.get("SENSITIVE_WORDS_FILE", str(BASE_DIR / "data/sensitive_words.txt"))
 
+    # Views: an anonymous viewer is a signed visitor-id cookie kept this long (app/engagement/
+    # visitors.py); clients returning no cookie count on IP + User-Agent, at most this many
+    # viewers per address per work per day however many User-Agents they send.
+    VISITOR_COOKIE_DAYS = _int("VISITOR_COOKIE_DAYS", 400)
+    COOKIELESS_VIEWERS_PER_IP = _int("COOKIELESS_VIEWERS_PER_IP", 3)
+
     # The "hot" ranking: a work published this many seconds later needs 10x fewer likes to tie.
     HOT_DECAY_SECONDS = _int("HOT_DECAY_SECONDS", 45_000)
 
-    # Links that leave the site (share cards, QR codes on printed posters) start with this, so they
-    # point at the public site rather than an internal host name; unset: the request's own host.
+    # Links that leave the site (mails, share cards, QR codes on printed posters) start with this,
+    # never with the request's Host header (app/public_urls.py). Production refuses to start
+    # without it; unset in development and tests, links use the request's own host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+    # Host names the site answers to (Flask: other Host headers, or X-Forwarded-Host through
+    # PROXY_HOPS, get 400). Production adds PUBLIC_BASE_URL's host; unset elsewhere: any host.
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or None
 
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ["zh", "en"]
+
+    # "记住我" keeps a browser signed in this long (a server-side login session, app/auth/sessions.py).
+    REMEMBER_DAYS = _int("REMEMBER_DAYS", 30)
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_DAYS)
+
+    # Liking and commenting need a confirmed e-mail address (app/auth/verification.py): on in
+    # production, off for `make run` and the tests (a test turns it on when it needs it).
+    REQUIRE_VERIFIED_EMAIL = _bool("REQUIRE_VERIFIED_EMAIL", True)
+    EMAIL_VERIFY_DAYS = _int("EMAIL_VERIFY_DAYS", 7)
+    # Confirmation mails asked for again, per account.
+    EMAIL_VERIFY_RATE_LIMIT = os.environ.get("EMAIL_VERIFY_RATE_LIMIT", "3 per hour;10 per day")
 
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
@@ -184,6 +211,7 @@ def _instance_secret() -> str:
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    REQUIRE_VERIFIED_EMAIL = _bool("REQUIRE_VERIFIED_EMAIL", False)
 
     @classmethod
     def init_app(cls, app) -> None:
@@ -201,6 +229,8 @@ class TestingConfig(Config):
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", f"wmcwm-test-{secrets.token_hex(4)}:")
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"
     SESSION_COOKIE_SECURE = False
+    REQUIRE_VERIFIED_EMAIL = False
+    TRUSTED_HOSTS = None
 
     @classmethod
     def init_app(cls, app) -> None:
@@ -233,6 +263,28 @@ class ProductionConfig(Config):
 
     @classmethod
     def init_app(cls, app) -> None:
+        cls._check_secret_key(app)
+        cls._check_public_base_url(app)
+
+    @staticmethod
+    def _check_public_base_url(app) -> None:
+        """Links in mails and on posters come from PUBLIC_BASE_URL, never from a request's Host;
+        the site answers only to that host (and to TRUSTED_HOSTS)."""
+        base = (app.config.get("PUBLIC_BASE_URL") or "").strip()
+        parts = urlsplit(base)
+        if not base or parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise RuntimeError(
+                "PUBLIC_BASE_URL is not set (or is not an http(s) URL): production will not start without "
+                "it, because links in mails and on printed posters are built from it. "
+                "Set it to the site's public address: export PUBLIC_BASE_URL=https://wenming.example.cn"
+            )
+        hosts = list(app.config.get("TRUSTED_HOSTS") or [])
+        if parts.hostname not in hosts:
+            hosts.insert(0, parts.hostname)
+        app.config["TRUSTED_HOSTS"] = hosts
+
+    @staticmethod
+    def _check_secret_key(app) -> None:
         key = app.config.get("SECRET_KEY")
         if not key:
             raise RuntimeError(f"SECRET_KEY is not set: production will not start without it. {_SECRET_HINT}")

@@ -178,6 +178,9 @@ class User(UserMixin, db.Model):
     failed_logins: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     failed_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     locked_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # When the owner opened the confirmation link mailed to `email` (app/auth/verification.py);
+    # None while unconfirmed. With REQUIRE_VERIFIED_EMAIL, liking and commenting wait for it.
+    email_verified_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
     collective: so.Mapped[Collective | None] = so.relationship(back_populates="members")
 
@@ -185,9 +188,12 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(password)
 
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session and the remember-me cookie: the id and a
-        fingerprint of the password hash, so a password change ends every other session."""
-        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+        """What Flask-Login keeps in the session and the remember-me cookie.
+
+        ``<id>.<login session token>.<password fingerprint>`` once app.auth.sessions has opened a
+        login session for this object (``login_identity``): the server can end that one browser,
+        and a password change ends them all. Without one, the bare id, which signs nobody in."""
+        return self.__dict__.get("login_identity") or str(self.id)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -218,8 +224,25 @@ class ApiToken(db.Model):
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    # What the owner sees in the list of their tokens: the client that asked for it (User-Agent).
+    label: so.Mapped[str | None] = so.mapped_column(sa.String(120))
 
     user: so.Mapped[User] = so.relationship()
+
+
+class LoginSession(db.Model):
+    """One signed-in browser (app/auth/sessions.py): log-out deletes its row, so a copy of its
+    session or remember-me cookie signs nobody in afterwards. Only a SHA-256 of the token that
+    the cookies carry is stored."""
+
+    __tablename__ = "login_session"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    remember: so.Mapped[bool] = so.mapped_column(default=False)
+    user_agent: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
 
 
 class Campaign(db.Model):

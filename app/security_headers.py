@@ -5,7 +5,8 @@ scripts travels in ``<script type="application/json">`` blocks or ``data-`` attr
 browser never executes. Media may come from the store the site is configured with (the S3
 endpoint or the CDN in ``S3_PUBLIC_BASE_URL``), the browser PUTs upload parts straight to that
 endpoint, and hls.js feeds the ``<video>`` from ``blob:`` URLs built in a ``blob:`` worker.
-Story pictures may be any https image (the Markdown sanitiser allows them). docs/security.md.
+Story pictures are the work's own uploads (the Markdown sanitiser drops any other), so images
+come from the same places as media. docs/security.md.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def content_security_policy(app: Flask) -> str:
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
-        "img-src": f"'self' https:{extra}",
+        "img-src": f"'self'{extra}",
         "media-src": f"'self' blob:{extra}",
         # hls.js fetches playlists and segments; uploads PUT parts to presigned bucket URLs.
         "connect-src": f"'self'{extra}",

@@ -47,6 +47,28 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
 MULTIPART_DIR = ".multipart"
 
+# The media type of every kind of file the site stores, set here rather than read from the host's
+# mimetypes table: Debian's maps .ts to Qt Linguist (text/vnd.trolltech.linguist), and with
+# nosniff a browser then refuses the HLS segment. Anything else is served as a download.
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".vtt": "text/vtt",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def content_type_for(key: str) -> str:
+    """The media type a stored file is served with, from its name's extension."""
+    _stem, dot, ext = key.rpartition("/")[2].rpartition(".")
+    return CONTENT_TYPES.get(f".{ext.lower()}", DEFAULT_CONTENT_TYPE) if dot else DEFAULT_CONTENT_TYPE
+
 
 class StorageError(Exception):
     """The store did not answer or refused: usually transient, worth a retry."""

@@ -313,6 +313,23 @@ CASES = [
     Case("media of a draft", "GET", lambda w: _media_url(w.draft()), CAN_SEE_DRAFT),
     # Metrics: decided by address (or METRICS_TOKEN, tests/test_metrics.py), never by role; an
     # admin on the internet is refused like anyone else.
+    # Accounts (app/auth/account_routes.py): everyone signed in has their own page; a token is
+    # revoked only by its owner (the viewer here), anyone else gets 404 as for no token at all.
+    Case("account page", "GET", lambda w: "/account", SIGNED_IN),
+    Case("resend confirmation mail", "POST", lambda w: "/account/verify-email", SIGNED_IN, form=lambda w: {}),
+    Case("sign out everywhere", "POST", lambda w: "/account/sign-out-everywhere", SIGNED_IN,
+         form=lambda w: {}),
+    Case("revoke a token", "POST", lambda w: f"/account/tokens/{_viewer_token(w)}/revoke", {"viewer"},
+         form=lambda w: {}),
+    Case("api tokens", "GET", lambda w: "/api/v1/auth/tokens", SIGNED_IN),
+    Case("api revoke a token", "DELETE", lambda w: f"/api/v1/auth/tokens/{_viewer_token(w)}", {"viewer"},
+         json=lambda w: {}),
+    # With the cookie there is no token in use: 400 no_bearer_token once signed in.
+    Case("api revoke the token in use", "DELETE", lambda w: "/api/v1/auth/token", SIGNED_IN,
+         json=lambda w: {}),
+    # Counting a view of a published work (the page's script, with the token the page carries).
+    Case("count a view", "POST", lambda w: _view_url(w.published), EVERYONE, form=lambda w: {}),
+    Case("count a view of a draft", "POST", lambda w: _view_url(w.draft()), CAN_SEE_DRAFT, form=lambda w: {}),
     Case("metrics from a private address", "GET", lambda w: "/metrics", EVERYONE, remote_addr="10.0.0.5"),
     Case("metrics from the internet", "GET", lambda w: "/metrics", set(), remote_addr="198.51.100.7"),
 ]  # fmt: skip
@@ -336,6 +353,20 @@ def _featured(w: World) -> int:
     work = make_work(w.collective, w.campaign, title="精选作品")
     feature(w.users["admin"], work.id)
     return work.id
+
+
+def _viewer_token(w: World) -> int:
+    """A fresh API token of the viewer; its id."""
+    from app.auth.services import issue_token, live_tokens
+
+    issue_token(w.users["viewer"], "matrix")
+    return live_tokens(w.users["viewer"].id)[0].id
+
+
+def _view_url(work) -> str:
+    from app.engagement.visitors import beacon_token
+
+    return f"/works/{work.id}/view?t={beacon_token(work.id)}"
 
 
 def _pending_comment(w: World) -> int:
@@ -440,5 +471,10 @@ def test_every_route_is_walked_by_the_matrix(app):
                "/api/v1/notifications/read"}  # fmt: skip
     walked |= {"/search"}
     walked |= {"/metrics"}
+    walked |= {"/account", "/account/verify-email", "/account/sign-out-everywhere",
+               "/account/tokens/<int:token_id>/revoke", "/api/v1/auth/tokens", "/api/v1/auth/tokens/<int:id>",
+               "/api/v1/auth/token", "/works/<int:work_id>/view"}  # fmt: skip
+    # The e-mail confirmation link is opened by whoever holds it (tests/test_email_verification.py).
+    public |= {"/verify-email/<token>"}
     served = {rule.rule for rule in app.url_map.iter_rules()}
     assert served - walked - public == set()

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.engagement import counters, services
-from app.engagement.views import flush_views
+from app.engagement.views import flush_views, view_day
 from app.extensions import db, redis_client
 from app.models import Like, Role, Work, WorkStatus
 from app.moderation import services as moderation
@@ -113,12 +113,35 @@ def test_publishing_ranks_the_work_with_its_likes(app, open_campaign, make_user)
 # --- views ------------------------------------------------------------------------------------
 
 
-def test_opening_the_work_page_counts_one_view_per_visitor_per_day(client, work):
-    client.get(f"/works/{work.id}", headers={"User-Agent": PHONE_UA})
-    html = client.get(f"/works/{work.id}", headers={"User-Agent": PHONE_UA}).get_data(as_text=True)
+_BEACON = re.compile(r'data-view-beacon="([^"]+)"')
+
+
+def _open_page(client, work, agent=PHONE_UA) -> str:
+    """A browser opening the work page: its script posts the view beacon when the page has one."""
+    html = client.get(f"/works/{work.id}", headers={"User-Agent": agent}).get_data(as_text=True)
+    beacon = _BEACON.search(html)
+    if beacon:
+        assert (
+            client.post(beacon.group(1).replace("&amp;", "&"), headers={"User-Agent": agent}).status_code
+            == 204
+        )
+    return html
+
+
+def test_opening_the_work_page_counts_one_view_per_visitor_per_day(app, client, work):
+    _open_page(client, work)
+    html = _open_page(client, work, DESKTOP_UA)  # the same browser, whatever it says it is
     assert _count(html, "浏览") == 1
-    html = client.get(f"/works/{work.id}", headers={"User-Agent": DESKTOP_UA}).get_data(as_text=True)
-    assert _count(html, "浏览") == 2
+    _open_page(app.test_client(), work)  # another browser
+    assert services.counts_for([work.id])[work.id].views == 2
+
+
+def test_a_known_visitor_is_counted_by_the_page_itself(client, work):
+    _open_page(client, work)
+    redis_client.client.delete(counters.seen_key(work.id, view_day()))  # a new day, as it were
+    html = client.get(f"/works/{work.id}").get_data(as_text=True)
+    assert "data-view-beacon" not in html
+    assert services.counts_for([work.id])[work.id].views == 2
 
 
 def test_a_signed_in_viewer_counts_once_whatever_the_device(client, work, make_user):
@@ -141,9 +164,9 @@ def test_a_head_request_is_not_a_view(client, work):
     assert counters.pending_views(work.id) == 0
 
 
-def test_the_periodic_flush_moves_page_views_to_sql(client, work):
-    client.get(f"/works/{work.id}", headers={"User-Agent": PHONE_UA})
-    client.get(f"/works/{work.id}", headers={"User-Agent": DESKTOP_UA})
+def test_the_periodic_flush_moves_page_views_to_sql(app, client, work):
+    _open_page(client, work)
+    _open_page(app.test_client(), work, DESKTOP_UA)
     assert _sql_views(work.id) == 0
     assert flush_views() == 2
     assert _sql_views(work.id) == 2

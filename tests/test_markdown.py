@@ -50,7 +50,7 @@ def test_javascript_hrefs_are_removed_by_the_sanitiser():
 def test_onerror_attributes_are_dropped():
     html = render_markdown('<img src="x" onerror="alert(1)">')
     assert not any(name.startswith("on") for _, attrs in elements(html).elements for name in attrs)
-    cleaned = sanitize_html('<img src="/a.png" onerror="alert(1)" onload="x()">')
+    cleaned = sanitize_html('<img src="/a.png" onerror="alert(1)" onload="x()">', images=["/a.png"])
     assert cleaned == '<img src="/a.png">'
 
 
@@ -70,11 +70,27 @@ def test_links_get_nofollow_noopener():
     assert elements(html).attrs("a", "rel") == ["nofollow noopener", "nofollow noopener"]
 
 
-def test_images_may_be_site_relative_or_https_but_not_protocol_relative():
+OWN = "/media/works/1/images/ab.jpg"
+
+
+def test_a_story_shows_only_its_own_uploaded_images():
     html = render_markdown(
-        "![本站](/media/works/1/images/ab.jpg) ![外站](//evil.example/x.png) ![b](https://c.example/b.png)"
+        f"![本站]({OWN}) ![外站](https://c.example/b.png) ![别的作品](/works/5) ![x](//evil.example/x.png)",
+        images=[OWN],
     )
-    assert elements(html).attrs("img", "src") == ["/media/works/1/images/ab.jpg", "https://c.example/b.png"]
+    assert elements(html).attrs("img", "src") == [OWN]
+
+
+def test_an_own_image_on_presigned_storage_matches_whatever_its_signature():
+    stored = "https://s3.example.cn/bucket/works/1/images/ab.jpg?X-Amz-Signature=old"
+    html = render_markdown(
+        f"![图]({stored})", images=["https://s3.example.cn/bucket/works/1/images/ab.jpg?X-Amz-Signature=new"]
+    )
+    assert elements(html).attrs("img", "src") == [stored]
+
+
+def test_without_uploaded_images_a_story_shows_no_picture():
+    assert elements(render_markdown(f"![本站]({OWN})")).attrs("img", "src") == []
 
 
 def test_ordinary_markdown_renders():

@@ -92,10 +92,23 @@ def test_no_template_holds_inline_script_styles_or_event_handlers():
     assert problems == []
 
 
+def _production_app(db_url):
+    return create_app(
+        "production",
+        SQLALCHEMY_DATABASE_URI=db_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY=STRONG_KEY,
+        PUBLIC_BASE_URL="https://wenming.example.cn",
+    )
+
+
 def test_hsts_is_sent_only_over_https_in_production(db_url):
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=db_url, REDIS_URL=REDIS_URL, SECRET_KEY=STRONG_KEY)
+    app = _production_app(db_url)
     client = app.test_client()
-    assert "Strict-Transport-Security" not in client.get("/healthz").headers
+    assert (
+        "Strict-Transport-Security"
+        not in client.get("/healthz", base_url="http://wenming.example.cn").headers
+    )
     secure = client.get("/healthz", base_url="https://wenming.example.cn")
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
 
@@ -112,7 +125,7 @@ def _set_cookies(response) -> dict[str, str]:
 
 
 def test_production_cookies_are_secure_httponly_and_samesite_lax(db_url):
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=db_url, REDIS_URL=REDIS_URL, SECRET_KEY=STRONG_KEY)
+    app = _production_app(db_url)
     for name in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
         assert app.config[f"{name}_SECURE"] is True
         assert app.config[f"{name}_HTTPONLY"] is True
@@ -160,5 +173,5 @@ def test_production_refuses_a_known_or_short_secret_key(db_url, weak):
 
 
 def test_production_starts_with_a_long_random_secret_key(db_url):
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=db_url, REDIS_URL=REDIS_URL, SECRET_KEY=STRONG_KEY)
+    app = _production_app(db_url)
     assert app.config["SECRET_KEY"] == STRONG_KEY

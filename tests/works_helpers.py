@@ -38,9 +38,12 @@ def png_bomb(width: int = 10_000, height: int = 10_000) -> bytes:
 
 
 def sign_in(client, user) -> None:
-    """Log a user in through the session, the way Flask-Login stores it."""
+    """Log a user in through the session, the way Flask-Login stores it (on a login session
+    opened on the server, as the log-in page does)."""
+    from app.auth.sessions import open_session
+
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = open_session(user, remember=False)
         session["_fresh"] = True
 
 

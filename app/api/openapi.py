@@ -130,6 +130,10 @@ SCHEMAS: dict[str, Any] = {
         ["reject_reason", "recommended", "recommended_at"],
         reject_reason=_NULLABLE_STR, recommended={"type": "boolean"},
         recommended_at={"type": ["string", "null"], "format": "date-time"})]},
+    # One of the caller's API tokens (the token itself is shown once, by POST /auth/token):
+    # `label` is the User-Agent of the client that asked for it; `current` marks the one in use.
+    "ApiToken": _obj(["id", "label", "created_at", "expires_at", "current"], id=_INT, label=_NULLABLE_STR,
+                     created_at=_DT, expires_at=_DT, current={"type": "boolean"}),
     # The answer to a like or an unlike: whether the caller now likes the work, and its count.
     "LikeState": _obj(["liked", "likes"], liked={"type": "boolean"}, likes=_INT),
     # A report (举报) as its reporter sees it; `reason` is plain text: escape it when showing it.
@@ -183,6 +187,29 @@ PATHS: dict[str, Any] = {
             "requestBody": _body(_obj(["email", "password"], email=_STR, password=_STR)),
             "responses": {"200": _json(_obj(["token", "user"], token=_STR, user=_ref("User"))),
                           **_errors(400, 401, 403, 415, 422, 423, 429)},
+        },
+        "delete": {
+            "summary": "Revoke the bearer token this request carries: it stops working at once "
+                       "(400 no_bearer_token without one)",
+            "security": [{"bearer": []}],
+            "responses": {"204": {"description": "Revoked"}, **_errors(400, 401, 404)},
+        },
+    },
+    "/auth/tokens": {
+        "get": {
+            "summary": "The caller's API tokens that still work, newest first (never the tokens "
+                       "themselves)",
+            "security": _BEARER,
+            "responses": {"200": _json(_obj(["items"], items={"type": "array", "items": _ref("ApiToken")})),
+                          **_errors(401)},
+        }
+    },
+    "/auth/tokens/{id}": {
+        "delete": {
+            "summary": "Revoke one of the caller's API tokens; anyone else's is 404",
+            "security": _BEARER,
+            "parameters": [_ID_PARAM],
+            "responses": {"204": {"description": "Revoked"}, **_errors(401, 404)},
         }
     },
     "/me": {
@@ -273,11 +300,12 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Comment on a published work, or reply (parent_id); pending when the word "
                        "filter holds it for review, with a message saying so",
+            "description": "403 email_unverified as for likes.",
             "security": _BEARER,
             "parameters": [_ID_PARAM],
             "requestBody": _body(_obj(["body"], body=_STR, parent_id={"type": ["integer", "null"]})),
             "responses": {"201": _json(_obj(["comment"], comment=_ref("Comment"), message=_STR), "Created"),
-                          **_errors(400, 401, 404, 409, 415, 422, 429, 503)},
+                          **_errors(400, 401, 403, 404, 409, 415, 422, 429, 503)},
         },
     },
     "/comments/{id}": {
@@ -292,9 +320,11 @@ PATHS: dict[str, Any] = {
     "/works/{id}/like": {
         "put": {
             "summary": "Like a published work in its voting window; repeating it changes nothing",
+            "description": "403 email_unverified while the account has not confirmed its e-mail "
+                           "address and the site requires it (REQUIRE_VERIFIED_EMAIL).",
             "security": _BEARER,
             "parameters": [_ID_PARAM],
-            "responses": {"200": _json(_ref("LikeState")), **_errors(400, 401, 404, 409, 429, 503)},
+            "responses": {"200": _json(_ref("LikeState")), **_errors(400, 401, 403, 404, 409, 429, 503)},
         },
         "delete": {
             "summary": "Take a like back (in the voting window); repeating it changes nothing",
@@ -521,11 +551,14 @@ PATHS: dict[str, Any] = {
 def _with_shared_refusals(paths: dict[str, Any]) -> dict[str, Any]:
     """The refusals any call may meet, added where an operation does not list them itself:
     400 csrf_failed on every write sent with the session cookie but no valid X-CSRFToken (a stale
-    cookie left in a browser is enough), 413 on every body past MAX_REQUEST_BYTES, and 503
-    unavailable, with Retry-After, whenever the database or Redis is down."""
+    cookie left in a browser is enough), 401 invalid_token on every call sent with a Bearer token
+    that is wrong, expired or revoked (whatever cookies come with it), 413 on every body past
+    MAX_REQUEST_BYTES, and 503 unavailable, with Retry-After, whenever the database or Redis is
+    down."""
     for item in paths.values():
         for method, operation in item.items():
             responses = operation["responses"]
+            responses.setdefault("401", _json(_ERROR, "Error"))
             if method != "get":
                 responses.setdefault("400", _json(_ERROR, "Error"))
             if "requestBody" in operation:
@@ -541,7 +574,9 @@ def build_spec() -> dict[str, Any]:
             "title": "网络倡文明 API",
             "version": "1",
             "description": 'Errors: {"error": {"code", "message"}}. Writes with the session '
-            "cookie need the X-CSRFToken header; other clients use Authorization: Bearer.",
+            "cookie need the X-CSRFToken header; other clients use Authorization: Bearer, and a "
+            "request carrying a Bearer token is authenticated by it alone (a bad one is 401 "
+            "invalid_token whatever cookies come with it).",
         },
         "servers": [{"url": "/api/v1"}],
         "paths": _with_shared_refusals(PATHS),

@@ -13,19 +13,25 @@ from collections.abc import Callable
 
 from flask import current_app, request
 
+from app.auth.services import identity_of
 from app.clients import client_ip
-from app.extensions import limiter
+from app.extensions import account_or_ip_key, limiter
 
 
 def _submitted_email() -> str:
+    """The person the submitted e-mail names, by the same normalisation the account lookup uses
+    (``identity_of``): ``Member@ｅxample.com `` spends the budget of ``member@example.com``.
+
+    What names nobody (not an address at all) is counted as typed: it opens no account, so
+    variants of it gain nothing."""
     if request.is_json:
         data = request.get_json(silent=True)
         value = data.get("email") if isinstance(data, dict) else None
     else:
         value = request.form.get("email")
-    email = value.strip().lower() if isinstance(value, str) else ""
+    identity = identity_of(value) or (value.strip() if isinstance(value, str) else "")
     # Hashed: keeps the Redis key short whatever is submitted, and addresses out of Redis.
-    return hashlib.sha256(email.encode()).hexdigest()[:24]
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
 
 
 def _login_account_key() -> str:
@@ -58,6 +64,13 @@ _reset_per_ip = limiter.shared_limit(
     key_func=client_ip,
     methods=["POST"],
 )
+# Confirmation mails asked for again, per account: a person needs one or two, a script hundreds.
+_verification_per_account = limiter.shared_limit(
+    lambda: current_app.config["EMAIL_VERIFY_RATE_LIMIT"],
+    scope="email-verify-account",
+    key_func=account_or_ip_key,
+    methods=["POST"],
+)
 _register_per_ip = limiter.shared_limit(
     lambda: current_app.config["REGISTER_RATE_LIMIT"],
     scope="register-ip",
@@ -79,3 +92,8 @@ def register_limits(view: Callable) -> Callable:
 def password_reset_limits(view: Callable) -> Callable:
     """Asking for a reset link: per address and per IP."""
     return _reset_per_ip(_reset_per_email(view))
+
+
+def verification_mail_limits(view: Callable) -> Callable:
+    """Sending the confirmation link again: per account."""
+    return _verification_per_account(view)

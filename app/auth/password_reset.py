@@ -3,8 +3,9 @@
 The link carries a token signed with SECRET_KEY (itsdangerous) over the account id and a
 fingerprint of its current password hash, and expires after PASSWORD_RESET_MINUTES. Setting a
 new password changes the hash, so the link is single-use, and so is every other link sent
-before it. The reset also revokes the account's API tokens, ends its other sessions (the session
-id carries the same fingerprint, see ``User.get_id``) and lifts a lock-out.
+before it. The reset also revokes the account's API tokens, ends its login sessions everywhere
+(app/auth/sessions.py), lifts a lock-out and, since the link came through the mailbox, confirms
+the address.
 
 Asking for a link answers the same whether the address has an account or not, so the form
 cannot be used to find out who is registered; a mail that cannot be sent is logged, not shown.
@@ -15,17 +16,16 @@ from __future__ import annotations
 import hmac
 import logging
 
-import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.auth import lockout
-from app.auth.services import normalize_email, password_problem
+from app.auth import lockout, sessions
+from app.auth.services import find_account, password_problem
 from app.errors import ServiceError, ValidationFailed
 from app.extensions import db
 from app.mail import MailError, send_mail
-from app.models import ApiToken, User, password_fingerprint
+from app.models import User, password_fingerprint, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,7 @@ def request_reset(email: str, link_for) -> None:
 
     ``link_for(token)`` builds the absolute URL of the reset page for a token.
     """
-    try:
-        normalized = normalize_email(email)
-    except ValidationFailed:
-        return
-    user = db.session.scalar(sa.select(User).where(User.email == normalized))
+    user = find_account(email)
     if user is None:
         log.info("password reset asked for an address without an account")
         return
@@ -98,7 +94,10 @@ def reset_password(token: str, new_password: str) -> User:
         code, message = problem
         raise ValidationFailed(message, code=code, fields={"password": message})
     user.set_password(new_password)
-    db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
+    sessions.end_everywhere(user.id)
+    # The link came through the account's mailbox: that confirms the address as well.
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
     lockout.clear_failures(user.id)
     db.session.commit()
     log.info("password of user %s reset by e-mail link", user.id)

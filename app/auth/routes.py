@@ -6,15 +6,16 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import login_user
 from flask_wtf import FlaskForm
 
-from app.auth import bp, password_reset
+from app.auth import bp, password_reset, sessions, verification
 from app.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from app.auth.limits import login_limits, password_reset_limits, register_limits
 from app.auth.services import authenticate, register_user
 from app.errors import ServiceError, ValidationFailed
 from app.models import User
+from app.public_urls import public_url_for
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -34,13 +35,15 @@ def safe_next_url(target: str | None) -> str | None:
 
 
 def start_session(user: User, *, remember: bool = False) -> None:
-    """Log `user` in on a brand-new session.
+    """Log `user` in on a brand-new session, opened on the server (app/auth/sessions.py).
 
-    Whatever the browser carried before (a session someone may have planted, its CSRF token)
-    is thrown away first; the signed cookie that comes back shares nothing with it, and the
-    next page gets a new CSRF token."""
+    Whatever the browser carried before (a session someone may have planted, its CSRF token, a
+    remember-me cookie of an earlier log-in) is thrown away first; the signed cookie that comes
+    back shares nothing with it, and the next page gets a new CSRF token."""
+    sessions.replace_remembered_session()
     session.clear()
-    login_user(user, remember=remember)
+    sessions.open_session(user, remember=remember, user_agent=request.user_agent.string)
+    login_user(user, remember=remember, duration=sessions.remember_duration())
 
 
 def _show_service_error(form: FlaskForm, exc: ServiceError) -> None:
@@ -74,7 +77,13 @@ def register():
             status = exc.status
         else:
             start_session(user)
+            verification.send_link_after_sign_up(user)
             flash(_("注册成功，欢迎你，%(name)s！", name=user.display_name), "success")
+            if verification.needs_verification(user):
+                flash(
+                    _("我们已向 %(email)s 发送确认邮件，打开其中的链接后即可点赞和评论。", email=user.email),
+                    "info",
+                )
             return redirect(url_for("works.index"))
     elif form.is_submitted():
         status = 422
@@ -108,10 +117,21 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
-    session.clear()
+    # Ends this browser's login sessions on the server, so a copy of either cookie taken before
+    # now opens nothing, and deletes both cookies here.
+    sessions.end_this_browser()
     flash(_("您已退出登录。"), "info")
-    return redirect(url_for("works.index"))
+    return sessions.forget_cookies(redirect(url_for("works.index")))
+
+
+@bp.get("/verify-email/<token>")
+def verify_email(token: str):
+    """The link in the confirmation mail: confirms the address it was sent to. Signs nobody in."""
+    try:
+        user = verification.confirm(token)
+    except ServiceError as exc:
+        return render_template("auth/verify_email.html", confirmed=False, message=exc.message), exc.status
+    return render_template("auth/verify_email.html", confirmed=True, email=user.email)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -121,8 +141,6 @@ def forgot_password():
     status = 200
     sent = False
     if form.validate_on_submit():
-        from app.works.sharing import public_url_for
-
         password_reset.request_reset(
             form.email.data, lambda token: public_url_for("auth.reset_password", token=token)
         )
@@ -149,10 +167,9 @@ def reset_password(token: str):
             status = exc.status
         else:
             # Whoever was signed in in this browser is signed out: the new password is the key.
-            logout_user()
-            session.clear()
+            sessions.end_this_browser()
             flash(_("密码已重设，请用新密码登录。"), "success")
-            return redirect(url_for("auth.login"))
+            return sessions.forget_cookies(redirect(url_for("auth.login")))
     elif form.is_submitted():
         status = 422
     return render_template("auth/reset_password.html", form=form, email=user.email), status

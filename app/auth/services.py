@@ -7,7 +7,6 @@ Pages, the API and the CLI all create and check accounts through these functions
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 from functools import cache
@@ -15,16 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, request, session
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import lockout
+from app.auth import lockout, sessions
 from app.catalog import INDUSTRIES, PROVINCES
-from app.errors import Conflict, Forbidden, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, login_manager
-from app.models import ApiToken, Collective, Role, User, password_fingerprint, utcnow
+from app.models import ApiToken, Collective, Role, User, utcnow
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "请先登录。"
@@ -58,28 +57,38 @@ COMMON_PASSWORDS = frozenset(
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    """The account of a session (or remember-me cookie) holding ``User.get_id()``.
+def load_user(identity: str) -> User | None:
+    """The account of a session (or remember-me cookie) holding ``User.get_id()``, while the
+    login session it names lives (app/auth/sessions.py); identities from before server-side
+    sessions are simply signed out.
 
-    The id carries a fingerprint of the password hash, so a password change (a reset above all)
-    ends every session opened before it; an id without one (sessions from before this check)
-    is simply signed out."""
-    user_id, _dot, fingerprint = session_id.partition(".")
-    if not user_id.isdigit() or not fingerprint:
+    A request carrying a Bearer token is authenticated by that token alone (cookies are ignored),
+    so a bad token never falls back to the cookie's account."""
+    if bearer_token(request) is not None:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
+    user = sessions.user_for_identity(identity)
+    if user is None:
+        # A dead identity (logged out, ended everywhere, expired): forget it, and have the browser
+        # drop a remember-me cookie holding it, rather than look it up on every request.
+        if session.get("_user_id") == identity:
+            session.pop("_user_id", None)
+        if identity == sessions.remembered_identity():
+            session["_remember"] = "clear"
+    return user
+
+
+def bearer_token(req) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header ("" when empty), None without one."""
+    scheme, _space, value = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
         return None
-    # Flask-Login checks is_active only when logging in; a ban must also end open sessions.
-    return user if not user.banned else None
+    return value.strip()
 
 
 @login_manager.request_loader
 def load_user_from_bearer(req) -> User | None:
-    header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        return None
-    return user_for_token(header.removeprefix("Bearer ").strip())
+    token = bearer_token(req)
+    return user_for_token(token) if token else None
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -96,6 +105,29 @@ def normalize_email(raw: str) -> str:
         message = _("邮箱地址格式不正确，请检查后重新填写。")
         raise ValidationFailed(message, code="invalid_email", fields={"email": message}) from exc
     return normalized.lower()
+
+
+def identity_of(raw: Any) -> str | None:
+    """The person an e-mail address typed into a form names: its canonical form (case, spaces,
+    full-width letters and other Unicode variants of the domain folded as ``normalize_email``
+    does), or None when it cannot be anyone's address.
+
+    The one normalisation of identities: the account lookup (log-in, token, password reset) finds
+    accounts by it and every per-person rate limit counts by it (app/auth/limits.py), so no
+    variant of an address reaches the account without also spending the account's budget.
+    """
+    if not isinstance(raw, str):
+        return None
+    try:
+        return normalize_email(raw)
+    except ValidationFailed:
+        return None
+
+
+def find_account(raw_email: Any) -> User | None:
+    """The account an e-mail address typed into a form belongs to, or None."""
+    identity = identity_of(raw_email)
+    return _find_by_email(identity) if identity else None
 
 
 def password_problem(password: str, email: str = "") -> tuple[str, str] | None:
@@ -198,11 +230,7 @@ def authenticate(email: str, password: str) -> User | None:
     An unknown e-mail still costs one password check, so response time does not tell which
     addresses have accounts. The ban is only revealed to someone who knows the password.
     """
-    try:
-        normalized = normalize_email(email)
-    except ValidationFailed:
-        normalized = None
-    user = _find_by_email(normalized) if normalized else None
+    user = find_account(email)
     if user is None:
         check_password_hash(_dummy_password_hash(), password or "")
         return None
@@ -317,12 +345,21 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(user: User) -> str:
-    """A new API token for `user`; only its hash is stored."""
+TOKEN_LABEL_MAX = 120
+
+
+def issue_token(user: User, label: str | None = None) -> str:
+    """A new API token for `user`; only its hash is stored. `label` (the client's User-Agent)
+    is what the owner sees in the list of their tokens."""
     token = secrets.token_urlsafe(32)
     days = current_app.config["API_TOKEN_DAYS"]
     db.session.add(
-        ApiToken(user_id=user.id, token_hash=_hash_token(token), expires_at=utcnow() + timedelta(days=days))
+        ApiToken(
+            user_id=user.id,
+            token_hash=_hash_token(token),
+            expires_at=utcnow() + timedelta(days=days),
+            label=(label or "")[:TOKEN_LABEL_MAX] or None,
+        )
     )
     db.session.commit()
     return token
@@ -331,7 +368,7 @@ def issue_token(user: User) -> str:
 # The account behind a live token, in one query: every bearer-token call (a like, above all) runs it.
 # Built once, so SQLAlchemy reuses its compiled form (see app.works.services._WORK_BY_ID).
 _USER_FOR_TOKEN = (
-    sa.select(User)
+    sa.select(User, ApiToken.id)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
         ApiToken.token_hash == sa.bindparam("token_hash"),
@@ -341,7 +378,35 @@ _USER_FOR_TOKEN = (
 )
 
 
-def user_for_token(token: str) -> User | None:
+def authenticate_token(token: str) -> tuple[User, int] | None:
+    """The account behind a live API token and the token's id, or None."""
     if not token:
         return None
-    return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": _hash_token(token), "now": utcnow()})
+    row = db.session.execute(_USER_FOR_TOKEN, {"token_hash": _hash_token(token), "now": utcnow()}).first()
+    return (row[0], row[1]) if row else None
+
+
+def user_for_token(token: str) -> User | None:
+    found = authenticate_token(token)
+    return found[0] if found else None
+
+
+def live_tokens(user_id: int) -> list[ApiToken]:
+    """The account's API tokens that still open it, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.expires_at > utcnow())
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(user_id: int, token_id: int) -> None:
+    """End one of the account's API tokens at once; someone else's (or none) is 404."""
+    deleted = db.session.execute(
+        sa.delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+    ).rowcount
+    db.session.commit()
+    if not deleted:
+        raise NotFound(_("该令牌不存在或已撤销。"), code="token_not_found")

@@ -97,7 +97,7 @@ def post_comment(work_id: int):
     try:
         comment = comments.post_comment(current_user, work, body, parent_id)
     except ServiceError as exc:
-        if exc.status not in _FORM_ERRORS:
+        if exc.status not in _FORM_ERRORS and exc.code != "email_unverified":
             raise
         # Show the work page again with what the person typed and why it was refused.
         from app.works.routes import work_detail

@@ -33,6 +33,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.auth.services import public_user_to_dict
+from app.auth.verification import ensure_may_engage
 from app.engagement import services
 from app.engagement.counters import Flight
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
@@ -132,6 +133,7 @@ def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Com
     """Post a comment (or a reply): visible, or pending when the word filter flags it."""
     if not signed_in(user):
         raise ServiceError(_("请先登录。"), code="unauthorized", status=401)
+    ensure_may_engage(user)
     if work.status != WorkStatus.PUBLISHED:
         raise Conflict(_("作品尚未发布，暂时不能评论。"), code="work_not_published")
     text = clean_body(body)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 
+from app.auth.verification import ensure_may_engage
 from app.engagement import counters, measure, reconcile
 from app.engagement.counters import Flight, FlightResult, RankCursor, Ranking, WorkCounts
 from app.errors import ServiceError
@@ -162,6 +163,7 @@ def _likes_now(flight: Flight) -> int:
 
 def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
     """Like a work: (True, likes). Repeating it changes nothing."""
+    ensure_may_engage(user)
     ensure_can_vote(work)
     with counting(work, work_rankings(work)) as flight:
         flight.likes = _insert_like(user.id, work.id, ip)

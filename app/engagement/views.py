@@ -44,14 +44,23 @@ _ADD_VIEW_DAY = sa.text(
 ).bindparams(sa.bindparam("day", type_=sa.Date()))
 
 
-def viewer_key(user: Any, ip: str | None, user_agent: str | None) -> str:
-    """Who is viewing: the account when signed in, else a keyed hash of IP and user agent
-    (so no raw address is stored in Redis, and the hash means nothing outside this site)."""
+def viewer_key(user: Any, visitor: str | None, ip: str | None, user_agent: str | None) -> str:
+    """Who is viewing: the account when signed in, else the visitor id of the browser's cookie
+    (app/engagement/visitors.py), else, for a client that returns no cookie, its address and
+    User-Agent.
+
+    That fallback is a keyed hash (no raw address in Redis, meaningless outside this site) of the
+    address, plus one of COOKIELESS_VIEWERS_PER_IP buckets picked by the User-Agent: the same
+    client is one viewer, and inventing User-Agents adds at most that many viewers per address."""
     if user is not None and getattr(user, "is_authenticated", False):
         return f"u{user.id}"
+    if visitor:
+        return f"v{visitor}"
     secret = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(secret, f"{ip or ''}\n{user_agent or ''}".encode(), hashlib.sha256).hexdigest()
-    return f"a{digest[:32]}"
+    address = hmac.new(secret, f"ip\n{ip or ''}".encode(), hashlib.sha256).hexdigest()[:24]
+    agent = hmac.new(secret, f"ua\n{user_agent or ''}".encode(), hashlib.sha256).digest()
+    bucket = int.from_bytes(agent[:4], "big") % max(1, current_app.config["COOKIELESS_VIEWERS_PER_IP"])
+    return f"a{address}.{bucket}"
 
 
 def view_day(now: datetime | None = None) -> str:

@@ -9,8 +9,6 @@ which is what protects them where this route is not in the way (S3_PUBLIC_BASE_U
 
 from __future__ import annotations
 
-import mimetypes
-
 from flask import abort, send_file
 from flask_login import current_user
 
@@ -18,7 +16,7 @@ from app.errors import NotFound
 from app.ids import parse_id
 from app.media import bp
 from app.models import WorkStatus
-from app.storage import LocalStorage, get_storage
+from app.storage import LocalStorage, content_type_for, get_storage
 from app.works.services import get_visible_work
 
 PUBLIC_PREFIXES = ("collectives/",)
@@ -56,8 +54,7 @@ def serve(key: str):
         abort(404)
     if not path.is_file():
         abort(404)
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    response = send_file(path, mimetype=mime, conditional=True, max_age=3600)
+    response = send_file(path, mimetype=content_type_for(key), conditional=True, max_age=3600)
     if not published:
         # Shared caches must not keep what only the work's collective and moderators may see.
         response.cache_control.public = False

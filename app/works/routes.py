@@ -6,15 +6,17 @@ service on a form page is flashed and the form shown again with what the person 
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import policy
 from app.api.helpers import decode_cursor, encode_cursor
 from app.clients import client_ip
-from app.engagement import comment_routes, views
+from app.engagement import comment_routes, views, visitors
 from app.errors import Forbidden, ServiceError
+from app.extensions import csrf
+from app.models import WorkStatus
 from app.works import bp
 from app.works import services as svc
 
@@ -64,16 +66,30 @@ def index():
     )
 
 
+def _record_view(work) -> None:
+    # Counted once per viewer per day, published works only; never fails the page.
+    viewer = views.viewer_key(current_user, visitors.visitor_id(), client_ip(), request.user_agent.string)
+    views.record_view(work, viewer)
+
+
 @bp.get("/works/<int:work_id>")
 def work_detail(work_id: int):
     work = svc.get_visible_work(work_id, current_user)
-    if request.method == "GET":  # HEAD (link checkers, previews) is not a view
-        # Counted once per viewer per day, published works only; never fails the page.
-        views.record_view(work, views.viewer_key(current_user, client_ip(), request.user_agent.string))
+    new_visitor = None
+    view_beacon = None
+    # HEAD (link checkers, previews) is not a view.
+    if request.method == "GET" and work.status == WorkStatus.PUBLISHED:
+        if current_user.is_authenticated or visitors.visitor_id():
+            _record_view(work)
+        else:
+            # Someone we do not know yet: a visitor cookie comes with the page, and the page's
+            # script has the view counted with it (app/engagement/visitors.py).
+            new_visitor = visitors.new_visitor_id()
+            view_beacon = url_for("works.count_view", work_id=work.id, t=visitors.beacon_token(work.id))
     media = svc.work_media(work)
     # Pictures the body already shows inline are not repeated in the gallery below it.
     gallery = [image for image in media["images"] if image["url"] not in work.body_html]
-    return render_template(
+    page = render_template(
         "works/detail.html",
         work=work,
         media=media,
@@ -83,7 +99,23 @@ def work_detail(work_id: int):
         can_edit=policy.can_edit_work(current_user, work),
         editable=work.status in svc.EDITABLE_STATUSES,
         comment_section=comment_routes.comment_section(work),
+        view_beacon=view_beacon,
     )
+    response = make_response(page)
+    if new_visitor:
+        visitors.give_cookie(response, new_visitor)
+    return response
+
+
+@bp.post("/works/<int:work_id>/view")
+@csrf.exempt  # counts a view and nothing else; a browser refusing cookies has no CSRF session
+def count_view(work_id: int):
+    """The work page's script, for a visitor the page did not know: counts the view now that the
+    visitor cookie comes back, or on the address as a fallback when it does not."""
+    if not visitors.beacon_token_valid(request.args.get("t"), work_id):
+        raise ServiceError(_("请求无效。"), code="invalid_view_token")
+    _record_view(svc.get_visible_work(work_id, current_user, media=False))
+    return "", 204
 
 
 @bp.get("/collectives/<int:collective_id>")

@@ -388,9 +388,17 @@ def get_editable_work(work_id: int, actor: Any) -> Work:
 
 
 def _clean_text_fields(title: Any, summary: Any, body: Any) -> tuple[str, str, str]:
-    title = str(title or "").strip()
-    summary = str(summary or "").strip()
-    body = str(body or "").replace("\r\n", "\n")
+    # Text or nothing: a JSON object or list given as a title is refused, not stored as its repr.
+    wrong = {
+        name: _("必须是文字。")
+        for name, value in (("title", title), ("summary", summary), ("body", body))
+        if value is not None and not isinstance(value, str)
+    }
+    if wrong:
+        raise ValidationFailed(_("字段类型不正确：%(names)s", names=", ".join(wrong)), fields=wrong)
+    title = (title or "").strip()
+    summary = (summary or "").strip()
+    body = (body or "").replace("\r\n", "\n")
     errors: dict[str, str] = {}
     if not title:
         errors["title"] = _("请填写标题。")
@@ -437,6 +445,7 @@ def create_work(
         title=title,
         summary=summary,
         body=body,
+        # A new work has no uploaded images yet, so its story can show none.
         body_html=render_markdown(body),
         status=WorkStatus.DRAFT,
     )
@@ -479,13 +488,19 @@ def update_work(
         ensure_submission_open(campaign)
         work.campaign_id = campaign.id
     work.title, work.summary, work.body = title, summary, body
-    work.body_html = render_markdown(body)
+    work.body_html = render_markdown(body, story_image_urls(work))
     db.session.commit()
     return work
 
 
 def story_images(work: Work) -> list[MediaAsset]:
     return [asset for asset in work.assets if asset.role == AssetRole.IMAGE]
+
+
+def story_image_urls(work: Work) -> list[str]:
+    """The URLs a story's body may show pictures from: its own uploaded images (and thumbnails)."""
+    keys = [key for asset in story_images(work) for key in (asset.storage_key, asset.thumbnail_key) if key]
+    return [media_url(key) for key in keys]
 
 
 def add_story_image(work: Work, actor: Any, stream: BinaryIO | bytes) -> MediaAsset:

@@ -1,8 +1,9 @@
 """Sharing a work or a collective outside the site: share cards, short links and QR posters.
 
 Links that leave the site (share cards, printed QR codes) are absolute and built on
-`PUBLIC_BASE_URL`, because a poster printed from an internal host name would send every scan
-to a machine the public cannot reach. Without the setting, the request's own host is used.
+`PUBLIC_BASE_URL` (app/public_urls.py), because a poster printed from an internal host name would
+send every scan to a machine the public cannot reach, and one built from a request's Host header
+could send it anywhere.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import segno
-from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from app.errors import NotFound
 from app.models import Collective, Work, WorkKind, WorkStatus
+from app.public_urls import absolute_url, public_url_for
 from app.works import services as svc
 
 # Share cards cut descriptions here: WeChat and most card renderers show two or three lines.
@@ -38,27 +39,6 @@ class ShareCard:
     short_url: str
     image: str | None
     type: str
-
-
-def public_base_url() -> str:
-    """Scheme and host (and any path prefix) that links leaving the site start with, no trailing /."""
-    configured = (current_app.config.get("PUBLIC_BASE_URL") or "").strip()
-    return (configured or request.url_root).rstrip("/")
-
-
-def absolute_url(path_or_url: str) -> str:
-    """An absolute URL on the public site for a site path; URLs already absolute (CDN, S3) pass."""
-    if path_or_url.startswith(("http://", "https://")):
-        return path_or_url
-    # url_for() paths carry the mount point (SCRIPT_NAME), which PUBLIC_BASE_URL already names.
-    root = request.script_root
-    if root and path_or_url.startswith(root + "/"):
-        path_or_url = path_or_url[len(root) :]
-    return public_base_url() + "/" + path_or_url.lstrip("/")
-
-
-def public_url_for(endpoint: str, **values: Any) -> str:
-    return absolute_url(url_for(endpoint, **values))
 
 
 def truncate(text: str, limit: int = DESCRIPTION_MAX) -> str:

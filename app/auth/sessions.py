@@ -1,0 +1,196 @@
+"""Signed-in browsers, kept on the server so that signing out really ends them.
+
+Flask's session and Flask-Login's remember-me cookie are signed, not stored: on their own, a copy
+taken before log-out would keep working until it expires (31 and 365 days). So each log-in opens
+a ``LoginSession`` row, and both cookies carry its token in Flask-Login's identity
+(``<user id>.<token>.<password fingerprint>``, see ``User.get_id``). Every cookie-authenticated
+request looks the account up *joined to that row*: one query, as before, so the like path pays
+no extra round trip. Log-out deletes the row (and tells the browser to drop both cookies);
+"log out everywhere" deletes all of the account's rows and API tokens; a password reset does
+the same; a password change alone already fails the fingerprint.
+
+Only a SHA-256 of the token is stored, like API tokens: the table alone opens nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, request, session
+from flask_login import logout_user
+from flask_login.utils import decode_cookie
+
+from app.extensions import db
+from app.models import ApiToken, LoginSession, User, password_fingerprint, utcnow
+
+log = logging.getLogger(__name__)
+
+USER_AGENT_MAX = 120
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def remember_cookie_name() -> str:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+
+
+def remember_duration() -> timedelta:
+    return timedelta(days=current_app.config["REMEMBER_DAYS"])
+
+
+def _lifetime(remember: bool) -> timedelta:
+    # A session cookie without "remember me" dies with the browser, but its signature stays
+    # valid for PERMANENT_SESSION_LIFETIME: the row must not outlive that.
+    return remember_duration() if remember else current_app.permanent_session_lifetime
+
+
+def open_session(user: User, *, remember: bool, user_agent: str = "") -> str:
+    """A new signed-in browser for `user`; returns the identity its cookies carry (and sets it
+    on `user`, where ``get_id`` hands it to Flask-Login). Commits; expired rows of the account
+    are removed on the way, so the table holds live sessions only."""
+    now = utcnow()
+    token = secrets.token_urlsafe(24)
+    identity = f"{user.id}.{token}.{password_fingerprint(user.password_hash)}"
+    db.session.execute(
+        sa.delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now)
+    )
+    db.session.add(
+        LoginSession(
+            id=_hash(token),
+            user_id=user.id,
+            remember=remember,
+            user_agent=(user_agent or "")[:USER_AGENT_MAX],
+            created_at=now,
+            expires_at=now + _lifetime(remember),
+        )
+    )
+    db.session.commit()
+    user.login_identity = identity
+    return identity
+
+
+def _parse(identity: str) -> tuple[int, str, str] | None:
+    user_id, _dot, rest = (identity or "").partition(".")
+    token, _dot, fingerprint = rest.partition(".")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 10) or not token or not fingerprint:
+        return None
+    return int(user_id), token, fingerprint
+
+
+# The account of a live session, in one query: every cookie-authenticated request (a like among
+# them) runs it. Built once, so SQLAlchemy reuses its compiled form.
+_USER_OF_SESSION = (
+    sa.select(User)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        LoginSession.id == sa.bindparam("session_hash"),
+        User.id == sa.bindparam("user_id"),
+        LoginSession.expires_at > sa.bindparam("now", type_=LoginSession.__table__.c.expires_at.type),
+    )
+)
+
+
+def remembered_identity() -> str | None:
+    """The identity the request's remember-me cookie carries, if it has a valid one."""
+    cookie = request.cookies.get(remember_cookie_name())
+    return decode_cookie(cookie) if cookie else None
+
+
+def user_for_identity(identity: str) -> User | None:
+    """The account behind a session or remember-me cookie's identity, while its login session
+    lives, its password is unchanged and it is not banned; else None."""
+    parsed = _parse(identity)
+    if parsed is None:
+        return None
+    user_id, token, fingerprint = parsed
+    user = db.session.scalar(
+        _USER_OF_SESSION, {"session_hash": _hash(token), "user_id": user_id, "now": utcnow()}
+    )
+    if user is None or not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
+        return None
+    # Flask-Login checks is_active only when logging in; a ban must also end open sessions.
+    if user.banned:
+        return None
+    user.login_identity = identity
+    return user
+
+
+def _identities_of_this_browser() -> list[str]:
+    """The identities this request's cookies carry: the session's and the remember-me cookie's
+    (which may name an older log-in than the session does)."""
+    found = [str(session["_user_id"])] if session.get("_user_id") else []
+    remembered = remembered_identity()
+    return [*found, remembered] if remembered else found
+
+
+def _delete(identities: list[str]) -> int:
+    hashes = [_hash(parsed[1]) for parsed in map(_parse, identities) if parsed is not None]
+    if not hashes:
+        return 0
+    ended = db.session.execute(sa.delete(LoginSession).where(LoginSession.id.in_(hashes))).rowcount
+    db.session.commit()
+    return ended
+
+
+def end_this_browser() -> None:
+    """Log-out: the login sessions this browser's cookies name end on the server, Flask-Login
+    forgets the account, and the whole Flask session is cleared. The caller deletes the cookies
+    on its response (``forget_cookies``): clearing the session also wiped Flask-Login's own note
+    to delete the remember-me cookie."""
+    _delete(_identities_of_this_browser())
+    logout_user()
+    session.clear()
+
+
+def replace_remembered_session() -> None:
+    """Before a new log-in in this browser: a remember-me cookie left from an earlier log-in is
+    replaced, so its session ends now rather than living on unseen until it expires."""
+    remembered = remembered_identity()
+    if remembered:
+        _delete([remembered])
+
+
+def forget_cookies(response):
+    """Tell the browser to drop the remember-me cookie (the session cookie is rewritten by Flask)."""
+    config = current_app.config
+    response.delete_cookie(
+        remember_cookie_name(),
+        path=config.get("REMEMBER_COOKIE_PATH", "/"),
+        domain=config.get("REMEMBER_COOKIE_DOMAIN"),
+        secure=config.get("REMEMBER_COOKIE_SECURE", False),
+        httponly=True,
+        samesite=config.get("REMEMBER_COOKIE_SAMESITE"),
+    )
+    return response
+
+
+def end_everywhere(user_id: int) -> tuple[int, int]:
+    """Every login session and every API token of the account end; returns how many of each.
+
+    Part of the caller's transaction: the caller commits."""
+    sessions = db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount
+    tokens = db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
+    return sessions, tokens
+
+
+def current_session_hash() -> str | None:
+    parsed = _parse(str(session.get("_user_id") or ""))
+    return _hash(parsed[1]) if parsed else None
+
+
+def live_sessions(user_id: int, now: datetime | None = None) -> list[LoginSession]:
+    """The account's signed-in browsers, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(LoginSession)
+            .where(LoginSession.user_id == user_id, LoginSession.expires_at > (now or utcnow()))
+            .order_by(LoginSession.created_at.desc())
+        )
+    )

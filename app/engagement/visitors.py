@@ -1,0 +1,80 @@
+"""Who an anonymous viewer is: a first-party visitor id in a signed, long-lived cookie.
+
+Views count once per viewer per work per day (app/engagement/views.py). Keyed on IP + User-Agent,
+a script counted a new viewer for every User-Agent it invented. Now:
+
+- a signed-in viewer is the account, and a browser that has our ``vid`` cookie is that id: the
+  work page counts them when it is opened;
+- a browser without the cookie gets one with the page, and the page's small script (views.js)
+  asks ``POST /works/<id>/view`` to count it; that request brings the cookie back, so the view
+  counts for the new id. A client that never returns cookies (a script, or a browser refusing
+  them) is counted on IP + User-Agent only as a fallback, and however many User-Agents it
+  invents, one address adds at most COOKIELESS_VIEWERS_PER_IP viewers per work per day
+  (``views.viewer_key``);
+- the counting request carries a token the page was rendered with (signed over the work id,
+  valid for a day), so views cannot be posted for works nobody opened.
+
+The cookie holds a random id and its signature (SECRET_KEY), HttpOnly, SameSite=Lax, Secure where
+the session cookie is; it identifies a browser to this site only and carries nothing personal.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Response, current_app, request
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
+
+COOKIE = "vid"
+_COOKIE_SALT = "visitor-id"
+_BEACON_SALT = "view-beacon"
+BEACON_MAX_AGE = 24 * 3600
+
+
+def _cookie_signer() -> Signer:
+    return Signer(current_app.secret_key, salt=_COOKIE_SALT)
+
+
+def visitor_id() -> str | None:
+    """The id of the request's visitor cookie, when it carries a genuine one."""
+    raw = request.cookies.get(COOKIE)
+    if not raw or len(raw) > 100:
+        return None
+    try:
+        return _cookie_signer().unsign(raw).decode()
+    except BadSignature:
+        return None
+
+
+def new_visitor_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def give_cookie(response: Response, vid: str) -> Response:
+    config = current_app.config
+    response.set_cookie(
+        COOKIE,
+        _cookie_signer().sign(vid).decode(),
+        max_age=config["VISITOR_COOKIE_DAYS"] * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=config.get("SESSION_COOKIE_SECURE", False),
+    )
+    return response
+
+
+def _beacon_signer() -> TimestampSigner:
+    return TimestampSigner(current_app.secret_key, salt=_BEACON_SALT)
+
+
+def beacon_token(work_id: int) -> str:
+    return _beacon_signer().sign(str(work_id)).decode()
+
+
+def beacon_token_valid(token: str | None, work_id: int) -> bool:
+    if not token or len(token) > 200:
+        return False
+    try:
+        return _beacon_signer().unsign(token, max_age=BEACON_MAX_AGE).decode() == str(work_id)
+    except (BadSignature, SignatureExpired):
+        return False
