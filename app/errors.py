@@ -12,6 +12,7 @@ import time
 
 import sqlalchemy as sa
 from flask import Flask, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -84,6 +85,9 @@ def error_response(status: int, code: str, message: str, **extra):
         body: dict = {"error": {"code": code, "message": message}}
         body["error"].update(extra)
         return jsonify(body), status
+    if request_ctx.url_adapter is None:
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page either.
+        return message, status, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("error.html", status=status, message=message), status
 
 

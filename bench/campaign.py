@@ -132,7 +132,16 @@ def populate() -> dict:
     ]  # fmt: skip
     db.session.execute(
         sa.insert(User),
-        [{**p, "password_hash": password_hash, "banned": False, "created_at": now} for p in people],
+        [
+            {
+                **p,
+                "password_hash": password_hash,
+                "banned": False,
+                "created_at": now,
+                "email_verified_at": now,
+            }
+            for p in people
+        ],
     )
     users = db.session.execute(sa.select(User.id, User.role, User.collective_id).order_by(User.id)).all()
     tokens = {user.id: secrets.token_urlsafe(32) for user in users}
@@ -410,6 +419,8 @@ def main() -> None:
         **{k: v for k, v in os.environ.items() if not k.startswith("S3_")},
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_hex(32),
+        # The bench's clients ask for 127.0.0.1 (production answers only to this host).
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
         "DATABASE_URL": database.url,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "REDIS_KEY_PREFIX": prefix,

@@ -219,6 +219,8 @@ def populate(rounds: int) -> tuple[list[str], list[int], list[int]]:
                 "role": Role.VIEWER,
                 "banned": False,
                 "created_at": now,
+                # Production likes need a confirmed address (REQUIRE_VERIFIED_EMAIL).
+                "email_verified_at": now,
             }
             for n in range(ACCOUNTS)
         ],
@@ -471,6 +473,8 @@ def main() -> None:
         **{k: v for k, v in os.environ.items() if not k.startswith("S3_")},
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_hex(32),
+        # The bench's clients ask for 127.0.0.1 (production answers only to this host).
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
         "DATABASE_URL": database.url,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "REDIS_KEY_PREFIX": prefix,

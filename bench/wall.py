@@ -131,6 +131,7 @@ def build(label: str, works: int, database: Database, workdir: Path):
     app = create_app(
         "production",
         SQLALCHEMY_DATABASE_URI=database.url,
+        PUBLIC_BASE_URL="http://localhost",  # what the test client asks for
         REDIS_KEY_PREFIX=prefix,
         RATELIMIT_KEY_PREFIX=prefix + "limiter",
         MEDIA_ROOT=str(workdir / label),

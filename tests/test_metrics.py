@@ -207,6 +207,24 @@ def test_a_request_through_an_undeclared_proxy_is_refused(client):
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("X-Real-IP", "10.0.0.7"),
+        ("Forwarded", "for=10.0.0.7"),
+        ("X-Forwarded-Host", "metrics.internal"),
+        ("X-Forwarded-Proto", "https"),
+        ("True-Client-IP", "10.0.0.7"),
+    ],
+    ids=lambda header: header[0],
+)
+def test_without_proxy_hops_no_forwarding_header_at_all_is_trusted(client, header):
+    # From loopback, as the tester sent them: any forwarding header says a proxy stands between.
+    response = client.get("/metrics", headers=dict([header]))
+
+    assert response.status_code == 403
+
+
 def test_behind_a_declared_proxy_the_clients_own_address_decides(app):
     proxied = create_app(
         "testing", PROXY_HOPS=1, REDIS_KEY_PREFIX=app.config["REDIS_KEY_PREFIX"]

@@ -267,6 +267,21 @@ def test_creating_without_a_title_names_the_missing_field(client, member, open_c
     assert response.status_code == 422 and "title" in response.json["error"]["fields"]
 
 
+@pytest.mark.parametrize("field", ["title", "summary", "body"])
+@pytest.mark.parametrize(
+    "value", [{"zh": "标题"}, ["标题"], 12, True], ids=["object", "list", "number", "bool"]
+)
+def test_a_text_field_that_is_not_text_is_refused_not_stored_as_its_repr(
+    client, member, open_campaign, field, value
+):
+    sign_in(client, member)
+    payload = {"kind": "story", "title": "标题", "campaign_id": open_campaign.id, field: value}
+    response = _post_json(client, "/api/v1/works", payload)
+    assert response.status_code == 422
+    assert field in response.json["error"]["fields"]
+    assert client.get("/my/works").get_data(as_text=True).count("{&#39;zh&#39;") == 0
+
+
 def test_an_unknown_kind_is_422(client, member, open_campaign):
     sign_in(client, member)
     response = _post_json(

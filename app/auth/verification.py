@@ -131,5 +131,8 @@ def send_link_after_sign_up(user: User) -> None:
 
 def unproven_at(verified_at: datetime | None, at: datetime) -> bool:
     """For the vote-integrity detector: whether an account's address was unconfirmed at `at`,
-    or confirmed only just before it (within JUST_VERIFIED)."""
+    or confirmed only just before it (within JUST_VERIFIED). Where confirmation is not required
+    (REQUIRE_VERIFIED_EMAIL off) nobody is asked to confirm, so it tells nothing: False."""
+    if not required():
+        return False
     return verified_at is None or verified_at > at or at - verified_at <= JUST_VERIFIED

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
 
+from app.auth.verification import unproven_at
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Collective, Comment, FlagStatus, Like, User, VoteFlag, Work, utcnow
@@ -116,7 +117,7 @@ def _users_active_elsewhere(user_ids: list[int], collective_id: int) -> set[int]
 def measure_work(work: Work, start: datetime, end: datetime) -> tuple[Signals, list[int]]:
     """The signals of one work's likes in [start, end), and the accounts that look suspicious."""
     rows = db.session.execute(
-        sa.select(Like.user_id, Like.ip, Like.created_at, User.created_at)
+        sa.select(Like.user_id, Like.ip, Like.created_at, User.created_at, User.email_verified_at)
         .join(User, User.id == Like.user_id)
         .where(Like.work_id == work.id, Like.created_at >= start, Like.created_at < end)
     ).all()
@@ -128,11 +129,16 @@ def measure_work(work: Work, start: datetime, end: datetime) -> tuple[Signals, l
     windows_per_baseline = BASELINE / (end - start)
     baseline = (before or 0) / windows_per_baseline
     count = len(rows)
-    subnets = Counter(subnet_of(ip) for _user, ip, _at, _created in rows)
+    subnets = Counter(subnet_of(ip) for _user, ip, _at, _created, _verified in rows)
     subnets.pop(None, None)
     top_subnet, top_count = subnets.most_common(1)[0] if subnets else (None, 0)
-    fresh = {user for user, _ip, liked_at, created in rows if liked_at - created <= FRESH}
-    recent = [user for user, _ip, _liked_at, created in rows if end - created <= RECENT]
+    # Unconfirmed (or just-confirmed) addresses count as fresh accounts (app/auth/verification.py).
+    fresh = {
+        user
+        for user, _ip, liked_at, created, verified in rows
+        if liked_at - created <= FRESH or unproven_at(verified, liked_at)
+    }
+    recent = [user for user, _ip, _liked_at, created, _verified in rows if end - created <= RECENT]
     active = _users_active_elsewhere(recent, work.collective_id) if recent else set()
     single_purpose = {user for user in recent if user not in active}
     signals = score(

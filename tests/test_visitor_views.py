@@ -1,0 +1,149 @@
+"""Views are not easy to inflate: an anonymous viewer is a signed visitor cookie, a client that
+returns no cookie counts on its address with few viewers per address, and a story can no longer
+make its readers request another work's page (issue 17, finding 7)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.engagement import services, visitors
+from app.models import Role
+from app.works import services as works
+from tests.engagement_support import make_collective, make_work
+from tests.works_helpers import jpeg_bytes, sign_in
+
+BEACON = re.compile(r'data-view-beacon="([^"]+)"')
+
+
+@pytest.fixture
+def work(app, open_campaign):
+    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
+    services.work_published(work)
+    return work
+
+
+def _views(work) -> int:
+    return services.counts_for([work.id])[work.id].views
+
+
+def _no_cookies(app):
+    """A client that keeps no cookie, like curl in a loop."""
+    return app.test_client(use_cookies=False)
+
+
+def test_thirty_gets_with_thirty_user_agents_and_no_cookie_add_no_view(app, work):
+    client = _no_cookies(app)
+    for n in range(30):
+        assert client.get(f"/works/{work.id}", headers={"User-Agent": f"Bot/{n}"}).status_code == 200
+    assert _views(work) == 0
+
+
+def test_thirty_gets_that_keep_the_cookie_are_one_viewer_whatever_the_user_agent(app, client, work):
+    for n in range(30):
+        html = client.get(f"/works/{work.id}", headers={"User-Agent": f"Bot/{n}"}).get_data(as_text=True)
+        beacon = BEACON.search(html)
+        if beacon:
+            client.post(beacon.group(1).replace("&amp;", "&"))
+    assert _views(work) == 1
+
+
+def test_counting_requests_without_a_cookie_add_few_viewers_per_address(app, work):
+    client = _no_cookies(app)
+    beacon = (
+        BEACON.search(client.get(f"/works/{work.id}").get_data(as_text=True)).group(1).replace("&amp;", "&")
+    )
+    for n in range(30):
+        assert client.post(beacon, headers={"User-Agent": f"Bot/{n}"}).status_code == 204
+    assert _views(work) == app.config["COOKIELESS_VIEWERS_PER_IP"]
+    other_address = client.post(beacon, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert other_address.status_code == 204
+    assert _views(work) == app.config["COOKIELESS_VIEWERS_PER_IP"] + 1
+
+
+def test_a_browser_refusing_cookies_is_still_counted_once(app, work):
+    client = _no_cookies(app)
+    for _ in range(5):
+        html = client.get(f"/works/{work.id}", headers={"User-Agent": "Mozilla/5.0"}).get_data(as_text=True)
+        client.post(BEACON.search(html).group(1).replace("&amp;", "&"), headers={"User-Agent": "Mozilla/5.0"})
+    assert _views(work) == 1
+
+
+def test_the_visitor_cookie_is_signed_long_lived_and_httponly(client, work):
+    answer = client.get(f"/works/{work.id}")
+    [cookie] = [h for h in answer.headers.getlist("Set-Cookie") if h.startswith(f"{visitors.COOKIE}=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=34560000" in cookie
+
+
+def test_a_forged_visitor_cookie_is_no_visitor(app, work):
+    client = app.test_client()
+    for n in range(5):
+        client.set_cookie(visitors.COOKIE, f"forged-{n}")
+        client.get(f"/works/{work.id}")
+    assert _views(work) == 0
+
+
+def test_views_cannot_be_posted_without_the_pages_token(app, work, open_campaign):
+    client = app.test_client()
+    assert client.post(f"/works/{work.id}/view").status_code == 400
+    other = make_work(make_collective("另一个集体"), open_campaign, title="另一件作品")
+    services.work_published(other)
+    token = visitors.beacon_token(other.id)
+    assert client.post(f"/works/{work.id}/view?t={token}").status_code == 400
+    assert _views(work) == 0
+
+
+def test_a_signed_in_viewer_is_counted_by_the_page_without_the_beacon(client, work, make_user):
+    sign_in(client, make_user())
+    html = client.get(f"/works/{work.id}").get_data(as_text=True)
+    assert "data-view-beacon" not in html
+    assert _views(work) == 1
+
+
+# --- story pictures -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def story(app, make_user, open_campaign):
+    # Media URLs are built as a page builds them, inside a request.
+    with app.test_request_context("/"):
+        yield _story(make_user, open_campaign)
+
+
+def _story(make_user, open_campaign):
+    group = make_collective("上海银行青年文明号")
+    member = make_user(Role.COLLECTIVE, collective=group)
+    return member, works.create_story(member, title="柜台前的耐心", campaign_id=open_campaign.id)
+
+
+def test_a_story_cannot_embed_another_work_page_as_a_picture(story, work):
+    member, draft = story
+    works.update_work(
+        draft, member, title=draft.title, body=f"读者每看一次就给它加一次浏览 ![](/works/{work.id})"
+    )
+    assert f"/works/{work.id}" not in draft.body_html
+    assert "<img" not in draft.body_html or 'src="' not in draft.body_html
+
+
+def test_a_story_cannot_show_pictures_from_another_site(story):
+    member, draft = story
+    works.update_work(draft, member, title=draft.title, body="![](https://tracker.example/pixel.png)")
+    assert "tracker.example" not in draft.body_html
+
+
+def test_a_story_shows_its_own_uploaded_picture(story):
+    member, draft = story
+    asset = works.add_story_image(draft, member, jpeg_bytes((64, 48)))
+    url = works.media_url(asset.storage_key)
+    works.update_work(draft, member, title=draft.title, body=f"站台一角\n\n![]({url})")
+    assert f'src="{url}"' in draft.body_html
+
+
+def test_a_picture_of_another_story_is_not_the_works_own(story, make_user, open_campaign):
+    member, draft = story
+    other_member = make_user(Role.COLLECTIVE, collective=make_collective("别的集体"))
+    other = works.create_story(other_member, title="别人的故事", campaign_id=open_campaign.id)
+    foreign = works.media_url(works.add_story_image(other, other_member, jpeg_bytes((64, 48))).storage_key)
+    works.update_work(draft, member, title=draft.title, body=f"![]({foreign})")
+    assert foreign not in draft.body_html
