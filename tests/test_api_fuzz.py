@@ -134,29 +134,90 @@ def api_schema(app, world):
             return st.one_of(
                 st.just(path_parameters),
                 st.integers(1, SEEDED_IDS).map(lambda i: {**seeded, "id": i}),
+                st.sampled_from(HOSTILE_PATH_IDS).map(lambda i: {**seeded, "id": i}),
             )
         if "upload_id" in seeded:
             return st.sampled_from([path_parameters, {**seeded, "upload_id": upload_id}])
         return st.just(path_parameters)
 
     @schema.hook
+    def flatmap_query(context, query):
+        # Every query parameter of the operation, now and then set to a number past any column,
+        # digits from other scripts or words where a number belongs.
+        names = sorted(_query_names(context.operation))
+        if not names:
+            return st.just(query)
+        query = dict(query or {})
+        hostile = st.tuples(st.sampled_from(names), st.sampled_from(HOSTILE_QUERY_VALUES))
+        return st.one_of(st.just(query), hostile.map(lambda item: {**query, item[0]: item[1]}))
+
+    @schema.hook
     def flatmap_body(context, body):
-        # Bodies name works, campaigns and comments by id too: point them at seeded rows half the
-        # time, so creating works, replying and reporting succeed as well as fail.
-        if not isinstance(body, dict) or not ID_FIELDS & body.keys():
+        # Bodies name works, campaigns and comments by id too: point them at seeded rows part of
+        # the time, so creating works, replying and reporting succeed as well as fail; and part of
+        # the time put a hostile value (a huge integer, a nested list, a wrong type) in one field,
+        # or inside a list field.
+        if not isinstance(body, dict):
             return st.just(body)
-        seeded = st.integers(1, SEEDED_IDS)
-        fields = {
-            name: st.lists(seeded, max_size=4) if isinstance(body[name], list) else seeded
-            for name in ID_FIELDS & body.keys()
-        }
-        return st.one_of(st.just(body), st.fixed_dictionaries(fields).map(lambda ids: {**body, **ids}))
+        choices = [st.just(body), _hostile_body(body, _body_names(context.operation))]
+        if ID_FIELDS & body.keys():
+            seeded = st.integers(1, SEEDED_IDS)
+            fields = {
+                name: st.lists(seeded, max_size=4) if isinstance(body[name], list) else seeded
+                for name in ID_FIELDS & body.keys()
+            }
+            choices.append(st.fixed_dictionaries(fields).map(lambda ids: {**body, **ids}))
+        return st.one_of(*choices)
 
     return schema
 
 
 # Body fields holding ids of rows (flatmap_body draws them from the seeded ones).
 ID_FIELDS = {"campaign_id", "parent_id", "target_id", "work_ids", "ids"}
+
+# What a hostile client puts where the spec says integer, string or list (issue 17): numbers past
+# 32 and 64 bits, nested lists, objects and the wrong types, in bodies, in lists inside bodies,
+# in query strings and in paths.
+HOSTILE_JSON = [
+    10**25, -(10**25), 2**63, 2**63 - 1, 2**31, -1, 0, 1.5, 1e300, True, None, "", "x" * 300,
+    "99999999999999999999999", "2147483648", "²", "٣", [], [[1]], [[10**25]], [1, [2, [3, [4]]]],
+    [{"id": 10**25}], {"id": 10**25}, {"nested": {"deeper": [10**25]}},
+]  # fmt: skip
+HOSTILE_QUERY_VALUES = [
+    "99999999999999999999999", "-99999999999999999999999", "9223372036854775808", "2147483648", "-1",
+    "0", "٣", "²", "1e5", "1.5", "[1]", "{}", "x" * 300, "",
+]  # fmt: skip
+HOSTILE_PATH_IDS = [10**25, 2**63, 2**31, 0]
+
+
+def _operation_spec(operation) -> dict:
+    return build_spec()["paths"].get(operation.path, {}).get(operation.method.lower(), {})
+
+
+def _query_names(operation) -> set[str]:
+    return {p["name"] for p in _operation_spec(operation).get("parameters", []) if p["in"] == "query"}
+
+
+def _body_names(operation) -> set[str]:
+    content = _operation_spec(operation).get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    return set(schema.get("properties", {}))
+
+
+def _hostile_body(body: dict, names: set[str]) -> st.SearchStrategy:
+    fields = sorted(names | body.keys())
+    if not fields:
+        return st.just(body)
+
+    def spoil(choice: tuple[str, object, bool]) -> dict:
+        name, value, inside = choice
+        current = body.get(name)
+        if inside and isinstance(current, list):
+            return {**body, name: [*current, value]}
+        return {**body, name: value}
+
+    return st.tuples(st.sampled_from(fields), st.sampled_from(HOSTILE_JSON), st.booleans()).map(spoil)
+
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
@@ -256,3 +317,139 @@ def test_an_upload_whose_content_type_overflows_its_column_is_unprocessable(app,
     )
     assert response.status_code == 422
     assert response.json["error"]["code"] == "unsupported_type"
+
+
+# --- every field of every operation, hostile values one at a time --------------------------------
+#
+# The fuzzer above draws hostile values at random, and twenty examples reach a given field with a
+# given value only by luck. This sweep is exhaustive instead: each field of each JSON body (and
+# each list field from inside), each query parameter and each path id, against every hostile
+# value, as a collective member and as a national moderator; never a 500.
+
+SWEEP_VALUES = [
+    10**25, -(10**25), 2**63, 2**31, -1, 1.5, True, None, "", "99999999999999999999999", "²", "٣",
+    [], [[10**25]], [1, [2, [3]]], {"id": 10**25}, "x" * 300,
+]  # fmt: skip
+SWEEP_QUERY_VALUES = [
+    "99999999999999999999999",
+    "-99999999999999999999999",
+    "2147483648",
+    "٣",
+    "²",
+    "1e5",
+    "[1]",
+]
+
+# A body each operation accepts, so that the hostile field is the one thing wrong with it.
+BASE_BODIES = {
+    ("/auth/register", "post"): {
+        "email": "fuzz@example.com",
+        "password": "Fuzz-2026x",
+        "display_name": "模糊",
+    },
+    ("/auth/token", "post"): {"email": "fuzz@example.com", "password": "Fuzz-2026x"},
+    ("/works", "post"): {"kind": "story", "title": "标题", "summary": "", "body": "正文", "campaign_id": 1},
+    ("/works/{id}/comments", "post"): {"body": "说得好", "parent_id": None},
+    ("/works/{id}/uploads", "post"): {"filename": "a.mp4", "size": 2**20, "content_type": "video/mp4"},
+    ("/uploads/{upload_id}/complete", "post"): {"parts": [{"number": 1, "etag": "x"}]},
+    ("/moderation/works/{id}/reject", "post"): {"reason": "与主题不符"},
+    ("/moderation/works/{id}/recommend", "post"): {"reason": "推荐"},
+    ("/moderation/works/bulk", "post"): {"action": "approve", "work_ids": [4, 5], "reason": ""},
+    ("/wall", "put"): {"work_ids": [1]},
+    ("/reports", "post"): {"target_type": "work", "target_id": 1, "reason": "刷票"},
+    ("/notifications/read", "post"): {"ids": [1]},
+}
+PATH_IDS = {"/works/{id}/uploads": 3, "/moderation/works/{id}/reject": 5}
+
+
+def _json_operations() -> list[tuple[str, str]]:
+    return [
+        (path, method)
+        for path, item in build_spec()["paths"].items()
+        for method, operation in item.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+def _query_operations() -> list[tuple[str, str, str]]:
+    return [
+        (path, method, parameter["name"])
+        for path, item in build_spec()["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    ]
+
+
+def _url(path: str, world: dict) -> str:
+    url = path.replace("{id}", str(PATH_IDS.get(path, 1))).replace("{upload_id}", world["upload_id"])
+    return "/api/v1" + url.replace("{number}", "1")
+
+
+def _spoiled(base: dict) -> list[dict]:
+    bodies = []
+    for name, current in base.items():
+        for value in SWEEP_VALUES:
+            bodies.append({**base, name: value})
+            if isinstance(current, list):
+                bodies.append({**base, name: [*current, value]})
+    return bodies
+
+
+def _sound(response) -> str | None:
+    """Why the answer is wrong (a 500, or an error without the error shape), else None."""
+    if response.status_code >= 500:
+        return f"{response.status_code} {response.get_data(as_text=True)[:200]}"
+    if response.status_code >= 400 and not (
+        response.is_json and {"code", "message"} <= set(response.json["error"])
+    ):
+        return f"{response.status_code} without the error shape"
+    return None
+
+
+def test_every_json_operation_has_a_base_body_for_the_sweep():
+    assert set(_json_operations()) == set(BASE_BODIES)
+
+
+@pytest.mark.parametrize(("path", "method"), sorted(BASE_BODIES), ids=lambda v: v)
+def test_every_body_field_survives_huge_integers_nested_lists_and_wrong_types(app, world, path, method):
+    callers = [_bearer(app, world["member"]), _bearer(app, world["national"])]
+    client = app.test_client()
+    wrong = []
+    for body in _spoiled(BASE_BODIES[(path, method)]):
+        for headers in callers:
+            response = client.open(_url(path, world), method=method.upper(), json=body, headers=headers)
+            if problem := _sound(response):
+                wrong.append((body, problem))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("path", "method", "name"), sorted(_query_operations()), ids=lambda v: v)
+def test_every_query_parameter_survives_numbers_past_any_column_and_words(app, world, path, method, name):
+    headers = _bearer(app, world["national"])
+    client = app.test_client()
+    wrong = []
+    for value in SWEEP_QUERY_VALUES:
+        response = client.open(
+            _url(path, world), method=method.upper(), query_string={name: value}, headers=headers
+        )
+        if problem := _sound(response):
+            wrong.append((value, problem))
+    assert wrong == []
+
+
+def test_every_path_id_past_any_column_is_not_found(app, world):
+    headers = _bearer(app, world["national"])
+    client = app.test_client()
+    wrong = []
+    for path, item in build_spec()["paths"].items():
+        if "{id}" not in path and "{number}" not in path:
+            continue
+        for method in item:
+            for number in HOSTILE_PATH_IDS[:3]:
+                url = path.replace("{id}", str(number)).replace("{number}", str(number))
+                url = "/api/v1" + url.replace("{upload_id}", world["upload_id"])
+                response = client.open(url, method=method.upper(), json={}, headers=headers)
+                if response.status_code != 404:
+                    wrong.append((method, url, response.status_code))
+    assert wrong == []
