@@ -310,6 +310,8 @@ def create_account(
         # For moderators the province is their review scope (None = national); for collective
         # members it describes the collective, not the person.
         province=province if role == Role.MODERATOR else None,
+        # An operator typed the address: the account needs no confirmation mail.
+        email_verified_at=utcnow(),
     )
     user.set_password(password)
     db.session.add(user)
