@@ -44,7 +44,7 @@ _ADD_VIEW_DAY = sa.text(
 ).bindparams(sa.bindparam("day", type_=sa.Date()))
 
 
-def viewer_key(user: Any, visitor: str | None, ip: str | None, user_agent: str | None) -> str:
+def viewer_key(user: Any, ip: str | None, user_agent: str | None, visitor: str | None = None) -> str:
     """Who is viewing: the account when signed in, else the visitor id of the browser's cookie
     (app/engagement/visitors.py), else, for a client that returns no cookie, its address and
     User-Agent.

@@ -68,7 +68,7 @@ def index():
 
 def _record_view(work) -> None:
     # Counted once per viewer per day, published works only; never fails the page.
-    viewer = views.viewer_key(current_user, visitors.visitor_id(), client_ip(), request.user_agent.string)
+    viewer = views.viewer_key(current_user, client_ip(), request.user_agent.string, visitors.visitor_id())
     views.record_view(work, viewer)
 
 
