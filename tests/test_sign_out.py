@@ -4,6 +4,7 @@ everywhere", and API tokens one by one (issue 17, findings 1 and 2)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -221,3 +222,27 @@ def test_only_a_hash_of_the_session_token_is_stored(client, member):
 def _session_identity(client) -> str:
     with client.session_transaction() as session:
         return session["_user_id"]
+
+
+def test_a_cookie_like_loads_its_account_and_login_session_in_one_query(client, member, make_collective):
+    # The hot path: checking the login session on the server costs no extra round trip.
+    from tests.works_helpers import make_campaign, make_work
+
+    work = make_work(make_collective("上海银行青年文明号", "金融", "上海"), make_campaign(), title="一件作品")
+    login_form(client, member.email)
+    token = csrf_token(client)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and re.search(
+            r'\b"?(user|login_session)"?\b', statement
+        ):
+            reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        answer = client.put(f"/api/v1/works/{work.id}/like", headers={"X-CSRFToken": token})
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    assert len(reads) == 1 and "login_session" in reads[0], reads
