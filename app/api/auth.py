@@ -11,7 +11,7 @@ from flask_login import current_user
 from app.api import bp
 from app.api.helpers import json_body, login_required_api, require_fields
 from app.auth.limits import login_limits, register_limits
-from app.auth.services import authenticate, issue_token, register_user, user_to_dict
+from app.auth.services import authenticate, client_ip, issue_token, register_user, user_to_dict
 from app.errors import ServiceError, ValidationFailed
 
 
@@ -27,7 +27,7 @@ def _strings(data: dict[str, Any], *names: str) -> list[str]:
 @register_limits
 def auth_register():
     email, password, display_name = _strings(json_body(), "email", "password", "display_name")
-    user = register_user(email, password, display_name)
+    user = register_user(email, password, display_name, client_ip())
     return jsonify(user=user_to_dict(user)), 201
 
 

@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from app.auth import bp, password_reset
 from app.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from app.auth.limits import login_limits, password_reset_limits, register_limits
-from app.auth.services import authenticate, register_user
+from app.auth.services import authenticate, client_ip, register_user
 from app.errors import ServiceError, ValidationFailed
 from app.models import User
 
@@ -64,7 +64,7 @@ def register():
     email_taken = False
     if form.validate_on_submit():
         try:
-            user = register_user(form.email.data, form.password.data, form.display_name.data)
+            user = register_user(form.email.data, form.password.data, form.display_name.data, client_ip())
         except ServiceError as exc:
             email_taken = exc.code == "email_taken"
             if email_taken:
