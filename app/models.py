@@ -295,10 +295,9 @@ class Like(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("user_id", "work_id", name="uq_like_user_work"),
         # The vote-integrity detector (app.moderation.integrity) reads by time: the last minutes'
-        # likes of every work, one work's likes in a window, one account's likes before a window.
+        # likes of every work, and one work's likes in a window.
         sa.Index("ix_like_created_at", "created_at"),
         sa.Index("ix_like_work_id_created_at", "work_id", "created_at"),
-        sa.Index("ix_like_user_id_created_at", "user_id", "created_at"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

@@ -90,7 +90,7 @@ def test_the_cohort_shows_the_subnet_its_accounts_were_registered_from(world):
         registration_ip=lambda i: f"103.21.40.{i + 2}",
     )  # fmt: skip
     like(batch, work, at=now - timedelta(minutes=3), ip=many_networks)
-    result = integrity.measure_work(work, now - BURST.window, now)
+    result = integrity.measure_work(work, now - BURST.window, now, thorough=True)
     assert result.signals.cohort_origin_share == 1.0
     assert result.signals.cohort.origins == [("103.21.40.0/24", 40)]
 
@@ -101,7 +101,7 @@ def test_dormant_accounts_are_those_without_a_like_or_comment_in_the_two_weeks_b
     give_life(people[:10], elsewhere, at=now - timedelta(days=3))  # active this week
     give_life(people[10:20], elsewhere, at=now - timedelta(days=40))  # active, but long ago
     like(people, work, at=now - timedelta(minutes=4), ip=many_networks)
-    signals = integrity.measure_work(work, now - BURST.window, now).signals
+    signals = integrity.measure_work(work, now - BURST.window, now, thorough=True).signals
     assert signals.probed == 40 and signals.dormant_share == 0.75
 
 
@@ -112,7 +112,7 @@ def test_no_life_elsewhere_counts_whatever_the_age_but_old_accounts_at_half_weig
     lively = accounts(20, registered=now - timedelta(days=365), prefix="lively")
     like(lively, elsewhere, at=now - timedelta(days=100), ip="198.51.100.7")
     like(young + old + lively, work, at=now - timedelta(minutes=4), ip=many_networks)
-    signals = integrity.measure_work(work, now - BURST.window, now).signals
+    signals = integrity.measure_work(work, now - BURST.window, now, thorough=True).signals
     assert signals.no_life_share == pytest.approx((20 * 1.0 + 20 * 0.5) / 60, abs=0.001)
 
 
@@ -147,7 +147,7 @@ def test_a_shared_company_domain_is_shown_but_not_scored(world):
     )
     give_life(staff, elsewhere, at=now - timedelta(days=2))
     like(staff, work, at=now - timedelta(minutes=2), ip=many_networks)
-    signals = integrity.measure_work(work, now - BURST.window, now).signals
+    signals = integrity.measure_work(work, now - BURST.window, now, thorough=True).signals
     assert (signals.top_domain, signals.top_domain_share) == ("bj-power.com.cn", 1.0)
     assert vote_signals.WEIGHTS["rare_domain"] == 0
 
@@ -293,8 +293,24 @@ def test_a_measure_reads_at_most_max_likers_and_probes_at_most_sample_accounts(w
     monkeypatch.setattr(integrity, "SAMPLE", 20)
     people = accounts(80, registered=over_months(now), prefix="p")
     like(people, work, at=lambda i: now - timedelta(seconds=10 * i + 1), ip=many_networks)
-    signals = integrity.measure_work(work, now - BURST.window, now).signals
+    signals = integrity.measure_work(work, now - BURST.window, now, thorough=True).signals
     assert (signals.likes, signals.probed) == (50, 20)
+
+
+def test_the_accounts_past_is_probed_only_when_it_could_carry_the_score_to_the_threshold(world):
+    now, work = world["now"], world["work"]
+    people = accounts(60, registered=over_months(now), prefix="p")  # joined over months
+    like(people, work, at=lambda i: now - timedelta(seconds=10 * i + 1), ip=many_networks)
+    skipped = integrity.measure_work(work, now - BURST.window, now).signals
+    probed = integrity.measure_work(work, now - BURST.window, now, thorough=True).signals
+    # Even were all of them dormant with no life elsewhere, they would stay under the threshold.
+    assert skipped.probed == 0 and probed.probed == 60 and probed.dormant_share == 1.0
+    assert skipped.score < probed.score < THRESHOLD
+
+    made = now - timedelta(days=20)
+    batch = accounts(60, registered=lambda i: made + timedelta(seconds=50 * i), prefix="batch")
+    like(batch, world["elsewhere"], at=now - timedelta(minutes=2), ip=many_networks)
+    assert integrity.measure_work(world["elsewhere"], now - BURST.window, now).signals.probed == 60
 
 
 def test_the_sample_spreads_over_the_whole_window():

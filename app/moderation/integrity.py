@@ -20,8 +20,9 @@ pass        window    runs every   measures the works that, in the window, have
 A burst shows within a minute or two; a batch liking slowly, a few likes every few minutes so
 that no 15-minute window looks busy, shows in the hour or the day pass. Every query is bounded
 by the window and indexed: the passes select on ``like.created_at``, one work's window on
-``(work_id, created_at)``, an account's past likes on ``(user_id, created_at)``; one work's
-measure reads at most MAX_LIKERS likes and probes the past of at most SAMPLE accounts.
+``(work_id, created_at)``; one work's measure reads at most MAX_LIKERS likes and probes the past
+of at most SAMPLE accounts (``user_id`` indexes), and only when that past could carry the score
+to the threshold.
 The cost at a million likes a day is measured by ``bench/integrity.py`` (docs/performance.md).
 
 Each pass is claimed by one conditional UPDATE of its ``integrity_pass`` row, so several
@@ -198,8 +199,9 @@ def sample(likers: Sequence[Liker], size: int | None = None) -> list[Liker]:
 
 
 def probe_activity(user_ids: Sequence[int], collective_id: int, start: datetime) -> dict[int, Activity]:
-    """What these accounts did before ``start``: four EXISTS probes per account, each one or a
-    few index entries (``comment.user_id``, ``like (user_id, created_at)``)."""
+    """What these accounts did before ``start``: four EXISTS probes per account on the indexes
+    that lead with ``user_id`` (``like``'s unique key, ``comment.user_id``), each reading at most
+    that account's own likes or comments, and stopping at the first that answers."""
     other_like = so.aliased(Like)
     other_work = so.aliased(Work)
     recent_like = so.aliased(Like)
@@ -242,15 +244,35 @@ def probe_activity(user_ids: Sequence[int], collective_id: int, start: datetime)
     return found
 
 
+_NO_PAST = Activity(commented=False, liked_elsewhere=False, active_recently=False)
+
+
 def measure_work(
-    work: Work, start: datetime, end: datetime, weights: dict[str, float] | None = None
+    work: Work,
+    start: datetime,
+    end: datetime,
+    weights: dict[str, float] | None = None,
+    *,
+    thorough: bool = False,
 ) -> vote_signals.Measured | None:
-    """The signals of one work's likes in [start, end), or None below MIN_LIKES."""
+    """The signals of one work's likes in [start, end), or None below MIN_LIKES.
+
+    The accounts' past is probed only when it could matter: if the score stays under THRESHOLD
+    even were every sampled account dormant with no life elsewhere, nothing is probed
+    (``probed`` is 0) and the signals that need it read 0. Busy honest works, most of what the
+    minute pass sees, cost no probes that way. ``thorough`` probes always (the bench records
+    every signal of every window to fit the weights)."""
     likers = load_likers(work.id, start, end)
     if len(likers) < MIN_LIKES:
         return None
     baseline = usual_rate(work.id, start, end - start, len(likers))
-    probed = probe_activity([liker.user_id for liker in sample(likers)], work.collective_id, start)
+    chosen = sample(likers)
+    if not thorough:
+        worst = {liker.user_id: _NO_PAST for liker in chosen}
+        ceiling = vote_signals.measure(likers, worst, baseline_per_window=baseline, weights=weights)
+        if ceiling.signals.score < THRESHOLD:
+            return ceiling.unprobed(weights)
+    probed = probe_activity([liker.user_id for liker in chosen], work.collective_id, start)
     return vote_signals.measure(likers, probed, baseline_per_window=baseline, weights=weights)
 
 
@@ -278,7 +300,9 @@ def _claim(pass_: Pass, now: datetime, force: bool) -> bool:
     return claimed
 
 
-def run_pass(pass_: Pass, now: datetime, weights: dict[str, float] | None = None) -> Run:
+def run_pass(
+    pass_: Pass, now: datetime, weights: dict[str, float] | None = None, *, thorough: bool = False
+) -> Run:
     """Measure this pass's works and open (or strengthen) a flag for each at THRESHOLD or more."""
     start = now - pass_.window
     run = Run(passes=[pass_.name])
@@ -286,7 +310,7 @@ def run_pass(pass_: Pass, now: datetime, weights: dict[str, float] | None = None
         work = db.session.get(Work, work_id)
         if work is None:  # pragma: no cover - likes keep their work (foreign key)
             continue
-        measured = measure_work(work, start, now, weights)
+        measured = measure_work(work, start, now, weights, thorough=thorough)
         if measured is None:
             continue
         run.measurements.append(
@@ -299,7 +323,11 @@ def run_pass(pass_: Pass, now: datetime, weights: dict[str, float] | None = None
 
 
 def run_detector(
-    now: datetime | None = None, *, force: bool = False, weights: dict[str, float] | None = None
+    now: datetime | None = None,
+    *,
+    force: bool = False,
+    weights: dict[str, float] | None = None,
+    thorough: bool = False,
 ) -> Run:
     """Run every pass that is due (every pass with ``force``)."""
     end = now or utcnow()
@@ -307,12 +335,14 @@ def run_detector(
     for pass_ in PASSES:
         if not _claim(pass_, end, force):
             continue
-        done = run_pass(pass_, end, weights)
+        done = run_pass(pass_, end, weights, thorough=thorough)
         run.passes += done.passes
         run.measurements += done.measurements
         run.flags += [flag for flag in done.flags if flag not in run.flags]
     if run.flags:
-        log.info("vote integrity: %d work(s) flagged by %s", len(run.flags), ", ".join(run.passes))
+        log.info(
+            "vote integrity: %d flag(s) opened or strengthened (%s)", len(run.flags), ", ".join(run.passes)
+        )
     return run
 
 

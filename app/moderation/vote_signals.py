@@ -252,6 +252,16 @@ class Measured:
     signals: Signals
     suspects: list[int]
 
+    def unprobed(self, weights: dict[str, float] | None = None) -> Measured:
+        """The same measure as if no account's past had been probed."""
+        self.signals.probed = 0
+        self.signals.dormant_share = self.signals.no_life_share = 0.0
+        if self.signals.cohort is not None:
+            cohort = self.signals.cohort
+            cohort.probed = cohort.commented = cohort.liked_elsewhere = cohort.active_recently = 0
+        score(self.signals, weights)
+        return self
+
 
 def measure(
     likers: Sequence[Liker],

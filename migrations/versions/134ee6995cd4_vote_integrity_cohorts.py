@@ -1,5 +1,5 @@
-"""vote integrity cohorts: registration address, likes by time per work and per account, one open
-flag per work, detector passes
+"""vote integrity cohorts: registration address, likes by time per work, one open flag per work,
+detector passes
 
 Revision ID: 134ee6995cd4
 Revises: d4e5f6a7b8c9
@@ -25,7 +25,6 @@ def upgrade():
     with op.batch_alter_table('like', schema=None) as batch_op:
         # (work_id, created_at) serves everything ix_like_work_id did, and one work's window too.
         batch_op.create_index('ix_like_work_id_created_at', ['work_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_like_user_id_created_at', ['user_id', 'created_at'], unique=False)
         batch_op.drop_index(batch_op.f('ix_like_work_id'))
 
     with op.batch_alter_table('user', schema=None) as batch_op:
@@ -50,7 +49,6 @@ def downgrade():
 
     with op.batch_alter_table('like', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_like_work_id'), ['work_id'], unique=False)
-        batch_op.drop_index('ix_like_user_id_created_at')
         batch_op.drop_index('ix_like_work_id_created_at')
 
     op.drop_table('integrity_pass')
