@@ -270,8 +270,8 @@ def measure(
     baseline_per_window: float,
     weights: dict[str, float] | None = None,
 ) -> Measured:
-    """Every signal of these likers, their score, and the accounts a moderator may void: the
-    cohort's, the fresh ones and the look-alike ones. ``activity`` covers a sample of them."""
+    """Every signal of these likers, their score, and the accounts a moderator may void.
+    ``activity`` covers the sample of them whose past was probed (none: those signals read 0)."""
     weights = WEIGHTS if weights is None else weights
     count = len(likers)
     burst_ratio = round(count / max(baseline_per_window, 1.0), 2)
