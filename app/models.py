@@ -172,6 +172,9 @@ class User(UserMixin, db.Model):
     province: so.Mapped[str | None] = so.mapped_column(sa.String(32))
     banned: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Where the account was registered from: the vote-integrity detector shows moderators where
+    # a batch of accounts was made (app.moderation.integrity). Null for accounts made by the CLI.
+    registration_ip: so.Mapped[str | None] = so.mapped_column(sa.String(45))
     last_login_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     # Lock-out (app/auth/lockout.py): wrong passwords counted since failed_since; log-in is
     # refused until locked_until. Only ever changed by single UPDATE statements.
@@ -314,13 +317,15 @@ class MediaAsset(db.Model):
 class Like(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("user_id", "work_id", name="uq_like_user_work"),
-        # The vote-integrity detector reads the likes of the last minutes.
+        # The vote-integrity detector (app.moderation.integrity) reads by time: the last minutes'
+        # likes of every work, and one work's likes in a window.
         sa.Index("ix_like_created_at", "created_at"),
+        sa.Index("ix_like_work_id_created_at", "work_id", "created_at"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
-    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), index=True)
+    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"))
     ip: so.Mapped[str | None] = so.mapped_column(sa.String(45))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
@@ -399,7 +404,17 @@ class VoteFlag(db.Model):
     """
 
     __tablename__ = "vote_flag"
-    __table_args__ = (sa.Index("ix_vote_flag_status_score", "status", "score"),)
+    __table_args__ = (
+        sa.Index("ix_vote_flag_status_score", "status", "score"),
+        # One open flag per work, even when two detector processes find the same work at once.
+        sa.Index(
+            "uq_vote_flag_open_work",
+            "work_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), index=True)
@@ -417,6 +432,16 @@ class VoteFlag(db.Model):
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     work: so.Mapped[Work] = so.relationship()
+
+
+class IntegrityPass(db.Model):
+    """When each pass of the vote-integrity detector last ran (app.moderation.integrity): a pass
+    is claimed by one conditional UPDATE, so among several detector processes one runs it."""
+
+    __tablename__ = "integrity_pass"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(16), primary_key=True)
+    last_run_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
 
 class UploadStatus(enum.StrEnum):

@@ -63,8 +63,8 @@ class World:
         from app.models import VoteFlag, utcnow
 
         now = utcnow()
-        flag = VoteFlag(
-            work_id=self.published.id,
+        flag = VoteFlag(  # a work of its own: the database holds one open flag per work
+            work_id=self.fresh_published().id,
             score=80.0,
             window_start=now,
             window_end=now,

@@ -48,7 +48,8 @@ from app.models import (
     clock_at,
     utcnow,
 )
-from app.moderation import dashboard, integrity
+from app.moderation import dashboard
+from app.moderation import flags as vote_flags
 from app.moderation import services as moderation
 from app.notifications import services as notifications
 from app.queue import enqueue_job, forget_jobs, media_queue
@@ -242,7 +243,7 @@ def test_works_wait_in_the_review_queues_and_a_province_has_recommended_one(fres
 
 def test_the_like_burst_from_new_accounts_is_flagged_for_moderators(fresh):
     moderator = fresh.user("demo-moderator@example.com")
-    (flag,) = integrity.open_flags(moderator)
+    (flag,) = vote_flags.open_flags(moderator)
     assert flag.flag.work.title == content.BURST_TARGET
     burst = db.session.scalars(sa.select(User.id).where(User.email.like("demo-new%@example.com"))).all()
     assert len(burst) == content.BURST_ACCOUNTS

@@ -242,9 +242,10 @@ def test_the_detector_counts_just_confirmed_aged_accounts_as_fresh(required, mak
         Like(user_id=u.id, work_id=work.id, ip=f"203.0.113.{n}", created_at=now) for n, u in enumerate(likers)
     )
     db.session.commit()
-    signals, suspects = integrity.measure_work(work, now - integrity.WINDOW, now + timedelta(seconds=1))
-    assert signals.fresh_share == 1.0
-    assert set(suspects) == {u.id for u in likers}
+    burst = integrity.PASSES[0]
+    result = integrity.measure_work(work, now - burst.window, now + timedelta(seconds=1), thorough=True)
+    assert result.signals.fresh_share == 1.0
+    assert set(result.suspects) == {u.id for u in likers}
 
 
 def test_the_detector_spares_long_confirmed_aged_accounts(required, make_collective, make_user):
@@ -256,5 +257,6 @@ def test_the_detector_spares_long_confirmed_aged_accounts(required, make_collect
         user.email_verified_at = now - timedelta(days=59)
         db.session.add(Like(user_id=user.id, work_id=work.id, ip=f"203.0.113.{n}", created_at=now))
     db.session.commit()
-    signals, _suspects = integrity.measure_work(work, now - integrity.WINDOW, now + timedelta(seconds=1))
-    assert signals.fresh_share == 0.0
+    burst = integrity.PASSES[0]
+    result = integrity.measure_work(work, now - burst.window, now + timedelta(seconds=1), thorough=True)
+    assert result.signals.fresh_share == 0.0

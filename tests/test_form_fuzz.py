@@ -121,9 +121,9 @@ class World:
 @pytest.fixture
 def world(app, make_collective, make_user, open_campaign) -> World:
     from app.engagement.comments import post_comment
+    from app.media.uploads import create_upload
     from app.moderation.reports import create_report
     from app.wall.services import feature
-    from app.media.uploads import create_upload
 
     app.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own tests; here every field is the target
     collective = make_collective("北京地铁青年文明号", "交通运输", "北京")

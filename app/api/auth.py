@@ -20,6 +20,7 @@ from app.auth.services import (
     user_to_dict,
 )
 from app.auth.verification import send_link_after_sign_up
+from app.clients import client_ip
 from app.errors import ServiceError, ValidationFailed
 from app.models import ApiToken
 
@@ -36,7 +37,7 @@ def _strings(data: dict[str, Any], *names: str) -> list[str]:
 @register_limits
 def auth_register():
     email, password, display_name = _strings(json_body(), "email", "password", "display_name")
-    user = register_user(email, password, display_name)
+    user = register_user(email, password, display_name, client_ip())
     send_link_after_sign_up(user)
     return jsonify(user=user_to_dict(user)), 201
 

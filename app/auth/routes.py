@@ -13,6 +13,7 @@ from app.auth import bp, password_reset, sessions, verification
 from app.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from app.auth.limits import login_limits, password_reset_limits, register_limits
 from app.auth.services import authenticate, register_user
+from app.clients import client_ip
 from app.errors import ServiceError, ValidationFailed
 from app.models import User
 from app.public_urls import public_url_for
@@ -67,7 +68,7 @@ def register():
     email_taken = False
     if form.validate_on_submit():
         try:
-            user = register_user(form.email.data, form.password.data, form.display_name.data)
+            user = register_user(form.email.data, form.password.data, form.display_name.data, client_ip())
         except ServiceError as exc:
             email_taken = exc.code == "email_taken"
             if email_taken:

@@ -206,12 +206,14 @@ def _commit_new_user() -> None:
 # --- accounts --------------------------------------------------------------------------------
 
 
-def register_user(email: str, password: str, display_name: str) -> User:
-    """Sign-up: a new viewer account, or ValidationFailed / Conflict with nothing stored."""
+def register_user(email: str, password: str, display_name: str, ip: str | None = None) -> User:
+    """Sign-up: a new viewer account, or ValidationFailed / Conflict with nothing stored.
+    ``ip`` is the address it registers from (kept for the vote-integrity detector's evidence)."""
     normalized, name = _validated_account(email, password, display_name)
     if _find_by_email(normalized) is not None:
         raise _email_taken()
-    user = User(email=normalized, display_name=name, role=Role.VIEWER)
+    address = ip[:45] if ip else None
+    user = User(email=normalized, display_name=name, role=Role.VIEWER, registration_ip=address)
     user.set_password(password)
     db.session.add(user)
     _commit_new_user()

@@ -1,272 +1,409 @@
-"""Vote integrity (刷票): a periodic detector that scores unusual likes as evidence for moderators.
+"""Vote integrity (刷票): the detector that scores unusual likes as evidence for moderators.
 
-A flag is evidence, never a verdict. A workplace mobilising its own staff from one office network
-is what the campaign asks for, so no single signal flags a work; the detector combines four:
+A flag is evidence, never a verdict: a workplace mobilising its staff from one office network is
+what the campaign asks for. ``app.moderation.vote_signals`` defines the signals and their
+weights; this module chooses what to measure, reads it from SQL and opens the flags that
+moderators judge on ``/moderation/flags`` (``app.moderation.flags``).
 
-- **burst**: likes in the window against the work's usual rate over the day before;
-- **one subnet**: the share of the window's likes from the busiest /24 (IPv4) or /48 (IPv6);
-- **fresh accounts**: the share of likers whose account was created minutes before their like;
-- **single-purpose accounts**: the share of recent accounts (under a week old) that never did
-  anything but like this one collective's works (no comment, no like elsewhere).
+Three passes, each over a window ending now, run by the counters loop every minute
+(``flask counters run``; by hand ``flask moderation detect``):
 
-The score is a weighted sum (0–100). A burst from one office of long-standing accounts stays
-below the threshold; add brand-new accounts and it is flagged for a moderator to look at, with
-the evidence and the accounts in question. Moderators dismiss a flag or void those accounts'
-likes (``app.moderation.accounts``), which recounts every affected counter and ranking.
+==========  ========  ===========  ==========================================================
+pass        window    runs every   measures the works that, in the window, have
+==========  ========  ===========  ==========================================================
+``burst``   15 min    minute       at least MIN_LIKES likes
+``hour``    1 hour    5 minutes    MIN_COHORT_HINT likers whose accounts were made in the same
+``day``     24 hours  hour         clock hour, a BATCH_HINT_SHARE of their likes (the sign of
+                                   a batch), and MIN_LIKES likes
+==========  ========  ===========  ==========================================================
+
+A burst shows within a minute or two; a batch liking slowly, a few likes every few minutes so
+that no 15-minute window looks busy, shows in the hour or the day pass. Every query is bounded
+by the window and indexed: the passes select on ``like.created_at``, one work's window on
+``(work_id, created_at)``; one work's measure reads at most MAX_LIKERS likes and probes the past
+of at most SAMPLE accounts (``user_id`` indexes), and only when that past could carry the score
+to the threshold.
+The cost at a million likes a day is measured by ``bench/integrity.py`` (docs/performance.md).
+
+Each pass is claimed by one conditional UPDATE of its ``integrity_pass`` row, so several
+processes running the loop run each pass once; a partial unique index keeps one open flag per
+work even when two passes find the same work at the same moment.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.auth.verification import unproven_at
-from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.models import Collective, Comment, FlagStatus, Like, User, VoteFlag, Work, utcnow
-from app.moderation import audit
-from app.moderation.accounts import void_likes
-from app.policy import in_scope, province_of, require_moderator, require_national
+from app.models import Comment, FlagStatus, IntegrityPass, Like, User, VoteFlag, Work, utcnow
+from app.moderation import vote_signals
+from app.moderation.vote_signals import THRESHOLD, WEIGHTS, Activity, Liker, Signals
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(minutes=15)
-BASELINE = timedelta(hours=24)
-MIN_LIKES = 20  # fewer likes than this in a window is never a burst worth a moderator's time
-FRESH = timedelta(minutes=30)  # an account this young at its like counts as fresh
-RECENT = timedelta(days=7)  # single-purpose counts only accounts younger than this
-THRESHOLD = 50.0
-WEIGHTS = {"burst": 0.20, "subnet": 0.20, "fresh": 0.40, "single_purpose": 0.20}
-SUSPECTS_MAX = 500  # accounts listed in one flag's evidence
+__all__ = ["THRESHOLD", "WEIGHTS", "PASSES", "detect", "run_detector", "measure_work"]
+
+MIN_LIKES = 20  # fewer likes than this in a window is never worth a moderator's time
+# A batch of MIN_COHORT accounts made within an hour has at least half of them in one clock hour.
+MIN_COHORT_HINT = vote_signals.MIN_COHORT // 2
+BATCH_HINT_SHARE = 0.2  # ... and be at least this share of the work's likes in the window
+BASELINE = timedelta(hours=24)  # a work's usual rate: its likes in the day before the window
+MAX_LIKERS = 5000  # the newest likes of one work in one window that a measure reads
+SAMPLE = 400  # likers whose past activity is probed (shares within ±5 points at 95%)
+SUSPECTS_MAX = 5000  # accounts kept in one flag's evidence (the cohort a moderator voids)
+# A loop firing a few seconds early must not skip its minute.
+DUE_SLACK = timedelta(seconds=10)
 _CHUNK = 500
 
 
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    window: timedelta
+    every: timedelta
+    batches_only: bool  # measure only works whose likers include the sign of a batch
+
+
+PASSES = (
+    Pass("burst", timedelta(minutes=15), timedelta(minutes=1), batches_only=False),
+    Pass("hour", timedelta(hours=1), timedelta(minutes=5), batches_only=True),
+    Pass("day", timedelta(hours=24), timedelta(hours=1), batches_only=True),
+)
+
+
 @dataclass
-class Signals:
-    likes: int
-    baseline_per_window: float
-    burst_ratio: float
-    top_subnet: str | None
-    top_subnet_share: float
-    fresh_share: float
-    single_purpose_share: float
-    components: dict[str, float] = field(default_factory=dict)
-    score: float = 0.0
+class Measurement:
+    pass_name: str
+    work_id: int
+    start: datetime
+    end: datetime
+    signals: Signals
+    suspects: list[int]
 
 
-def subnet_of(ip: str | None) -> str | None:
-    """The /24 of an IPv4 address or the /48 of an IPv6 one: what one office network shares."""
-    if not ip:
-        return None
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
-def _clamp(value: float) -> float:
-    return max(0.0, min(1.0, value))
-
-
-def score(signals: Signals) -> Signals:
-    """Fill in the components and the score. A burst counts from 3× the usual rate, fully at 10×."""
-    components = {
-        "burst": _clamp((signals.burst_ratio - 3) / 7),
-        "subnet": signals.top_subnet_share,
-        "fresh": signals.fresh_share,
-        "single_purpose": signals.single_purpose_share,
-    }
-    signals.components = {k: round(v, 3) for k, v in components.items()}
-    signals.score = round(100 * sum(WEIGHTS[k] * v for k, v in components.items()), 1)
-    return signals
-
-
-def _chunks(values: list[int]) -> list[list[int]]:
-    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
-
-
-def _users_active_elsewhere(user_ids: list[int], collective_id: int) -> set[int]:
-    """Likers who commented anywhere or liked another collective's work."""
-    active: set[int] = set()
-    for chunk in _chunks(user_ids):
-        active.update(
-            db.session.scalars(sa.select(Comment.user_id).where(Comment.user_id.in_(chunk)).distinct())
-        )
-        active.update(
-            db.session.scalars(
-                sa.select(Like.user_id)
-                .join(Work, Like.work_id == Work.id)
-                .where(Like.user_id.in_(chunk), Work.collective_id != collective_id)
-                .distinct()
-            )
-        )
-    return active
-
-
-def measure_work(work: Work, start: datetime, end: datetime) -> tuple[Signals, list[int]]:
-    """The signals of one work's likes in [start, end), and the accounts that look suspicious."""
-    rows = db.session.execute(
-        sa.select(Like.user_id, Like.ip, Like.created_at, User.created_at, User.email_verified_at)
-        .join(User, User.id == Like.user_id)
-        .where(Like.work_id == work.id, Like.created_at >= start, Like.created_at < end)
-    ).all()
-    before = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Like)
-        .where(Like.work_id == work.id, Like.created_at >= start - BASELINE, Like.created_at < start)
-    )
-    windows_per_baseline = BASELINE / (end - start)
-    baseline = (before or 0) / windows_per_baseline
-    count = len(rows)
-    subnets = Counter(subnet_of(ip) for _user, ip, _at, _created, _verified in rows)
-    subnets.pop(None, None)
-    top_subnet, top_count = subnets.most_common(1)[0] if subnets else (None, 0)
-    # Unconfirmed (or just-confirmed) addresses count as fresh accounts (app/auth/verification.py).
-    fresh = {
-        user
-        for user, _ip, liked_at, created, verified in rows
-        if liked_at - created <= FRESH or unproven_at(verified, liked_at)
-    }
-    recent = [user for user, _ip, _liked_at, created, _verified in rows if end - created <= RECENT]
-    active = _users_active_elsewhere(recent, work.collective_id) if recent else set()
-    single_purpose = {user for user in recent if user not in active}
-    signals = score(
-        Signals(
-            likes=count,
-            baseline_per_window=round(baseline, 2),
-            # A work nobody liked yesterday has a usual rate of at most one like per window.
-            burst_ratio=round(count / max(baseline, 1.0), 2),
-            top_subnet=top_subnet,
-            top_subnet_share=round(top_count / count, 3) if count else 0.0,
-            fresh_share=round(len(fresh) / count, 3) if count else 0.0,
-            single_purpose_share=round(len(single_purpose) / count, 3) if count else 0.0,
-        )
-    )
-    suspects = sorted(fresh | single_purpose)[:SUSPECTS_MAX]
-    return signals, suspects
-
-
-def detect(now: datetime | None = None, window: timedelta = WINDOW) -> list[VoteFlag]:
-    """Score every work with at least MIN_LIKES likes in the last ``window``; open (or update)
-    a flag for each scoring at least THRESHOLD. Cheap when nothing is happening: one grouped
-    query over the window's likes, on the index on ``like.created_at``."""
-    end = now or utcnow()
-    start = end - window
-    busy = db.session.execute(
-        sa.select(Like.work_id)
-        .where(Like.created_at >= start, Like.created_at < end)
-        .group_by(Like.work_id)
-        .having(sa.func.count() >= MIN_LIKES)
-    ).scalars()
-    flags = []
-    for work_id in list(busy):
-        work = db.session.get(Work, work_id)
-        if work is None:  # pragma: no cover - likes keep their work (foreign key)
-            continue
-        signals, suspects = measure_work(work, start, end)
-        if signals.score >= THRESHOLD:
-            flags.append(_open_flag(work, signals, suspects, start, end))
-    db.session.commit()
-    if flags:
-        log.info("vote integrity: %d work(s) flagged", len(flags))
-    return flags
-
-
-def _open_flag(work: Work, signals: Signals, suspects: list[int], start: datetime, end: datetime) -> VoteFlag:
-    flag = db.session.scalar(
-        sa.select(VoteFlag).where(VoteFlag.work_id == work.id, VoteFlag.status == FlagStatus.OPEN)
-    )
-    if flag is None:
-        flag = VoteFlag(work_id=work.id, score=0.0, evidence="{}", window_start=start)
-        db.session.add(flag)
-    previous = json.loads(flag.evidence)
-    # The strongest window's signals stand; the suspects of every window add up.
-    evidence = previous if previous and signals.score < flag.score else asdict(signals)
-    merged = sorted(set(previous.get("suspect_user_ids", [])) | set(suspects))[:SUSPECTS_MAX]
-    flag.score = max(flag.score, signals.score)
-    flag.evidence = json.dumps({**evidence, "suspect_user_ids": merged})
-    flag.window_end = end
-    return flag
+@dataclass
+class Run:
+    flags: list[VoteFlag] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)
+    passes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
-# The moderators' side.
+# Reading.
 
 
-@dataclass
-class FlagView:
-    flag: VoteFlag
-    evidence: dict[str, Any]
+def _clock_hour(column):
+    """The clock hour of a timestamp, as a value that groups: what a batch of accounts shares."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.date_trunc("hour", column)
+    return sa.func.substr(column, 1, 13)  # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff"
 
 
-def open_flags(moderator: Any, limit: int = 50) -> list[FlagView]:
-    """Open flags in the moderator's scope, strongest first."""
-    require_moderator(moderator)
-    query = (
-        sa.select(VoteFlag)
-        .join(Work, VoteFlag.work_id == Work.id)
-        .join(Collective, Work.collective_id == Collective.id)
-        .options(so.contains_eager(VoteFlag.work).joinedload(Work.collective))
-        .where(VoteFlag.status == FlagStatus.OPEN)
-        .order_by(VoteFlag.score.desc(), VoteFlag.id)
-        .limit(limit)
+def candidate_works(pass_: Pass, start: datetime, end: datetime) -> list[int]:
+    """The works this pass measures: one grouped query over the window's likes (index on
+    ``like.created_at``)."""
+    in_window = sa.and_(Like.created_at >= start, Like.created_at < end)
+    if not pass_.batches_only:
+        query = (
+            sa.select(Like.work_id)
+            .where(in_window)
+            .group_by(Like.work_id)
+            .having(sa.func.count() >= MIN_LIKES)
+        )
+        return sorted(db.session.scalars(query))
+    batches = (
+        sa.select(Like.work_id, sa.func.count())
+        .join(User, User.id == Like.user_id)
+        .where(in_window)
+        .group_by(Like.work_id, _clock_hour(User.created_at))
+        .having(sa.func.count() >= MIN_COHORT_HINT)
     )
-    province = province_of(moderator)
-    if province is not None:
-        query = query.where(Collective.province == province)
-    return [FlagView(flag, json.loads(flag.evidence)) for flag in db.session.scalars(query)]
+    largest: dict[int, int] = {}
+    for work_id, count in db.session.execute(batches):
+        largest[work_id] = max(count, largest.get(work_id, 0))
+    if not largest:
+        return []
+    totals = (
+        sa.select(Like.work_id, sa.func.count())
+        .where(in_window, Like.work_id.in_(sorted(largest)))
+        .group_by(Like.work_id)
+        .having(sa.func.count() >= MIN_LIKES)
+    )
+    # A batch that is a small part of a work's likes cannot carry a flag (the signals are shares);
+    # on a busy work, accounts made in a popular hour (the campaign's launch) are no batch.
+    counted = db.session.execute(totals)
+    return sorted(work_id for work_id, total in counted if largest[work_id] >= BATCH_HINT_SHARE * total)
 
 
-def get_flag(moderator: Any, flag_id: int) -> VoteFlag:
-    require_moderator(moderator)
-    flag = db.session.get(VoteFlag, flag_id)
-    if flag is None or not in_scope(moderator, flag.work.collective.province):
-        raise NotFound(_("这条刷票线索不存在或不在您负责的范围内。"))
-    if flag.status != FlagStatus.OPEN:
-        raise Conflict(_("这条线索已经处理过了。"), code="flag_closed")
-    return flag
+def load_likers(work_id: int, start: datetime, end: datetime) -> list[Liker]:
+    """The newest MAX_LIKERS likes of the work in [start, end) with their accounts."""
+    rows = db.session.execute(
+        sa.select(
+            Like.user_id,
+            Like.created_at,
+            Like.ip,
+            User.created_at,
+            User.registration_ip,
+            User.email,
+            User.display_name,
+            User.email_verified_at,
+        )
+        .join(User, User.id == Like.user_id)
+        .where(Like.work_id == work_id, Like.created_at >= start, Like.created_at < end)
+        .order_by(Like.created_at.desc())
+        .limit(MAX_LIKERS)
+    ).all()
+    return [
+        Liker(
+            user_id=user_id,
+            liked_at=liked_at,
+            like_ip=ip,
+            registered_at=registered_at,
+            registration_ip=registration_ip,
+            email=email,
+            display_name=display_name,
+            unproven=unproven_at(verified_at, liked_at),
+        )
+        for user_id, liked_at, ip, registered_at, registration_ip, email, display_name, verified_at in rows
+    ]
 
 
-def dismiss_flag(moderator: Any, flag_id: int, reason: str = "") -> VoteFlag:
-    """The moderator judged the likes genuine (an office mobilising its staff, say)."""
-    flag = get_flag(moderator, flag_id)
-    flag.status = FlagStatus.DISMISSED
-    flag.decided_by_id = moderator.id
-    flag.decided_at = utcnow()
-    audit.record(moderator, "flag_dismiss", "work", flag.work_id, reason or "")
+def usual_rate(work_id: int, start: datetime, window: timedelta, likes: int) -> float:
+    """Likes per window over the BASELINE before ``start``. Counted up to what makes the burst
+    signal zero (a third of ``likes`` per window), so a hot work's history is never read whole."""
+    windows = BASELINE / window
+    cap = int(likes / 3 * windows) + 1
+    before = (
+        sa.select(sa.literal(1))
+        .where(Like.work_id == work_id, Like.created_at >= start - BASELINE, Like.created_at < start)
+        .limit(cap)
+        .subquery()
+    )
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(before)) or 0
+    return count / windows
+
+
+def sample(likers: Sequence[Liker], size: int | None = None) -> list[Liker]:
+    """At most ``size`` (SAMPLE) likers spread evenly over the window."""
+    size = SAMPLE if size is None else size
+    if len(likers) <= size:
+        return list(likers)
+    step = len(likers) / size
+    return [likers[int(i * step)] for i in range(size)]
+
+
+def probe_activity(user_ids: Sequence[int], collective_id: int, start: datetime) -> dict[int, Activity]:
+    """What these accounts did before ``start``: four EXISTS probes per account on the indexes
+    that lead with ``user_id`` (``like``'s unique key, ``comment.user_id``), each reading at most
+    that account's own likes or comments, and stopping at the first that answers."""
+    other_like = so.aliased(Like)
+    other_work = so.aliased(Work)
+    recent_like = so.aliased(Like)
+    since = start - vote_signals.DORMANT
+    liked_elsewhere = sa.exists(
+        sa.select(sa.literal(1))
+        .select_from(other_like)
+        .join(other_work, other_work.id == other_like.work_id)
+        .where(
+            other_like.user_id == User.id,
+            other_like.created_at < start,
+            other_work.collective_id != collective_id,
+        )
+    )
+    commented = sa.exists().where(Comment.user_id == User.id, Comment.created_at < start)
+    liked_recently = sa.exists().where(
+        recent_like.user_id == User.id, recent_like.created_at >= since, recent_like.created_at < start
+    )
+    commented_recently = sa.exists().where(
+        Comment.user_id == User.id, Comment.created_at >= since, Comment.created_at < start
+    )
+    found: dict[int, Activity] = {}
+    for offset in range(0, len(user_ids), _CHUNK):
+        chunk = list(user_ids[offset : offset + _CHUNK])
+        rows = db.session.execute(
+            sa.select(
+                User.id,
+                liked_elsewhere.label("liked_elsewhere"),
+                commented.label("commented"),
+                liked_recently.label("liked_recently"),
+                commented_recently.label("commented_recently"),
+            ).where(User.id.in_(chunk))
+        )
+        for user_id, elsewhere, has_commented, recent_like_, recent_comment in rows:
+            found[user_id] = Activity(
+                commented=bool(has_commented),
+                liked_elsewhere=bool(elsewhere),
+                active_recently=bool(recent_like_ or recent_comment),
+            )
+    return found
+
+
+_NO_PAST = Activity(commented=False, liked_elsewhere=False, active_recently=False)
+
+
+def measure_work(
+    work: Work,
+    start: datetime,
+    end: datetime,
+    weights: dict[str, float] | None = None,
+    *,
+    thorough: bool = False,
+) -> vote_signals.Measured | None:
+    """The signals of one work's likes in [start, end), or None below MIN_LIKES.
+
+    The accounts' past is probed only when it could matter: if the score stays under THRESHOLD
+    even were every sampled account dormant with no life elsewhere, nothing is probed
+    (``probed`` is 0) and the signals that need it read 0. Busy honest works, most of what the
+    minute pass sees, cost no probes that way. ``thorough`` probes always (the bench records
+    every signal of every window to fit the weights)."""
+    likers = load_likers(work.id, start, end)
+    if len(likers) < MIN_LIKES:
+        return None
+    baseline = usual_rate(work.id, start, end - start, len(likers))
+    chosen = sample(likers)
+    if not thorough:
+        worst = {liker.user_id: _NO_PAST for liker in chosen}
+        ceiling = vote_signals.measure(likers, worst, baseline_per_window=baseline, weights=weights)
+        if ceiling.signals.score < THRESHOLD:
+            return ceiling.unprobed(weights)
+    probed = probe_activity([liker.user_id for liker in chosen], work.collective_id, start)
+    return vote_signals.measure(likers, probed, baseline_per_window=baseline, weights=weights)
+
+
+# --------------------------------------------------------------------------------------------
+# Running.
+
+
+_ENSURE_PASS = sa.text(
+    f'INSERT INTO "{IntegrityPass.__table__.name}" (name) VALUES (:name) ON CONFLICT (name) DO NOTHING'
+)
+
+
+def _claim(pass_: Pass, now: datetime, force: bool) -> bool:
+    """Take this pass for this run, committed: False when it ran less than ``every`` ago (here
+    or in another process)."""
+    db.session.execute(_ENSURE_PASS, {"name": pass_.name})
+    statement = sa.update(IntegrityPass).where(IntegrityPass.name == pass_.name).values(last_run_at=now)
+    if not force:
+        due = now - pass_.every + DUE_SLACK
+        statement = statement.where(
+            sa.or_(IntegrityPass.last_run_at.is_(None), IntegrityPass.last_run_at <= due)
+        )
+    claimed = db.session.execute(statement.returning(IntegrityPass.name)).first() is not None
     db.session.commit()
+    return claimed
+
+
+def run_pass(
+    pass_: Pass, now: datetime, weights: dict[str, float] | None = None, *, thorough: bool = False
+) -> Run:
+    """Measure this pass's works and open (or strengthen) a flag for each at THRESHOLD or more."""
+    start = now - pass_.window
+    run = Run(passes=[pass_.name])
+    for work_id in candidate_works(pass_, start, now):
+        work = db.session.get(Work, work_id)
+        if work is None:  # pragma: no cover - likes keep their work (foreign key)
+            continue
+        measured = measure_work(work, start, now, weights, thorough=thorough)
+        if measured is None:
+            continue
+        run.measurements.append(
+            Measurement(pass_.name, work_id, start, now, measured.signals, measured.suspects)
+        )
+        if measured.signals.score >= THRESHOLD:
+            run.flags.append(_open_flag(work, pass_, measured, start, now))
+    db.session.commit()
+    return run
+
+
+def run_detector(
+    now: datetime | None = None,
+    *,
+    force: bool = False,
+    weights: dict[str, float] | None = None,
+    thorough: bool = False,
+) -> Run:
+    """Run every pass that is due (every pass with ``force``)."""
+    end = now or utcnow()
+    run = Run()
+    for pass_ in PASSES:
+        if not _claim(pass_, end, force):
+            continue
+        done = run_pass(pass_, end, weights, thorough=thorough)
+        run.passes += done.passes
+        run.measurements += done.measurements
+        run.flags += [flag for flag in done.flags if flag not in run.flags]
+    if run.flags:
+        log.info(
+            "vote integrity: %d flag(s) opened or strengthened (%s)", len(run.flags), ", ".join(run.passes)
+        )
+    return run
+
+
+def detect(now: datetime | None = None, *, force: bool = False) -> list[VoteFlag]:
+    """The counters loop's minute job: run the passes that are due; the flags opened or updated."""
+    return run_detector(now, force=force).flags
+
+
+# --------------------------------------------------------------------------------------------
+# Flags.
+
+
+def _open_flag(
+    work: Work, pass_: Pass, measured: vote_signals.Measured, start: datetime, end: datetime
+) -> VoteFlag:
+    """One open flag per work: the strongest window's evidence stands, the suspects of every
+    window add up."""
+    signals = measured.signals
+    flag = _open_flag_of(work.id)
+    if flag is None:
+        # DO NOTHING when another detector process opened it a moment ago; then that one is read.
+        db.session.execute(_insert_open_flag(work.id, start, end))
+        flag = _open_flag_of(work.id)
+        assert flag is not None
+    previous = json.loads(flag.evidence)
+    stronger = not previous or signals.score >= flag.score
+    evidence = previous
+    if stronger:
+        minutes = int(pass_.window.total_seconds() // 60)
+        evidence = {**signals.as_evidence(), "pass": pass_.name, "window_minutes": minutes}
+    suspects = sorted(set(previous.get("suspect_user_ids", [])) | set(measured.suspects))[:SUSPECTS_MAX]
+    if stronger:
+        flag.window_start, flag.window_end = start, end
+    flag.score = max(flag.score, signals.score)
+    flag.evidence = json.dumps({**evidence, "suspect_user_ids": suspects}, ensure_ascii=False)
     return flag
 
 
-def suspect_ids(flag: VoteFlag) -> list[int]:
-    return [int(user_id) for user_id in json.loads(flag.evidence).get("suspect_user_ids", [])]
+def _insert_open_flag(work_id: int, start: datetime, end: datetime):
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    return (
+        insert(VoteFlag)
+        .values(
+            work_id=work_id,
+            score=0.0,
+            evidence="{}",
+            status=FlagStatus.OPEN,
+            window_start=start,
+            window_end=end,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["work_id"], index_where=VoteFlag.status == FlagStatus.OPEN)
+    )
 
 
-def void_flag(moderator: Any, flag_id: int, reason: str) -> VoteFlag:
-    """Void every like of the flag's suspect accounts (national moderators: a like counts in the
-    national rankings). The accounts' ``likes_void`` events are this action's record; the flag
-    closes in the same transaction."""
-    require_national(moderator)
-    flag = get_flag(moderator, flag_id)
-    flag.status = FlagStatus.VOIDED
-    flag.decided_by_id = moderator.id
-    flag.decided_at = utcnow()
-    text = (reason or "").strip()
-    try:
-        # void_likes commits the flag's new state together with the deletions and their events.
-        void_likes(moderator, suspect_ids(flag), f"{text} (#{flag.id})" if text else "")
-    except Exception:
-        db.session.rollback()
-        raise
-    return flag
+def _open_flag_of(work_id: int) -> VoteFlag | None:
+    return db.session.scalar(
+        sa.select(VoteFlag).where(VoteFlag.work_id == work_id, VoteFlag.status == FlagStatus.OPEN)
+    )

@@ -13,7 +13,8 @@ from flask_login import current_user, login_required
 from app.auth.routes import safe_next_url
 from app.errors import Forbidden, ServiceError
 from app.ids import ID_MAX, query_int
-from app.moderation import audit, bp, dashboard, integrity
+from app.moderation import audit, bp, dashboard, vote_signals
+from app.moderation import flags as vote_flags
 from app.moderation import services as moderation
 from app.policy import is_national, require_moderator
 from app.works import services as works
@@ -118,9 +119,9 @@ def flags():
     require_moderator(current_user)
     return render_template(
         "moderation/flags.html",
-        flags=integrity.open_flags(current_user),
-        weights=integrity.WEIGHTS,
-        threshold=integrity.THRESHOLD,
+        flags=vote_flags.open_flags(current_user),
+        weights=vote_signals.WEIGHTS,
+        threshold=vote_signals.THRESHOLD,
         can_void=is_national(current_user),
     )
 
@@ -131,10 +132,10 @@ def decide_flag(flag_id: int, decision: str):
     reason = request.form.get("reason", "")
     try:
         if decision == "dismiss":
-            integrity.dismiss_flag(current_user, flag_id, reason)
+            vote_flags.dismiss_flag(current_user, flag_id, reason)
             flash(_("已确认这些点赞正常，线索已关闭。"), "success")
         elif decision == "void":
-            integrity.void_flag(current_user, flag_id, reason)
+            vote_flags.void_flag(current_user, flag_id, reason)
             flash(_("可疑账号的点赞已作废，相关计数和排行已重新计算。"), "success")
         else:
             raise ServiceError(_("未知的处理方式。"), code="invalid_parameter", status=404)
