@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import ServiceError
-from app.ids import parse_id
+from app.ids import ID_MAX, parse_id, parse_int
 from app.policy import require_national
 from app.wall import bp
 from app.wall import services as wall
@@ -61,14 +61,15 @@ def _curate(change, success: str):
     return _back()
 
 
-def _int_field(name: str) -> int | None:
-    return parse_id(request.form.get(name))
+def _position_field() -> int | None:
+    # A 0-based place on the wall; anything past ID_MAX is simply "the end" for the service.
+    return parse_int(request.form.get("position"), minimum=0, maximum=ID_MAX)
 
 
 @bp.post("/moderation/wall/add")
 @login_required
 def add():
-    work_id = _int_field("work_id")
+    work_id = parse_id(request.form.get("work_id"))
     if work_id is None:
         require_national(current_user)
         flash(_("请填写作品编号（数字）。"), "error")
@@ -87,7 +88,7 @@ def remove(work_id: int):
 @login_required
 def move(work_id: int):
     direction = request.form.get("direction") or None
-    position = None if direction else _int_field("position")
+    position = None if direction else _position_field()
     return _curate(lambda: wall.move(current_user, work_id, position, direction=direction), _("顺序已调整。"))
 
 
