@@ -153,6 +153,7 @@ class World:
     liked: set[tuple[int, int]] = field(default_factory=set)
     home: dict[int, str] = field(default_factory=dict)
     emails: set[str] = field(default_factory=set)
+    verified: dict[int, datetime] = field(default_factory=dict)
     residential: list[str] = field(default_factory=list)
     mobile: list[str] = field(default_factory=list)
 
@@ -209,22 +210,23 @@ class World:
             return f"{name}{r.randint(1, 999)}.{n}@{r.choice(PUBLIC)}"
         return f"{name}.{n}@corp{r.randrange(200)}.com.cn"
 
-    def add_user(self, *, email: str, name: str, created: datetime, reg_ip: str | None, home: str) -> int:
+    def add_user(
+        self, *, email: str, name: str, created: datetime, reg_ip: str | None, home: str, verified=None
+    ) -> int:
+        """An account; it confirms its e-mail address (REQUIRE_VERIFIED_EMAIL, on in production)
+        a few minutes after registering unless ``verified`` says when."""
         uid = len(self.users) + 1
         if email in self.emails:  # the address is taken: people add something
             local, _at, domain = email.rpartition("@")
             extra = self.rng.choice("abcdefghjkmnpqrstuvwxyz")
             email = f"{local}{self.rng.choice('._')}{extra}{uid % 97}@{domain}"
         self.emails.add(email)
+        verified = verified or created + timedelta(minutes=self.rng.uniform(0.5, 4))
         self.users.append(
-            {
-                "id": uid,
-                "email": email,
-                "display_name": name,
-                "created_at": created,
-                "registration_ip": reg_ip,
-            }
-        )
+            {"id": uid, "email": email, "display_name": name, "created_at": created,
+             "registration_ip": reg_ip, "email_verified_at": verified}
+        )  # fmt: skip
+        self.verified[uid] = verified
         self.home[uid] = home
         return uid
 
@@ -240,7 +242,8 @@ class World:
         return None
 
     def like(self, uid: int, work: int | None, at: datetime, ip: str) -> bool:
-        if work is None or (uid, work) in self.liked:
+        # Nobody likes before confirming their address (REQUIRE_VERIFIED_EMAIL).
+        if work is None or (uid, work) in self.liked or at < self.verified[uid]:
             return False
         self.liked.add((uid, work))
         self.likes.append((uid, work, ip, at))
@@ -416,9 +419,11 @@ def build_world(seed: int = SEED) -> World:
         at = beijing(20) + timedelta(minutes=min(60.0, r.expovariate(1 / 10)))
         if r.random() < 0.25:
             home = r.choice(world.residential)
+            created = at - timedelta(minutes=r.uniform(0.5, 10))
             uid = world.add_user(
-                email=world.honest_email(len(world.users)), name=world.honest_name(),
-                created=at - timedelta(minutes=r.uniform(0.5, 10)), reg_ip=world.mobile_address(), home=home,
+                email=world.honest_email(len(world.users)), name=world.honest_name(), created=created,
+                reg_ip=world.mobile_address(), home=home,
+                verified=created + (at - created) * r.uniform(0.2, 0.8),
             )  # fmt: skip
             if world.like(uid, work, at, world.mobile_address()):
                 viral.accounts.add(uid)
@@ -435,8 +440,13 @@ def build_world(seed: int = SEED) -> World:
         collective = world.works[work]["collective"]
         for n in range(size):
             made = created(n)
-            uid = world.add_user(
-                email=email(n), name=display(n), created=made, reg_ip=reg_ip(n), home=world.subnet()
+            uid = world.add_user(  # a script confirms the address at once
+                email=email(n),
+                name=display(n),
+                created=made,
+                reg_ip=reg_ip(n),
+                home=world.subnet(),
+                verified=made + timedelta(seconds=r.uniform(5, 25)),
             )
             scenario.accounts.add(uid)
             if warm_up is not None:
@@ -573,13 +583,13 @@ def bulk_insert(table: str, columns: list[str], rows) -> int:
 
 
 USER_COLUMNS = ["id", "email", "display_name", "password_hash", "role", "banned", "created_at",
-                "registration_ip", "failed_logins"]  # fmt: skip
+                "registration_ip", "failed_logins", "email_verified_at"]  # fmt: skip
 
 
 def user_rows(users, password_hash: str):
     for u in users:
         yield (u["id"], u["email"], u["display_name"], password_hash, "viewer", False, u["created_at"],
-               u["registration_ip"], 0)  # fmt: skip
+               u["registration_ip"], 0, u["email_verified_at"])  # fmt: skip
 
 
 def create_app_on(database: Database, workdir: Path):
@@ -592,6 +602,7 @@ def create_app_on(database: Database, workdir: Path):
         REDIS_KEY_PREFIX=prefix,
         RATELIMIT_KEY_PREFIX=prefix + "limiter",
         MEDIA_ROOT=str(workdir / "media"),
+        PUBLIC_BASE_URL="http://localhost",  # production refuses to start without one; nothing is served
     )
 
 
@@ -932,6 +943,7 @@ def populate_cost(rng: random.Random, now: datetime, per_day: int, history: int)
             "created_at": min(created, now - timedelta(days=1)),
             "registration_ip": f"{rng.randint(36, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.9",
         })  # fmt: skip
+        users[-1]["email_verified_at"] = users[-1]["created_at"] + timedelta(minutes=2)
     bulk_insert("user", USER_COLUMNS, user_rows(users, hashed))
     seen: set[int] = set()
 
@@ -978,6 +990,7 @@ def populate_cost(rng: random.Random, now: datetime, per_day: int, history: int)
             farms.append({"id": next_id, "email": f"farm{n}x{i}@qq.com", "display_name": rng.choice(SURNAMES),
                           "created_at": made + timedelta(seconds=rng.uniform(0, 3600)),
                           "registration_ip": f"45.76.{n}.{i % 250 + 2}"})  # fmt: skip
+            farms[-1]["email_verified_at"] = farms[-1]["created_at"] + timedelta(seconds=20)
             at = now - timedelta(minutes=minutes) * (i + rng.random()) / size
             farm_likes.append(
                 (next_id, work_base + rank, f"{rng.randint(36, 223)}.{rng.randrange(256)}.1.9", at)

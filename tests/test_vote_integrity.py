@@ -6,6 +6,7 @@ in one batch and woke up for one work. bench/integrity.py measures the same on a
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 
@@ -232,7 +233,9 @@ def test_a_drip_too_slow_for_the_burst_window_is_flagged_by_the_hour_pass_within
             break
     assert flagged_after is not None and flagged_after <= 60
     (flag,) = db.session.scalars(sa.select(VoteFlag))
-    assert '"pass": "hour"' in flag.evidence
+    evidence = json.loads(flag.evidence)
+    assert evidence["pass"] == "hour" and evidence["cohort_share"] == 1.0
+    assert evidence["gap_cv"] < vote_signals.SCRIPT_CV and evidence["components"]["timing"] == 1.0  # a timer
     assert set(vote_flags.suspect_ids(flag)) <= {u.id for u in batch}
 
 
