@@ -64,6 +64,18 @@ def test_a_burst_of_brand_new_accounts_from_one_subnet_is_flagged(world):
     assert sorted(vote_flags.suspect_ids(flags[0])) == sorted(u.id for u in fresh)
 
 
+def test_where_addresses_must_be_confirmed_a_liker_who_confirmed_just_before_counts_as_fresh(app, world):
+    app.config["REQUIRE_VERIFIED_EMAIL"] = True
+    now, work = world["now"], world["work"]
+    people = accounts(30, registered=over_months(now), prefix="p")
+    for n, person in enumerate(people):  # a third confirmed long ago, the rest minutes before the like
+        person.email_verified_at = person.created_at if n < 10 else now - timedelta(minutes=12)
+    db.session.commit()
+    like(people, work, at=now - timedelta(minutes=4), ip=many_networks)
+    signals = integrity.measure_work(work, now - BURST.window, now, thorough=True).signals
+    assert signals.fresh_share == pytest.approx(20 / 30, abs=0.001)
+
+
 def test_a_batch_made_within_one_hour_weeks_ago_liking_from_many_networks_is_flagged(world):
     now, work = world["now"], world["work"]
     made = now - timedelta(days=20)
