@@ -125,6 +125,32 @@ class ReportStatus(enum.StrEnum):
     DISMISSED = "dismissed"
 
 
+class ReportTarget(enum.StrEnum):
+    """What a report (Report.target_type) names."""
+
+    WORK = "work"
+    COMMENT = "comment"
+
+
+class ReviewQueue(enum.StrEnum):
+    """The review queues of works; "recommended" is the national committee's view of the works
+    provinces put forward (推报)."""
+
+    PENDING = "pending"
+    RECOMMENDED = "recommended"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+
+
+class ReviewAction(enum.StrEnum):
+    """The review actions on a work (also ModerationEvent.action of those events)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    RECOMMEND = "recommend"
+    UNRECOMMEND = "unrecommend"
+
+
 def _enum(cls: type[enum.StrEnum], name: str) -> sa.Enum:
     # Stored as VARCHAR + a named CHECK constraint: portable and easy to extend in a migration.
     return sa.Enum(

@@ -5,7 +5,8 @@ from schemas. Other clients were written against it (DESIGN.md: extend, never re
 path, method, parameter, request body, response status, response field and the error shape in it
 must still be in the generated one, with the same types, enums and required-ness. Additions are
 allowed: new paths, methods, optional parameters, optional request fields, statuses, response
-fields, and an enum on a response field that had none.
+fields, an enum on a response field that had none, and null taken where a request field is
+optional.
 
 Schemas are compared by what they accept or promise, not by how they are written: references,
 ``allOf`` and ``oneOf``/``anyOf`` with null are resolved into one shape per schema first.
@@ -115,7 +116,10 @@ def differences(old: Shape, new: Shape, where: str, sent: bool) -> list[str]:
             if old.recursive == new.recursive
             else [f"{where}: recursion {old.recursive} → {new.recursive}"]
         )
-    if old.types is not None and new.types != old.types:
+    # A request may take more types than before (null for "not given"); an answer may promise fewer.
+    if old.types is not None and not (
+        (new.types is None or new.types >= old.types) if sent else (new.types and new.types <= old.types)
+    ):
         found.append(f"{where}: type {sorted(old.types)} → {sorted(new.types or ['any'])}")
     if (
         old.enum is not None
@@ -154,12 +158,19 @@ def differences(old: Shape, new: Shape, where: str, sent: bool) -> list[str]:
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {
-        (path, method): operation
-        for path, item in spec["paths"].items()
-        for method, operation in item.items()
-        if method in HTTP_METHODS
-    }
+    """Each operation, with the parameters its path declares for all of its operations."""
+    found = {}
+    for path, item in spec["paths"].items():
+        shared = item.get("parameters", [])
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                own = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+                inherited = [p for p in shared if (p["name"], p["in"]) not in own]
+                found[(path, method)] = {
+                    **operation,
+                    "parameters": [*operation.get("parameters", []), *inherited],
+                }
+    return found
 
 
 def _resolve(obj: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""The /api/v1 blueprint: JSON in and out, bearer tokens or the session cookie + X-CSRFToken."""
+"""The /api/v1 blueprint: JSON in and out, bearer tokens or the session cookie + X-CSRFToken.
+
+A flask-smorest Blueprint: its views declare their bodies and answers with the schemas of
+app/api/schemas.py, from which /api/v1/openapi.json is generated (app/api/openapi.py).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import current_app, g, request
 from flask_babel import gettext as _
+from flask_smorest import Blueprint
 
 from app.auth.services import authenticate_token, bearer_token
 from app.errors import error_response

@@ -9,7 +9,10 @@ from flask import request
 from flask_login import current_user
 
 from app.api import bp
-from app.api.helpers import json_body, login_required_api
+from app.api.docs import answers
+from app.api.helpers import login_required_api
+from app.api.parsing import declared_body, parse_body
+from app.api.schemas import CommentAnswer, CommentBody, CommentListQuery, CommentPage
 from app.engagement import comments
 from app.engagement.comment_limits import comment_limits
 from app.models import CommentStatus
@@ -20,9 +23,13 @@ from app.works.services import get_visible_work
 
 
 @bp.get("/works/<int:id>/comments")
+@answers(200, CommentPage, refusing=(400, 404), query=CommentListQuery)
 def list_work_comments(id: int):
-    """Top-level comments newest first, each with its first replies; with ``parent_id``, every
-    reply of that comment oldest first. Works from SQL alone, so it answers with Redis down."""
+    """Comments on a work: top-level newest first with their first replies; with parent_id, every
+    reply of that comment oldest first
+
+    Works from SQL alone, so it answers with Redis down.
+    """
     work = get_visible_work(id, current_user, media=False)
     cursor = request.args.get("cursor")
     parent_id = request.args.get("parent_id")
@@ -37,12 +44,19 @@ def list_work_comments(id: int):
 
 
 @bp.post("/works/<int:id>/comments")
+@answers(201, CommentAnswer, refusing=(400, 401, 403, 404, 409, 415, 422, 429, 503), signed_in=True)
+@declared_body(CommentBody)
 @comment_limits
 @login_required_api
 def post_work_comment(id: int):
+    """Comment on a published work, or reply (parent_id); pending when the word filter holds it for
+    review, with a message saying so
+
+    403 email_unverified as for likes.
+    """
     work = get_visible_work(id, current_user, media=False)
-    data = json_body()
-    comment = comments.post_comment(current_user, work, data.get("body"), data.get("parent_id"))
+    data = parse_body(CommentBody)  # after the work: a work the caller cannot see is a 404 first
+    comment = comments.post_comment(current_user, work, data["body"], data["parent_id"])
     answer = {"comment": comments.comment_to_dict(comments.comment_view(comment), current_user, work)}
     if comment.status == CommentStatus.PENDING:
         answer["message"] = comments.pending_notice()
@@ -50,7 +64,10 @@ def post_work_comment(id: int):
 
 
 @bp.delete("/comments/<int:id>")
+@answers(204, refusing=(400, 401, 403, 404, 503), signed_in=True)
 @login_required_api
 def delete_comment(id: int):
+    """Delete a comment (its author; moderators of the work's province; admins); a top-level comment
+    takes its replies with it"""
     comments.delete_comment(current_user, comments.get_comment(id, current_user))
     return "", 204

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import request
 from flask_login import current_user
 
 from app.api import bp
-from app.api.helpers import json_body
+from app.api.docs import answers
+from app.api.parsing import body
+from app.api.schemas import (
+    BulkReviewAnswer,
+    BulkReviewBody,
+    RecommendBody,
+    RejectBody,
+    ReviewedWorkAnswer,
+    ReviewQueuePage,
+    ReviewQueueQuery,
+)
 from app.ids import ID_MAX, invalid_parameter, query_int
 from app.models import Work
 from app.moderation import services as moderation
 from app.policy import require_moderator
 from app.works import services as works
+
+
+def moderators_first(view: Callable) -> Callable:
+    """Who may is checked before the body is read, so a stranger learns nothing from a 422."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        require_moderator(current_user)
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def review_dict(work: Work) -> dict[str, Any]:
@@ -27,7 +50,14 @@ def review_dict(work: Work) -> dict[str, Any]:
 
 
 @bp.get("/moderation/queue")
+@answers(200, ReviewQueuePage, refusing=(400, 401, 403), signed_in=True, query=ReviewQueueQuery)
 def moderation_queue():
+    """A review queue in the moderator's scope (provincial moderators: their province)
+
+    kind=works (default): works of one queue (pending oldest first; recommended, published and
+    rejected newest first) with counts per queue; kind=comments: comments waiting for review or
+    reported.
+    """
     require_moderator(current_user)
     kind = request.args.get("kind") or "works"
     limit = query_int("limit", minimum=-ID_MAX, maximum=ID_MAX) or moderation.PAGE_SIZE
@@ -56,40 +86,43 @@ def moderation_queue():
     }
 
 
-def _reason() -> str:
-    data = json_body() if request.content_length or request.is_json else {}
-    return data.get("reason") or ""
-
-
 @bp.post("/moderation/works/<int:id>/approve")
+@answers(200, ReviewedWorkAnswer, refusing=(401, 403, 404, 409), signed_in=True)
 def moderation_approve(id: int):
+    """Approve a work waiting for review: it is published"""
     return {"work": review_dict(moderation.approve_work(current_user, id))}
 
 
 @bp.post("/moderation/works/<int:id>/reject")
-def moderation_reject(id: int):
-    require_moderator(current_user)
-    return {"work": review_dict(moderation.reject_work(current_user, id, json_body().get("reason")))}
+@answers(200, ReviewedWorkAnswer, refusing=(400, 401, 403, 404, 409, 415, 422), signed_in=True)
+@moderators_first
+@body(RejectBody)
+def moderation_reject(data: dict[str, Any], id: int):
+    """Reject a work waiting for review (or take a published one down) with a reason its collective
+    reads"""
+    return {"work": review_dict(moderation.reject_work(current_user, id, data["reason"]))}
 
 
 @bp.post("/moderation/works/<int:id>/recommend")
-def moderation_recommend(id: int):
-    return {"work": review_dict(moderation.recommend_work(current_user, id, _reason()))}
+@answers(200, ReviewedWorkAnswer, refusing=(400, 401, 403, 404, 409, 415, 422), signed_in=True)
+@body(RecommendBody)
+def moderation_recommend(data: dict[str, Any], id: int):
+    """Recommend (推报) a published work to the national committee; repeating it changes nothing"""
+    return {"work": review_dict(moderation.recommend_work(current_user, id, data["reason"]))}
 
 
 @bp.post("/moderation/works/<int:id>/unrecommend")
+@answers(200, ReviewedWorkAnswer, refusing=(401, 403, 404), signed_in=True)
 def moderation_unrecommend(id: int):
+    """Withdraw a recommendation; repeating it changes nothing"""
     return {"work": review_dict(moderation.unrecommend_work(current_user, id))}
 
 
 @bp.post("/moderation/works/bulk")
-def moderation_bulk():
-    require_moderator(current_user)
-    data = json_body()
-    work_ids = data.get("work_ids")
-    if not isinstance(work_ids, list):
-        raise invalid_parameter("work_ids", work_ids)
-    result = moderation.bulk_act(
-        current_user, str(data.get("action") or ""), work_ids, data.get("reason") or ""
-    )
+@answers(200, BulkReviewAnswer, refusing=(400, 401, 403, 415, 422), signed_in=True)
+@moderators_first
+@body(BulkReviewBody)
+def moderation_bulk(data: dict[str, Any]):
+    """One review action on many works (at most maxItems), each on its own"""
+    result = moderation.bulk_act(current_user, str(data["action"] or ""), data["work_ids"], data["reason"])
     return {"done": result.done, "failed": [{"id": k, "message": v} for k, v in result.failed.items()]}

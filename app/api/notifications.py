@@ -6,13 +6,18 @@ client says what it showed with ``POST /notifications/read``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.api import bp
-from app.api.helpers import decode_cursor, encode_cursor, json_body, login_required_api
-from app.errors import ServiceError, ValidationFailed
+from app.api.docs import answers
+from app.api.helpers import decode_cursor, encode_cursor, login_required_api
+from app.api.parsing import body
+from app.api.schemas import NotificationListQuery, NotificationPage, NotificationsRead, ReadNotificationsBody
+from app.errors import ServiceError
 from app.notifications import services as notifications
 
 
@@ -27,8 +32,10 @@ def _before(cursor: str | None) -> int | None:
 
 
 @bp.get("/notifications")
+@answers(200, NotificationPage, refusing=(400, 401), signed_in=True, query=NotificationListQuery)
 @login_required_api
 def list_notifications():
+    """The caller's notifications, newest first, and how many are unread; listing marks nothing read"""
     limit = request.args.get("limit", default=notifications.PAGE_SIZE, type=int)
     page = notifications.list_notifications(
         current_user, before=_before(request.args.get("cursor")), limit=limit
@@ -41,14 +48,10 @@ def list_notifications():
 
 
 @bp.post("/notifications/read")
+@answers(200, NotificationsRead, refusing=(400, 401, 415, 422), signed_in=True)
 @login_required_api
-def read_notifications():
-    data = json_body() if request.content_length else {}
-    ids = data.get("ids")
-    if ids is not None and (
-        not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids)
-    ):
-        message = _("ids 必须是通知编号（整数）的列表。")
-        raise ValidationFailed(message, fields={"ids": message})
-    marked = notifications.mark_read(current_user, ids)
+@body(ReadNotificationsBody)
+def read_notifications(data: dict[str, Any]):
+    """Mark the caller's notifications read: those in `ids`, or all without a body"""
+    marked = notifications.mark_read(current_user, data["ids"])
     return {"marked": marked, "unread": notifications.unread_count(current_user)}

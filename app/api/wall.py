@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import request
 from flask_login import current_user
 
 from app.api import bp
-from app.api.helpers import json_body
+from app.api.docs import answers
+from app.api.parsing import body
+from app.api.schemas import Wall, WallOrder, WallOrderBody, WallQuery
 from app.policy import require_national
 from app.wall import services as wall
 from app.works import services as works
@@ -36,15 +40,35 @@ def _serialise(featured: list[wall.FeaturedWork], **ranked: list) -> dict[str, A
     return answer
 
 
+def national_first(view: Callable) -> Callable:
+    """Who may is checked before the body is read, so a stranger learns nothing from a 422."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        require_national(current_user)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.get("/wall")
+@answers(200, Wall, refusing=(400,), query=WallQuery)
 def get_wall():
+    """The featured wall: curated works in order (published only), then the top hot and most-liked
+    works; filters apply to every section"""
     sections = wall.wall(wall.wall_filters(request.args))
     return _serialise(sections["featured"], hot=sections["hot"], likes=sections["likes"])
 
 
 @bp.put("/wall")
-def put_wall():
-    # Who may is checked before the body is read, so a stranger learns nothing from a 422.
-    require_national(current_user)
-    data = json_body()
-    return _serialise(wall.set_order(current_user, data.get("work_ids")))
+@answers(200, WallOrder, refusing=(400, 401, 403, 409, 415, 422), signed_in=True)
+@national_first
+@body(WallOrderBody)
+def put_wall(data: dict[str, Any]):
+    """Replace the wall's order (national moderators): works left out are removed, new ones added at
+    their place
+
+    Each must be a distinct published work (else 422 naming them, nothing changed); at most
+    maxItems of them (else 409 wall_full).
+    """
+    return _serialise(wall.set_order(current_user, data["work_ids"]))

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from flask_login import current_user
 
 from app.api import bp
-from app.api.helpers import decode_cursor, encode_cursor, json_body, login_required_api, require_fields
+from app.api.docs import answers
+from app.api.helpers import decode_cursor, encode_cursor, login_required_api
+from app.api.parsing import body
+from app.api.schemas import Work, WorkAnswer, WorkBody, WorkListQuery, WorkPage
 from app.search import services as search
 from app.search.limits import search_limit
 from app.works import services as svc
 
 
 @bp.get("/works")
+@answers(200, WorkPage, refusing=(400, 429), query=WorkListQuery)
 @search_limit
 def list_works():
-    """Published works; ``sort`` is new (default), likes or hot (see list_published_works).
+    """Published works, filtered and sorted, with cursor pagination
 
-    With ``q``, a search (app.search.services): ``sort`` may also be relevance (its default;
-    without ``q`` it means new), and each item carries ``highlight``."""
+    sort=new (default) is newest first; likes and hot read the live rankings (hot: likes decayed by
+    age). With several filters, or kind, a ranking page may hold fewer items than usual, even none,
+    and still have a next_cursor: only next_cursor null means the end. A cursor belongs to its sort.
+    q searches published works' titles, summaries, story text and collective names (every term, as
+    a substring: Chinese needs no spaces); it adds sort=relevance (the default with q) and a
+    highlight per item. A q of only symbols matches nothing; likes and hot with q order the best
+    1,000 matches.
+    """
     if request.args.get("q") or request.args.get("sort") == "relevance":
         return _search_works()
     filters, sort = svc.parse_work_filters(request.args)
@@ -42,23 +54,26 @@ def _search_works():
     return {"items": items, "next_cursor": encode_cursor(page.after) if page.after is not None else None}
 
 
-# The path parameter is named `id`, as the published spec (openapi.py) names it.
+# The path parameter is named `id`, as the published spec names it.
 @bp.get("/works/<int:id>")
+@answers(200, Work, refusing=(404,))
 def get_work(id: int):
+    """One work (drafts only for their collective and moderators)"""
     return svc.work_to_dict(svc.get_visible_work(id, current_user), current_user)
 
 
 @bp.post("/works")
+@answers(201, WorkAnswer, refusing=(400, 401, 403, 404, 409, 415, 422), signed_in=True)
 @login_required_api
-def create_work():
-    data = json_body()
-    require_fields(data, "kind", "title", "campaign_id")
+@body(WorkBody)
+def create_work(data: dict[str, Any]):
+    """Create a draft work (collective members)"""
     work = svc.create_work(
         current_user,
         kind=data["kind"],
         title=data["title"],
-        summary=data.get("summary") or "",
-        body=data.get("body") or "",
+        summary=data["summary"],
+        body=data["body"],
         campaign_id=data["campaign_id"],
     )
     return {"work": svc.work_to_dict(work, current_user)}, 201

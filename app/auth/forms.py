@@ -12,14 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from app.auth.services import (
-    DISPLAY_NAME_MAX_LENGTH,
-    EMAIL_MAX_LENGTH,
-    PASSWORD_MAX_LENGTH,
-    normalize_email,
-    password_problem,
-)
+from app.auth.services import normalize_email, password_problem
 from app.errors import ValidationFailed
+from app.field_limits import DISPLAY_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH
 
 
 class RegisterForm(FlaskForm):

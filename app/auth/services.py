@@ -23,6 +23,11 @@ from app.auth import lockout, sessions
 from app.catalog import INDUSTRIES, PROVINCES
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, login_manager
+from app.field_limits import (
+    DISPLAY_NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+)
 from app.models import ApiToken, Collective, Role, User, utcnow
 
 login_manager.login_view = "auth.login"
@@ -31,11 +36,6 @@ login_manager.login_message = "请先登录。"
 login_manager.localize_callback = _
 login_manager.login_message_category = "info"
 
-PASSWORD_MIN_LENGTH = 8
-# Long enough for any passphrase, short enough that hashing it cannot be used to burn CPU.
-PASSWORD_MAX_LENGTH = 128
-DISPLAY_NAME_MAX_LENGTH = 32
-EMAIL_MAX_LENGTH = 254
 
 # Passwords that pass the letters-and-digits rule yet top every leaked-password list (Chinese
 # sites' lists included). Compared case-insensitively.

@@ -14,9 +14,8 @@ from flask_babel import gettext as _
 
 from app.errors import ValidationFailed
 from app.extensions import db
+from app.field_limits import REASON_MAX
 from app.models import ModerationEvent, User
-
-REASON_MAX = 500
 
 
 def clean_reason(reason: Any, *, required: bool, missing: str | None = None, field: str = "reason") -> str:

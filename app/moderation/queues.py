@@ -1,8 +1,9 @@
-"""The names of the review queues and actions, shared by the services and the API spec.
+"""The names of the review queues and actions, shared by the services and the pages.
 
-Kept free of imports: the API spec reads them while the moderation package is still loading.
+Their one home is app/models.py (ReviewQueue, ReviewAction), which the API's schemas read too.
 """
 
-# "recommended" is the national committee's view of the works provinces put forward (推报).
-QUEUES = ("pending", "recommended", "published", "rejected")
-ACTIONS = ("approve", "reject", "recommend", "unrecommend")
+from app.models import ReviewAction, ReviewQueue
+
+QUEUES = tuple(queue.value for queue in ReviewQueue)
+ACTIONS = tuple(action.value for action in ReviewAction)

@@ -25,13 +25,13 @@ from app.engagement import comments
 from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.ids import parse_id
-from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work
+from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, ReportTarget, User, Work
 from app.moderation import audit, comment_review
 from app.paging import decode_cursor, encode_cursor, page_size
 from app.policy import can_view_work, in_scope, province_of, require_moderator
 from app.sql_locks import sqlite_write_lock
 
-TARGET_TYPES = ("work", "comment")
+TARGET_TYPES = tuple(target.value for target in ReportTarget)
 OUTCOMES = {"resolved": ReportStatus.RESOLVED, "dismissed": ReportStatus.DISMISSED}
 
 

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from app.engagement import services as engagement
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
+from app.field_limits import BULK_MAX
 from app.ids import parse_id
 from app.models import (
     Collective,
@@ -39,7 +40,6 @@ from app.works.services import WorkFilters, apply_work_filters, get_work
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
-BULK_MAX = 100
 
 _QUEUE_STATUS = {
     "pending": WorkStatus.PENDING_REVIEW,

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 from app.engagement.counters import hot_score
 from app.errors import ServiceError
 from app.extensions import db
+from app.field_limits import QUERY_MAX
 from app.ids import ID_MAX, parse_int
 from app.models import Work, WorkStatus
 from app.search import postgresql, sqlite
@@ -35,7 +36,6 @@ from app.search.models import WorkSearch
 from app.works import services as works
 from app.works.services import WorkFilters
 
-QUERY_MAX = 100
 MAX_TERMS = 8
 MATCH_CAP = 1000
 SORTS = ("relevance", "new", "likes", "hot")

@@ -32,6 +32,7 @@ from flask_babel import gettext as _
 
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.field_limits import NOTE_MAX, WALL_MAX
 from app.models import FeaturedSlot, Work, WorkStatus
 from app.moderation import audit
 from app.notifications import services as notifications
@@ -40,8 +41,6 @@ from app.sql_locks import sqlite_write_lock
 from app.works import services as works
 from app.works.services import WorkFilters
 
-WALL_MAX = 48
-NOTE_MAX = 255
 RANKED_LIMIT = 12
 # Any constant works: it only has to be the same in every process taking the wall's lock.
 _WALL_LOCK_KEY = 0x57A11

@@ -40,6 +40,7 @@ from app.engagement import services as engagement
 from app.engagement.counters import Ranking, WorkCounts
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
+from app.field_limits import BODY_MAX, CHANNEL_MAX, PROMISE_MAX, SUMMARY_MAX, TITLE_MAX
 from app.ids import ID_MAX, invalid_parameter, parse_id, parse_int, query_id
 from app.models import (
     AssetRole,
@@ -61,11 +62,6 @@ from app.works.markdown import render_markdown
 
 log = logging.getLogger(__name__)
 
-TITLE_MAX = 120
-SUMMARY_MAX = 500
-BODY_MAX = 20_000
-PROMISE_MAX = 1000
-CHANNEL_MAX = 255
 BADGE_SIDE = 512
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 50
