@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from flask_babel import get_locale
 
+from app import field_limits
 from app.catalog import (
     INDUSTRIES,
     PROVINCES,
@@ -36,4 +37,6 @@ def init_templating(app: Flask) -> None:
         province_label=province_label,
         level_label=level_label,
         status_label=status_label,
+        # Form fields' maxlength, from the one home of the limits the services enforce.
+        limits=field_limits,
     )
