@@ -21,9 +21,9 @@ import pytest
 from app.auth.services import issue_token
 from app.engagement import comments
 from app.extensions import db
+from app.media import uploads
 from app.models import FeaturedSlot, Role
 from app.moderation import services as moderation
-from app.works import uploads
 from tests.works_helpers import make_campaign, make_work
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "api-request-errors.json").read_text("utf-8"))

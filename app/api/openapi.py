@@ -71,14 +71,13 @@ def _generated() -> dict[str, Any]:
 
 
 def _tidy(operation: dict[str, Any]) -> None:
-    """Docstrings wrap at the code's line length; the spec's sentences do not. smorest's own
-    422 for a parsed body is our error shape already (SpecOnlyApi) and listed by the view too."""
+    """Docstrings wrap at the code's line length; the spec's sentences do not. Tags (one per
+    blueprint, and there is one) say nothing."""
     for key in ("summary", "description"):
         if key in operation:
             paragraphs = re.split(r"\n\s*\n", operation[key].strip())
             operation[key] = "\n\n".join(" ".join(p.split()) for p in paragraphs)
     operation.pop("tags", None)
-    operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
 def _with_shared_refusals(spec: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +102,7 @@ def _with_shared_refusals(spec: dict[str, Any]) -> dict[str, Any]:
             if "requestBody" in operation:
                 responses.setdefault("413", copy.deepcopy(error))
             responses.setdefault("503", copy.deepcopy(error))
+            operation["responses"] = dict(sorted(responses.items()))
     spec.pop("tags", None)
     spec["components"]["schemas"].pop("PaginationMetadata", None)  # smorest's, for a feature unused
     return spec
