@@ -44,6 +44,7 @@ from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
 from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size
 from app.policy import in_scope, signed_in
+from app.sql_locks import sqlite_write_lock
 from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,11 @@ def _thread_root(work: Work, parent_id: Any) -> int | None:
 
 
 def _lock_root(root_id: int) -> CommentStatus | None:
-    """Lock the thread's top-level row until the commit (PostgreSQL; SQLite serialises writes):
-    a reply and the deletion of its thread never interleave, so no visible reply is orphaned."""
+    """Lock the thread's top-level row until the commit (PostgreSQL's row lock; on SQLite the
+    one writer lock, taken before the read, which sqlite3 would otherwise run outside the
+    transaction): a reply and the deletion of its thread never interleave, so no visible reply
+    is orphaned."""
+    sqlite_write_lock("comment")
     return db.session.scalar(sa.select(Comment.status).where(Comment.id == root_id).with_for_update())
 
 
