@@ -14,6 +14,7 @@ Schemas are compared by what they accept or promise, not by how they are written
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,3 +341,17 @@ def test_the_comparison_refuses_new_demands_on_what_clients_send():
         "x.b: a sent value is now limited to ['x']",
         "x: newly required ['b']",
     ]
+
+
+def test_the_schemas_read_only_the_models_the_limits_and_the_error_classes():
+    # So the capabilities under the API can be moved without touching its declarations.
+    tree = ast.parse((Path(__file__).parent.parent / "app/api/schemas.py").read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    assert {name for name in imported if name.split(".")[0] == "app"} <= {
+        "app.models",
+        "app.field_limits",
+        "app.errors",
+    }
