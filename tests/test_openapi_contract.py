@@ -343,7 +343,7 @@ def test_the_comparison_refuses_new_demands_on_what_clients_send():
     ]
 
 
-def test_the_schemas_read_only_the_models_the_limits_and_the_error_classes():
+def test_the_schemas_read_only_the_models_the_limits_the_errors_and_the_range_checks():
     # So the capabilities under the API can be moved without touching its declarations.
     tree = ast.parse((Path(__file__).parent.parent / "app/api/schemas.py").read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
@@ -354,4 +354,5 @@ def test_the_schemas_read_only_the_models_the_limits_and_the_error_classes():
         "app.models",
         "app.field_limits",
         "app.errors",
+        "app.ids",
     }

@@ -2,8 +2,9 @@
 
 /api/v1/openapi.json is generated from these schemas (flask-smorest and apispec, app/api/openapi.py),
 and request bodies are parsed with them (app/api/parsing.py). Enums come from the models, length
-limits from app/field_limits.py; besides those it imports only the error classes (app/errors.py),
-so the capabilities underneath can move without touching it.
+limits from app/field_limits.py; besides those it imports only the error classes (app/errors.py)
+and the range checks of numbers from requests (app/ids.py), so the capabilities underneath can
+move without touching it.
 
 Requests. A body schema checks what the API layer owns: that the body is a JSON object
 (parsing.py), that the fields it needs are there (absent, null or "" is missing), and that each
