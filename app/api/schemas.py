@@ -131,9 +131,10 @@ class IntList(fields.List):
 
 
 class _AsSent:
-    """Mixin: the value reaches the service exactly as sent, None when absent; the service checks
-    it and answers with its own codes. With ``presence=True`` the API first refuses a body without
-    it (absent, null or "": "必填"), as it always has for those fields."""
+    """Mixin: the value reaches the service exactly as sent (absent or null: the field's
+    ``load_default``, else None); the service checks it and answers with its own codes. With
+    ``presence=True`` the API first refuses a body without it (absent, null or "": "必填"), as it
+    always has for those fields."""
 
     def __init__(self, *args: Any, presence: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -143,7 +144,8 @@ class _AsSent:
         if value is missing or value is None or value == "":
             if self.presence:
                 raise ValidationError(MISSING)
-            return None if value is missing else value
+            if value is missing or value is None:
+                return None if self.load_default is missing else self.load_default
         return value
 
 
@@ -197,9 +199,11 @@ class TokenBody(Body):
 
 class WorkBody(Body):
     kind = SentEnum(WorkKind, required=True, presence=True)
-    title = Text(required=True, metadata={"maxLength": TITLE_MAX})
-    summary = Text(metadata={"maxLength": SUMMARY_MAX})
-    body = Text(metadata={"maxLength": BODY_MAX, "description": "a story's text, Markdown"})
+    title = SentText(required=True, presence=True, metadata={"maxLength": TITLE_MAX})
+    summary = SentText(load_default="", metadata={"maxLength": SUMMARY_MAX})
+    body = SentText(
+        load_default="", metadata={"maxLength": BODY_MAX, "description": "a story's text, Markdown"}
+    )
     campaign_id = SentInt(required=True, presence=True)
 
 
