@@ -64,9 +64,15 @@ def _generated() -> dict[str, Any]:
     api.register_blueprint(bp)
     spec = api.spec.to_dict()
     for item in spec["paths"].values():
+        # Path parameters inside each operation, as the document always had them: a path item
+        # then holds only operations, which clients walking it (and our fuzz) rely on.
+        shared = item.pop("parameters", [])
         for operation in item.values():
-            if isinstance(operation, dict):
-                _tidy(operation)
+            own = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+            inherited = [p for p in shared if (p["name"], p["in"]) not in own]
+            if inherited:
+                operation["parameters"] = [*inherited, *operation.get("parameters", [])]
+            _tidy(operation)
     return _with_shared_refusals(spec)
 
 
@@ -93,8 +99,6 @@ def _with_shared_refusals(spec: dict[str, Any]) -> dict[str, Any]:
     }
     for item in spec["paths"].values():
         for method, operation in item.items():
-            if method == "parameters":
-                continue
             responses = operation["responses"]
             responses.setdefault("401", copy.deepcopy(error))
             if method != "get":
