@@ -6,11 +6,13 @@ make accounts and log in.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
+from email import message_from_string
 
 import pytest
 import redis
@@ -219,3 +221,15 @@ def login(client):
         return c
 
     return do
+
+
+@pytest.fixture
+def mails(caplog):
+    """The bodies of the mails the log backend (MAIL_BACKEND=log, the default) wrote, decoded."""
+
+    def bodies() -> list[str]:
+        found = [r.getMessage().split("\n", 1)[1] for r in caplog.records if r.name == "app.mail"]
+        return [message_from_string(raw).get_payload(decode=True).decode() for raw in found]
+
+    with caplog.at_level(logging.INFO, logger="app.mail"):
+        yield bodies

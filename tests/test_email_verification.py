@@ -4,11 +4,9 @@ vote-integrity detector counts unconfirmed and just-confirmed likers (issue 17, 
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from datetime import timedelta
-from email import message_from_string
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -30,16 +28,6 @@ LINK = re.compile(r"https?://\S+/verify-email/\S+")
 def required(app):
     app.config["REQUIRE_VERIFIED_EMAIL"] = True
     return app
-
-
-@pytest.fixture
-def mails(caplog):
-    def bodies():
-        found = [r.getMessage().split("\n", 1)[1] for r in caplog.records if r.name == "app.mail"]
-        return [message_from_string(raw).get_payload(decode=True).decode() for raw in found]
-
-    with caplog.at_level(logging.INFO, logger="app.mail"):
-        yield bodies
 
 
 @pytest.fixture

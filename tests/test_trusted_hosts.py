@@ -4,9 +4,7 @@ configured set are refused (issue 17, finding 3)."""
 
 from __future__ import annotations
 
-import logging
 import re
-from email import message_from_string
 
 import pytest
 
@@ -29,18 +27,6 @@ def deployed(app):
     its host and TRUSTED_HOSTS answered."""
     app.config.update(PUBLIC_BASE_URL=PUBLIC, TRUSTED_HOSTS=["wenming.example.cn", INTERNAL])
     return app
-
-
-@pytest.fixture
-def mails(caplog):
-    """The bodies of the mails the log backend wrote."""
-
-    def bodies():
-        found = [r.getMessage().split("\n", 1)[1] for r in caplog.records if r.name == "app.mail"]
-        return [message_from_string(raw).get_payload(decode=True).decode() for raw in found]
-
-    with caplog.at_level(logging.INFO, logger="app.mail"):
-        yield bodies
 
 
 def test_a_request_for_another_host_is_refused(deployed, make_user):
