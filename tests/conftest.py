@@ -28,6 +28,33 @@ PASSWORD = "Civility-2026!"
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
+# Rounds of each `@pytest.mark.race` test, a fresh world each round: by default 3, or the
+# test's `race(rounds=N)`; `--race-rounds=50` (or RACE_ROUNDS=50) runs every one 50 times, which
+# is how a fix is proven (`pytest -m race --race-rounds=50`).
+DEFAULT_RACE_ROUNDS = 3
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--race-rounds",
+        type=int,
+        default=int(os.environ["RACE_ROUNDS"]) if os.environ.get("RACE_ROUNDS") else None,
+        help=f"rounds of every @pytest.mark.race test (default: its own, else {DEFAULT_RACE_ROUNDS})",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    marker = metafunc.definition.get_closest_marker("race")
+    if marker:
+        rounds = metafunc.config.getoption("race_rounds") or marker.kwargs.get("rounds", DEFAULT_RACE_ROUNDS)
+        metafunc.parametrize("race_round", range(1, max(1, rounds) + 1), ids=lambda n: f"round{n}")
+
+
+@pytest.fixture(autouse=True)
+def race_round(request) -> int:
+    """Which round of a race test this is (0 for other tests)."""
+    return getattr(request, "param", 0)
+
 
 def _flush_prefix(client: redis.Redis, prefix: str) -> None:
     # Flask-Limiter's storage puts its own "LIMITS:LIMITER/" in front of our prefix.
