@@ -54,6 +54,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import dataclasses
+import errno
 import json
 import logging
 import math
@@ -103,6 +104,10 @@ SOURCE_INPUT_OPTIONS = {"format_whitelist": SOURCE_FORMATS, "protocol_whitelist"
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 # Seconds read at the end of a file to prove its last part is really there.
 TAIL_SECONDS = 3.0
+# Less free space than this where the outputs go, after a run that came out short, is a full
+# disk rather than a short source: ffmpeg does not always fail when a write fails (the HLS muxer
+# carries on without its segments and exits 0).
+DISK_FULL_BYTES = 1024 * 1024
 
 MASTER_PLAYLIST = "hls/master.m3u8"
 POSTER = "poster.jpg"
@@ -893,6 +898,13 @@ def _bandwidths(segments: list[tuple[float, Path]]) -> tuple[int, int]:
     return int(math.ceil(peak)), int(math.ceil(average))
 
 
+def _raise_if_disk_full(out: Path) -> None:
+    """ENOSPC (transient: the job is retried once space is freed) when ``out``'s disk is full."""
+    free = shutil.disk_usage(out).free
+    if free < DISK_FULL_BYTES:
+        raise OSError(errno.ENOSPC, f"no space left for the renditions ({free} bytes free)", str(out))
+
+
 def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: list[str]) -> TranscodeResult:
     outputs = []
     expected = source.duration
@@ -905,6 +917,7 @@ def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: l
         segments = _segments(playlist)
         produced = sum(seconds for seconds, _ in segments)
         if produced < expected - max(2.0, 0.1 * expected):
+            _raise_if_disk_full(out)
             # The decoder ran out of data: the index promised more than the file holds.
             raise InvalidMedia(
                 "truncated",
