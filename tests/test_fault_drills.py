@@ -60,7 +60,8 @@ from tests.test_media_uploads import fresh
 from tests.web_process import WebProcess, http_call
 from tests.works_helpers import make_campaign, make_work
 
-pytestmark = pytest.mark.slow
+# They break and restart services and run against the clock of their retries: alone, after the rest.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 VOTERS = 24
 WORKS = 3
