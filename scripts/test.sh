@@ -43,7 +43,8 @@ phase() {
 
 parallel_args=(--phase=parallel --durations=10)
 if [[ $WORKERS != 0 ]]; then
-    parallel_args+=(-n "$WORKERS" --dist worksteal)
+    # Tests go out one or two at a time, in the order conftest.py gives them (the long ones first).
+    parallel_args+=(-n "$WORKERS" --dist load --maxschedchunk 2)
 fi
 started=$SECONDS
 phase "parallel phase, $WORKERS workers" "${parallel_args[@]}" "$@"

@@ -174,6 +174,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
+@pytest.mark.slow
 def test_every_answer_matches_the_spec(case, app, caller_headers):
     # Its own app context per request, as in production: Flask-Login caches the user on it.
     with app.app_context():

@@ -23,6 +23,8 @@ from tests.media_worker_process import children, forget_queue, start_media_worke
 from tests.test_media_uploads import Uploader, fresh
 from tests.works_helpers import make_work
 
+pytestmark = pytest.mark.slow
+
 
 def wait_for(predicate, timeout: float, message: str):
     deadline = time.monotonic() + timeout

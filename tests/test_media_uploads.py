@@ -168,6 +168,7 @@ def assert_transcoded(work: Work, storage) -> None:
 # Happy paths.
 
 
+@pytest.mark.slow
 def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_path):
     work = video_draft(people)
     data = samples.tiny().read_bytes()
@@ -254,6 +255,7 @@ def test_a_new_upload_racing_the_completion_of_the_last_leaves_one_of_them_whole
         assert media_queue().count == 0
 
 
+@pytest.mark.slow
 def test_upload_to_s3_through_presigned_urls(s3_app, people, samples):
     work = video_draft(people, kind="film")
     data = samples.tiny().read_bytes()
@@ -348,6 +350,7 @@ def test_a_part_larger_than_the_part_size_is_refused(media_app, people, samples)
 # Refusals by the worker: each ends in `failed` with a Chinese reason.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sample", "code_word"),
     [("truncated", "不完整"), ("audio_only", "没有视频画面"), ("tiny", "时长")],
@@ -457,6 +460,7 @@ def test_new_film_page_creates_a_draft_and_opens_the_upload_page(media_app, peop
     assert response.status_code == 200 and "请选择作品类型" in response.get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_work_page_plays_the_transcoded_video(media_app, people, samples):
     work = video_draft(people)
     owner = Uploader(media_app, people["owner"])

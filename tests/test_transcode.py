@@ -72,6 +72,7 @@ def sample(samples: SampleFactory, name: str) -> Path:
     return getattr(samples, name)()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_ladder(samples, tmp_path, name):
     source = sample(samples, name)
