@@ -13,7 +13,7 @@ export FLASK_APP := wsgi
 
 help:
 	@echo "make run        serve the site and the media worker at http://HOST:PORT/ (127.0.0.1:5000)"
-	@echo "make test       the whole test suite (PYTEST_ARGS='-k ...' to narrow it)"
+	@echo "make test       the whole test suite, in parallel (PYTEST_ARGS='-k ...' to narrow it, TEST_WORKERS=n)"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make fmt        ruff format + ruff check --fix"
 	@echo "make migrate    flask db upgrade"
@@ -29,7 +29,7 @@ run: bootstrap
 
 test:
 	@scripts/bootstrap.sh --test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@scripts/test.sh $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(BIN)/ruff check .

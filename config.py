@@ -228,6 +228,8 @@ class TestingConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", f"wmcwm-test-{secrets.token_hex(4)}:")
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"
+    # RQ's keys are global to the Redis server: a test app never feeds a real worker's "media".
+    MEDIA_QUEUE = os.environ.get("MEDIA_QUEUE", f"media-test-{secrets.token_hex(4)}")
     SESSION_COOKIE_SECURE = False
     REQUIRE_VERIFIED_EMAIL = False
     TRUSTED_HOSTS = None

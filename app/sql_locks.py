@@ -1,20 +1,44 @@
-"""Serialising check-then-write changes on SQLite as row and advisory locks do on PostgreSQL."""
+"""Locking the rows a check-then-write reads, the same way on PostgreSQL and SQLite.
+
+A change that first checks a row (a thread's root is still visible, a work is still editable,
+an upload is still open) and then writes must hold that row from the check to the commit, or a
+concurrent change slips in between. :func:`lock` is the one way to do it here:
+
+* PostgreSQL: ``SELECT … FOR NO KEY UPDATE`` (``shared=True``: ``FOR SHARE``), held to the end
+  of the transaction. ``NO KEY`` because inserts of child rows (likes, comments) only take a
+  key-share lock on their parent for the foreign key, and must not queue behind a curator.
+  ``FOR SHARE`` lets many writers that only need the row to stay as it is (replies to one
+  thread) run side by side, while the change they guard against (hiding the thread) waits.
+* SQLite: ``FOR UPDATE`` is ignored, and Python's sqlite3 driver runs reads outside any
+  transaction until the first write, so a check would read state that another connection can
+  change before our write. A write that changes nothing first opens the transaction and takes
+  SQLite's one writer lock (waiting out the busy timeout); the read that follows then sees every
+  earlier commit, and nobody else writes until our commit.
+
+The rows come back refreshed (``populate_existing``), so objects the session loaded before the
+lock show what the lock protects. Where there is no row to lock (the first slot of an empty
+wall), callers add a PostgreSQL advisory lock of their own.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
 from app.extensions import db
 
 
-def sqlite_write_lock(table: str) -> None:
-    """On SQLite, open the transaction holding SQLite's one writer lock before anything is read.
-
-    Python's sqlite3 driver runs reads outside any transaction until the first write, so two
-    requests could both read the same state and both act on it; ``SELECT … FOR UPDATE`` does
-    nothing there. A write that changes nothing starts the transaction and takes the writer lock
-    (waiting out the busy timeout), so the reads that follow see every earlier change. Nothing
-    on PostgreSQL, where callers lock rows or take advisory locks.
-    """
+def lock(statement: sa.Select, *, shared: bool = False) -> list[Any]:
+    """Run ``statement`` with its rows locked until the commit (see the module docstring); the
+    first column (or entity) of every row, read and refreshed now."""
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(sa.text(f'UPDATE "{table}" SET id = id WHERE 0'))
+        _sqlite_writer_lock(statement)
+    locked = statement.with_for_update(read=shared, key_share=not shared)
+    return list(db.session.scalars(locked.execution_options(populate_existing=True)))
+
+
+def _sqlite_writer_lock(statement: sa.Select) -> None:
+    # Any table takes the lock (it is the whole database's); the statement's own is at hand.
+    table = sa.sql.util.find_tables(statement.get_final_froms()[0])[0]
+    db.session.execute(sa.text(f'UPDATE "{table.name}" SET rowid = rowid WHERE 0'))

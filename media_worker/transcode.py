@@ -54,6 +54,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import dataclasses
+import errno
 import json
 import logging
 import math
@@ -103,6 +104,10 @@ SOURCE_INPUT_OPTIONS = {"format_whitelist": SOURCE_FORMATS, "protocol_whitelist"
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 # Seconds read at the end of a file to prove its last part is really there.
 TAIL_SECONDS = 3.0
+# Less free space than this where the outputs go, after a run that came out short, is a full
+# disk rather than a short source: ffmpeg does not always fail when a write fails (the HLS muxer
+# carries on without its segments and exits 0).
+DISK_FULL_BYTES = 1024 * 1024
 
 MASTER_PLAYLIST = "hls/master.m3u8"
 POSTER = "poster.jpg"
@@ -893,12 +898,11 @@ def _bandwidths(segments: list[tuple[float, Path]]) -> tuple[int, int]:
     return int(math.ceil(peak)), int(math.ceil(average))
 
 
-# Less free space than this where the renditions are written counts as a full disk.
-DISK_FULL_BYTES = 4 * 1024 * 1024
-
-
-def _disk_full(path: Path) -> bool:
-    return shutil.disk_usage(path).free < DISK_FULL_BYTES
+def _raise_if_disk_full(out: Path) -> None:
+    """ENOSPC (transient: the job is retried once space is freed) when ``out``'s disk is full."""
+    free = shutil.disk_usage(out).free
+    if free < DISK_FULL_BYTES:
+        raise OSError(errno.ENOSPC, f"no space left for the renditions ({free} bytes free)", str(out))
 
 
 def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: list[str]) -> TranscodeResult:
@@ -913,12 +917,7 @@ def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: l
         segments = _segments(playlist)
         produced = sum(seconds for seconds, _ in segments)
         if produced < expected - max(2.0, 0.1 * expected):
-            if _disk_full(out):
-                # Segment writers can fail on ENOSPC without ffmpeg exiting non-zero: a short
-                # ladder on a full disk is our fault, retried once space is freed, never the upload's.
-                raise TranscodeError(
-                    "disk_full", "视频转码失败，请稍后重试或更换文件。", f"{plan.name}: disk full"
-                )
+            _raise_if_disk_full(out)
             # The decoder ran out of data: the index promised more than the file holds.
             raise InvalidMedia(
                 "truncated",

@@ -15,6 +15,7 @@ import signal
 import redis
 from flask import Flask
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from app import create_app
@@ -72,6 +73,11 @@ def recover(app: Flask) -> None:
     with app.app_context():
         try:
             requeue_stuck_works()
+        except StopRequested:
+            # RQ's warm shutdown: its SIGTERM handler raises this in an idle worker, wherever
+            # the worker is (here too, between jobs). Swallowed, the worker would go back to
+            # waiting on the queue and never stop.
+            raise
         except Exception:  # never keep a worker from starting: the next start tries again
             log.exception("could not requeue stuck works")
         finally:

@@ -1,6 +1,10 @@
 """Fixtures: the app on SQLite and (when TEST_DATABASE_URL is set) PostgreSQL, a real Redis with a
 per-run key prefix emptied around each test, LocalStorage in a temporary folder, and helpers to
 make accounts and log in.
+
+Test processes run side by side (pytest-xdist, `make test`), and other checkouts' runs share the
+machine: each process keeps to its own Redis key prefix, RQ queue names, PostgreSQL database,
+ports (tests/web_process.py) and temp folder, all set up here so that no test has to remember.
 """
 
 from __future__ import annotations
@@ -10,25 +14,167 @@ import logging
 import os
 import re
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_string
+from pathlib import Path
 
+import jinja2
+import jinja2.bccache
 import pytest
 import redis
 import sqlalchemy as sa
+import werkzeug.routing.rules
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.extensions import db, limiter
 from app.models import Campaign, Collective, Level, Role, User, utcnow
+from tests.media_worker_process import forget_queue
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-RUN_PREFIX = f"wmcwm-test-{secrets.token_hex(4)}:"
+# "gw0", "gw1"… under pytest-xdist; "main" in a plain run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+RUN_TOKEN = secrets.token_hex(4)
+RUN_PREFIX = f"wmcwm-test-{WORKER}-{RUN_TOKEN}:"
 PASSWORD = "Civility-2026!"
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def _memoise_url_builders() -> None:
+    """Compile each URL rule's builders once per test process instead of once per app.
+
+    Every test makes an app, and Werkzeug compiles two Python functions per URL rule for each
+    (some 80 rules: most of create_app's time). A builder depends on nothing but its rule (it
+    reaches the rule's converters through the rule it is bound to), so the same rule, default
+    values and host settings get the function compiled the first time. Without the private
+    method (another Werkzeug), apps are built as usual.
+    """
+    compile_builder = getattr(werkzeug.routing.rules.Rule, "_compile_builder", None)
+    if compile_builder is None:
+        return
+    compiled: dict = {}
+
+    def memoised(rule, append_unknown=True):
+        key = (
+            rule.rule,
+            append_unknown,
+            tuple(rule._trace),
+            tuple(sorted((rule.defaults or {}).items(), key=repr)),
+            rule.map.host_matching,
+            rule.subdomain,
+            rule.host,
+            rule.merge_slashes,
+        )
+        if key not in compiled:
+            compiled[key] = compile_builder(rule, append_unknown)
+        return compiled[key]
+
+    werkzeug.routing.rules.Rule._compile_builder = memoised
+
+
+_memoise_url_builders()
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's bytecode cache, in memory and shared by every app of the test process: each
+    test's app would otherwise compile base.html and its pages again (a third of a page test's
+    time). Keyed by template and source checksum, as Jinja's own caches are."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        found = self._code.get(bucket.key)
+        if found is not None and found[0] == bucket.checksum:
+            bucket.code = found[1]
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_TEMPLATES = _CompiledTemplates()
+
+# Rounds of each `@pytest.mark.race` test, a fresh world each round: by default 3, or the
+# test's `race(rounds=N)`; `--race-rounds=50` (or RACE_ROUNDS=50) runs every one 50 times, which
+# is how a fix is proven (`pytest -m race --race-rounds=50`).
+DEFAULT_RACE_ROUNDS = 3
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("dsession"):
+        return  # the xdist controller: it runs no test
+    # A temp folder of this process's own, for it and every program it starts (media workers
+    # clean up dead jobs' folders in theirs, Chromium keeps its profiles there). Readable by
+    # the postgres user, who runs the fault drills' private cluster from a folder inside.
+    # pytest's own folder for tmp_path stays where it was (kept for a look after the run).
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and not hasattr(config, "workerinput"):
+        factory.getbasetemp()
+    own_tmp = Path(tempfile.mkdtemp(prefix=f"wmcwm-test-{WORKER}-"))
+    own_tmp.chmod(0o755)
+    config.stash[_OWN_TMP] = own_tmp
+    os.environ["TMPDIR"] = str(own_tmp)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    # The queue a media worker or app started without one listens on: never the shared "media".
+    os.environ["MEDIA_QUEUE"] = f"media-test-{WORKER}-{RUN_TOKEN}"
+
+
+def pytest_unconfigure(config):
+    own_tmp = config.stash.get(_OWN_TMP, None)
+    if own_tmp is not None:
+        shutil.rmtree(own_tmp, ignore_errors=True)
+
+
+_OWN_TMP = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--phase",
+        choices=("all", "parallel", "serial"),
+        default="all",
+        help="`make test` runs the parallel phase on xdist workers, then the @pytest.mark.serial tests alone",
+    )
+    parser.addoption(
+        "--race-rounds",
+        type=int,
+        default=int(os.environ["RACE_ROUNDS"]) if os.environ.get("RACE_ROUNDS") else None,
+        help=f"rounds of every @pytest.mark.race test (default: its own, else {DEFAULT_RACE_ROUNDS})",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    marker = metafunc.definition.get_closest_marker("race")
+    if marker:
+        rounds = metafunc.config.getoption("race_rounds") or marker.kwargs.get("rounds", DEFAULT_RACE_ROUNDS)
+        metafunc.parametrize("race_round", range(1, max(1, rounds) + 1), ids=lambda n: f"round{n}")
+
+
+def pytest_collection_modifyitems(config, items):
+    phase = config.getoption("phase")
+    if phase != "all":
+        keep, drop = [], []
+        for item in items:
+            serial = item.get_closest_marker("serial") is not None
+            (keep if serial == (phase == "serial") else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    # The long tests first, so that xdist hands them out while every worker is busy and the
+    # workers run out of tests together, rather than one of them starting a 30-second test last.
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or "/e2e/" in item.nodeid))
+
+
+@pytest.fixture(autouse=True)
+def race_round(request) -> int:
+    """Which round of a race test this is (0 for other tests)."""
+    return getattr(request, "param", 0)
 
 
 def _flush_prefix(client: redis.Redis, prefix: str) -> None:
@@ -72,7 +218,7 @@ def postgres_url() -> Iterator[str | None]:
     url = sa.engine.make_url(base)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    name = f"wmcwm_test_{secrets.token_hex(4)}"
+    name = f"wmcwm_test_{WORKER}_{secrets.token_hex(4)}"
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -91,7 +237,9 @@ def db_url(request, tmp_path, postgres_url) -> str:
 
 @pytest.fixture
 def app(db_url, tmp_path, redis_server):
-    prefix = f"{RUN_PREFIX}{secrets.token_hex(3)}:"
+    token = secrets.token_hex(3)
+    prefix = f"{RUN_PREFIX}{token}:"
+    queue = f"media-test-{WORKER}-{RUN_TOKEN}-{token}"
     app = create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=db_url,
@@ -100,14 +248,17 @@ def app(db_url, tmp_path, redis_server):
         REDIS_KEY_PREFIX=prefix,
         RATELIMIT_STORAGE_URI=REDIS_URL,
         RATELIMIT_KEY_PREFIX=prefix + "limiter",
+        MEDIA_QUEUE=queue,
     )
     app.test_client_class = RequestContextClient
+    app.jinja_env.bytecode_cache = _TEMPLATES
     # Flask-Limiter keeps the key prefix of the first app it was bound to; one process serves
     # one app in production, but here each test's app must count in its own keys.
     limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    postgres = db_url.startswith("postgresql")
+    fresh_sqlite = not postgres and _copy_sqlite_schema(db_url)
     with app.app_context():
-        postgres = db_url.startswith("postgresql")
-        if not postgres or db_url not in _SCHEMAS:
+        if not (fresh_sqlite or db_url in _SCHEMAS):
             db.create_all()
             if postgres:
                 _SCHEMAS.add(db_url)
@@ -119,6 +270,7 @@ def app(db_url, tmp_path, redis_server):
                 _empty_tables()
             db.engine.dispose()
     _flush_prefix(redis_server, prefix)
+    forget_queue(redis_server, queue)
 
 
 # PostgreSQL databases whose schema this run has created. Each test then empties every table
@@ -126,10 +278,42 @@ def app(db_url, tmp_path, redis_server):
 _SCHEMAS: set[str] = set()
 
 
+def _copy_sqlite_schema(db_url: str) -> bool:
+    """A new SQLite file starts as a copy of the schema made once per process (create_all writes
+    some 80 statements, 0.1-0.3 s a test). False when the URL names an existing file or memory."""
+    path = sa.engine.make_url(db_url).database
+    if not path or path == ":memory:" or Path(path).exists():
+        return False
+    shutil.copyfile(_sqlite_schema(), path)
+    return True
+
+
+@functools.cache
+def _sqlite_schema() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="wmcwm-schema-")) / "schema.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    db.metadata.create_all(engine)
+    engine.dispose()  # the last connection closed: the WAL is written back, the file complete
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 def _empty_tables() -> None:
-    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    """Every table emptied and its ids restarted at 1, as a new database has them, in one round
+    trip. DELETE rather than TRUNCATE: a test leaves a few rows, and TRUNCATE pays for new files
+    for every table and index (~40 ms) and waits for every other session's locks."""
     with db.engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text(_emptying_block()))
+
+
+@functools.cache
+def _emptying_block() -> str:
+    statements = [f'DELETE FROM "{table.name}";' for table in reversed(db.metadata.sorted_tables)]
+    for table in db.metadata.sorted_tables:
+        id_column = table.columns.get("id")
+        if id_column is not None and isinstance(id_column.type, sa.Integer):
+            statements.append(f"PERFORM setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false);")
+    return "DO $$ BEGIN " + " ".join(statements) + " END $$"
 
 
 @pytest.fixture

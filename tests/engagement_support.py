@@ -3,7 +3,12 @@ test's own Redis keys, and a Redis that does not answer."""
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import redis
 import sqlalchemy as sa
@@ -113,3 +118,65 @@ def in_threads(app, jobs, worker, threads: int = 8) -> list[Exception]:
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(run, jobs))
     return errors
+
+
+def all_at_once(app, jobs: Sequence[Callable[[], object]]) -> list[Exception]:
+    """Run each job on a thread of its own (its own app context and session), all released
+    together by a barrier; the errors they raised."""
+    start = threading.Barrier(len(jobs))
+    errors: list[Exception] = []
+
+    def run(job):
+        with app.app_context():
+            try:
+                start.wait()
+                job()
+            except Exception as exc:  # collected, and asserted on by the test
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+_pausing = threading.local()
+
+
+def pause_here() -> None:
+    """Mark the calling thread as one that :func:`widened_window` pauses."""
+    _pausing.on = True
+
+
+@contextmanager
+def widened_window(pattern: str, seconds: float = 0.02) -> Iterator[None]:
+    """Threads that called :func:`pause_here` stop ``seconds`` after each SQL statement matching
+    ``pattern``: it widens the window between a check and the write that follows it, so that a
+    race test finds a missing lock in most rounds rather than now and then. Where the lock is
+    held, the pause only makes the others wait for it."""
+    regex = re.compile(pattern, re.DOTALL)
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if getattr(_pausing, "on", False) and regex.search(statement):
+            time.sleep(seconds)
+
+    sa.event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        yield
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", after)
+
+
+@contextmanager
+def another_request() -> Iterator[None]:
+    """Run the block as another request would, in a session of its own (committed or not,
+    the caller's session keeps the objects it had loaded, as a request in flight does)."""
+    with current_app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()

@@ -14,7 +14,7 @@ from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, ModerationEvent, Role
 from tests.contract import assert_matches_schema
-from tests.engagement_support import in_threads, kill_redis, revive_redis
+from tests.engagement_support import all_at_once, in_threads, kill_redis, revive_redis
 from tests.works_helpers import make_campaign, make_work, page_csrf_token, sign_in
 
 XSS = [
@@ -660,7 +660,79 @@ def test_redis_down_posting_answers_503_and_writes_nothing_but_reading_works(app
 # --- races -------------------------------------------------------------------------------------
 
 
+def _orphans() -> int:
+    """Visible replies under a hidden top-level comment: counted, but shown nowhere."""
+    db.session.expire_all()
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Comment)
+        .join(Comment.__table__.alias("root"), sa.text("root.id = comment.parent_id"))
+        .where(Comment.status == CommentStatus.VISIBLE, sa.text("root.status = 'hidden'"))
+    )
+
+
+@pytest.mark.race
+def test_replies_racing_the_deletion_of_their_thread_never_outlive_it(app, work, make_user):
+    from app.models import User, Work
+    from tests.engagement_support import make_voters
+
+    repliers = make_voters(6)
+    author_id, work_id = make_user(Role.VIEWER).id, work.id
+    root_id = comments.post_comment(db.session.get(User, author_id), work, "主评论").id
+
+    def reply(user_id):
+        def job():
+            user, target = db.session.get(User, user_id), db.session.get(Work, work_id)
+            for n in range(8):
+                try:
+                    comments.post_comment(user, target, f"回复{n}", parent_id=root_id)
+                except ServiceError as exc:
+                    assert exc.code == "invalid_parent"
+                    return
+
+        return job
+
+    def delete():
+        comments.delete_comment(db.session.get(User, author_id), db.session.get(Comment, root_id))
+
+    assert all_at_once(app, [delete, *map(reply, repliers)]) == []
+    assert _orphans() == 0
+    _assert_counter_exact(work_id, _sql_visible(work_id))
+
+
+@pytest.mark.race
+def test_replies_approved_while_their_thread_is_hidden_never_outlive_it(app, work, make_user):
+    from app.models import User
+    from app.moderation import comment_review
+    from tests.engagement_support import make_voters
+
+    moderator_id = make_user(Role.MODERATOR).id
+    root = comments.post_comment(make_user(Role.VIEWER), work, "主评论")
+    held = [
+        comments.post_comment(db.session.get(User, user_id), work, f"刷票回复{n}", parent_id=root.id).id
+        for n, user_id in enumerate(make_voters(6))
+    ]
+    root_id, work_id = root.id, work.id
+
+    def approve(comment_id):
+        def job():
+            try:
+                comment_review.approve_comment(db.session.get(User, moderator_id), comment_id)
+            except ServiceError as exc:
+                assert exc.code in ("parent_hidden", "already_moderated")
+
+        return job
+
+    def hide():
+        comment_review.hide_comment(db.session.get(User, moderator_id), root_id, "整串隐藏")
+
+    assert all_at_once(app, [hide, *map(approve, held)]) == []
+    assert _orphans() == 0
+    _assert_counter_exact(work_id, _sql_visible(work_id))
+
+
 @pytest.mark.slow
+@pytest.mark.race(rounds=1)
 def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(app, work, make_user):
     import threading
 
@@ -704,13 +776,6 @@ def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(a
         recounter.join()
     # Deleting a thread that another thread already deleted is a clean 404.
     assert all(getattr(e, "status", None) == 404 for e in errors), errors
-    db.session.expire_all()
-    orphans = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Comment)
-        .join(Comment.__table__.alias("root"), sa.text("root.id = comment.parent_id"))
-        .where(Comment.status == CommentStatus.VISIBLE, sa.text("root.status = 'hidden'"))
-    )
-    assert orphans == 0
+    assert _orphans() == 0
     _assert_counter_exact(work.id, _sql_visible(work.id))
     assert _sql_visible(work.id) > 0

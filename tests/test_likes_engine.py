@@ -132,6 +132,46 @@ def test_a_work_that_is_not_published_cannot_be_liked(app, open_campaign, make_u
     assert like_rows(work.id) == 0
 
 
+def _take_down(work_id: int, make_user) -> None:
+    """A moderator takes the work down from another request."""
+    from app.models import Role
+    from app.moderation import services as moderation
+    from tests.engagement_support import another_request
+
+    with another_request():
+        moderation.reject_work(make_user(Role.ADMIN), work_id, "内容违规")
+
+
+def test_a_like_checked_just_before_the_work_was_taken_down_is_refused(work, make_user):
+    user = make_user()
+    assert work.status == WorkStatus.PUBLISHED  # what the like's request read
+    _take_down(work.id, make_user)
+    with pytest.raises(ServiceError) as refused:
+        services.like_work(user, work)
+    assert (refused.value.code, refused.value.status) == ("work_not_published", 409)
+    assert like_rows(work.id) == 0 and _redis_likes(work.id) == 0
+    assert all(zscore(ranking, work.id) is None for ranking in services.work_rankings(work))
+
+
+def test_an_unlike_checked_just_before_the_work_was_taken_down_is_refused(work, make_user):
+    user = make_user()
+    services.like_work(user, work)
+    assert work.status == WorkStatus.PUBLISHED
+    _take_down(work.id, make_user)
+    with pytest.raises(ServiceError) as refused:
+        services.unlike_work(user, work)
+    assert refused.value.code == "work_not_published"
+    assert like_rows(work.id) == 1 and _redis_likes(work.id) == 1
+
+
+def test_liking_again_a_work_still_published_changes_nothing_and_answers_liked(work, make_user):
+    user = make_user()
+    assert services.like_work(user, work) == (True, 1)
+    assert services.like_work(user, work) == (True, 1)
+    assert services.unlike_work(user, work) == (False, 0)
+    assert services.unlike_work(user, work) == (False, 0)
+
+
 # --- Redis away or emptied -------------------------------------------------------------------
 
 

@@ -23,6 +23,8 @@ from tests.media_worker_process import children, forget_queue, start_media_worke
 from tests.test_media_uploads import Uploader, fresh
 from tests.works_helpers import make_work
 
+pytestmark = pytest.mark.slow
+
 
 def wait_for(predicate, timeout: float, message: str):
     deadline = time.monotonic() + timeout
@@ -49,7 +51,7 @@ def test_a_job_whose_worker_was_killed_runs_again(
     owner = make_user(Role.COLLECTIVE, collective=collective)
     work = make_work(collective, open_campaign, kind="video", status="draft")
     # Long enough that the transcode is still running when the worker is killed.
-    clip = make_clip(tmp_path / "long.mp4", width=1280, height=720, seconds=20)
+    clip = make_clip(tmp_path / "long.mp4", width=1280, height=720, seconds=6)
     _, response = Uploader(queue_app, owner).upload(work.id, clip.read_bytes())
     assert response.status_code == 202, response.json
 

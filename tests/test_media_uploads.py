@@ -170,6 +170,7 @@ def assert_transcoded(work: Work, storage) -> None:
 # Happy paths.
 
 
+@pytest.mark.slow
 def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_path):
     work = video_draft(people)
     data = samples.tiny().read_bytes()
@@ -223,6 +224,40 @@ def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_pa
     assert len(work.assets) == 4
 
 
+@pytest.mark.race
+def test_a_new_upload_racing_the_completion_of_the_last_leaves_one_of_them_whole(media_app, people, samples):
+    from tests.engagement_support import all_at_once
+
+    work = video_draft(people)
+    data = samples.tiny().read_bytes()
+    first, second = Uploader(media_app, people["owner"]), Uploader(media_app, people["owner"])
+    opened = first.open(work.id, data)
+    parts = first.send(opened.json, data)
+    upload_id = opened.json["upload_id"]
+    answers = {}
+
+    def complete():
+        answers["complete"] = first.complete(upload_id, parts)
+
+    def reopen():
+        answers["reopen"] = second.open(work.id, data)
+
+    assert all_at_once(media_app, [complete, reopen]) == []
+    work = fresh(work.id)
+    completed, reopened = answers["complete"], answers["reopen"]
+    session = db.session.get(UploadSession, upload_id)
+    if completed.status_code == 202:  # the completion first: the work is processing its source
+        assert (reopened.status_code, reopened.json["error"]["code"]) == (409, "not_uploadable")
+        assert (session.status, work.status) == ("completed", WorkStatus.PROCESSING)
+        assert media_queue().count == 1
+    else:  # the new upload first: it replaced the unfinished one
+        assert (completed.status_code, completed.json["error"]["code"]) == (409, "upload_closed")
+        assert reopened.status_code == 201
+        assert (session.status, work.status) == ("aborted", WorkStatus.UPLOADING)
+        assert media_queue().count == 0
+
+
+@pytest.mark.slow
 def test_upload_to_s3_through_presigned_urls(s3_app, people, samples):
     work = video_draft(people, kind="film")
     data = samples.tiny().read_bytes()
@@ -317,6 +352,7 @@ def test_a_part_larger_than_the_part_size_is_refused(media_app, people, samples)
 # Refusals by the worker: each ends in `failed` with a Chinese reason.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sample", "code_word"),
     [("truncated", "不完整"), ("audio_only", "没有视频画面"), ("tiny", "时长")],
@@ -426,6 +462,7 @@ def test_new_film_page_creates_a_draft_and_opens_the_upload_page(media_app, peop
     assert response.status_code == 200 and "请选择作品类型" in response.get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_work_page_plays_the_transcoded_video(media_app, people, samples):
     work = video_draft(people)
     owner = Uploader(media_app, people["owner"])

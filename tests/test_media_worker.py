@@ -194,6 +194,19 @@ def test_worker_stops_cleanly_on_sigterm(tmp_path):
     assert "stopped" in process.log_path.read_text()
 
 
+def test_a_warm_shutdown_asked_for_during_recovery_is_not_swallowed(queue_app, monkeypatch):
+    from rq.exceptions import StopRequested
+
+    from media_worker.worker import recover
+
+    def sigterm_arrives():
+        raise StopRequested()  # what RQ's SIGTERM handler raises in an idle worker
+
+    monkeypatch.setattr("app.works.uploads.requeue_stuck_works", sigterm_arrives)
+    with pytest.raises(StopRequested):
+        recover(queue_app)
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

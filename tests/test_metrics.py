@@ -120,6 +120,7 @@ def test_an_enqueued_job_shows_in_the_queue_depth_until_a_worker_takes_it(media_
     assert depth["media_queue_jobs", {"state": "failed"}] == 0
 
 
+@pytest.mark.slow
 def test_a_transcode_through_the_worker_is_timed(media_app, people, samples, client):  # noqa: F811
     work = video_draft(people)
     _, response = Uploader(media_app, people["owner"]).upload(work.id, samples.tiny().read_bytes())
@@ -274,6 +275,7 @@ print(client.get("/metrics").get_data(as_text=True))
 """
 
 
+@pytest.mark.slow
 def test_gunicorn_style_processes_add_up_their_counts_in_the_multiprocess_folder(tmp_path):
     env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path), APP_ENV="testing")
 

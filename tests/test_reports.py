@@ -293,6 +293,39 @@ def test_resolving_a_comment_report_with_hide_hides_it_uncounts_it_and_answers_e
     assert event_count() == before + 1 and len(events_of("comment_hide")) == 1
 
 
+@pytest.mark.race
+def test_reports_racing_the_hiding_of_their_comment_are_refused_or_resolved_with_it(app, place):
+    from app.models import User
+    from app.moderation import comment_review
+    from tests.engagement_support import all_at_once, make_voters, pause_here, widened_window
+
+    comment_id = post(place.other_viewer, place.beijing_work).id
+    moderator_id = place.moderator.id
+
+    def report(user_id):
+        def job():
+            pause_here()
+            try:
+                reports.create_report(db.session.get(User, user_id), "comment", comment_id, "广告")
+            except ServiceError as exc:
+                assert exc.status == 404  # hidden first: as for any hidden comment
+
+        return job
+
+    def hide():
+        comment_review.hide_comment(db.session.get(User, moderator_id), comment_id, "广告")
+
+    # The reporters pause between finding the comment visible and writing their report.
+    with widened_window(r"^SELECT comment\.id, .*FROM comment\s+WHERE comment\.id ="):
+        assert all_at_once(app, [hide, *map(report, make_voters(6))]) == []
+    db.session.expire_all()
+    assert db.session.get(Comment, comment_id).status == CommentStatus.HIDDEN
+    left_open = sa.select(sa.func.count()).where(
+        Report.target_type == "comment", Report.target_id == comment_id, Report.status == ReportStatus.OPEN
+    )
+    assert db.session.scalar(left_open) == 0
+
+
 @pytest.mark.parametrize("role", ["viewer", "member"])
 def test_viewers_and_collectives_cannot_list_or_answer_reports(place, role):
     user = getattr(place, role)

@@ -173,11 +173,18 @@ def upload(webs: list[WebProcess], world: dict, samples: SampleFactory) -> list[
 
 
 def wait_for_transcodes(work_ids: list[int], logs: list[Path], timeout: float = 120) -> None:
+    """Until every work is out of processing and, for those transcoded, a worker has said so:
+    a worker logs "transcoded" only after its commit, so SQL can answer before the log does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         db.session.expire_all()
-        statuses = set(db.session.scalars(sa.select(Work.status).where(Work.id.in_(work_ids))))
-        if statuses <= {WorkStatus.PENDING_REVIEW, WorkStatus.FAILED}:
+        query = sa.select(Work.id, Work.status).where(Work.id.in_(work_ids))
+        statuses = dict(db.session.execute(query).tuples().all())
+        said = "".join(path.read_text() for path in logs)
+        if WorkStatus.FAILED in statuses.values() or all(
+            status == WorkStatus.PENDING_REVIEW and f"work {work_id} transcoded:" in said
+            for work_id, status in statuses.items()
+        ):
             return
         time.sleep(0.5)
     raise AssertionError(

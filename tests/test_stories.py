@@ -15,6 +15,7 @@ from app.moderation import services as moderation
 from app.policy import can_view_work
 from app.storage import get_storage
 from app.works import services as svc
+from tests.engagement_support import another_request
 from tests.works_helpers import jpeg_bytes, make_campaign, page_csrf_token, png_bomb, sign_in
 
 
@@ -132,6 +133,51 @@ def test_a_tenth_image_is_refused(app, story, member):
     assert _image_rows() == 9
     assert len(_stored_files(app)) == 18
     assert [a.position for a in svc.story_images(story)] == list(range(1, 10))
+
+
+@pytest.mark.race
+def test_images_uploaded_at_once_never_take_more_than_the_last_place(app, story, member):
+    from app.models import User
+    from tests.engagement_support import all_at_once
+
+    for _ in range(7):
+        svc.add_story_image(story, member, jpeg_bytes((64, 48)))
+    story_id, member_id = story.id, member.id
+    refused = []
+
+    def upload():
+        try:
+            work, user = db.session.get(Work, story_id), db.session.get(User, member_id)
+            svc.add_story_image(work, user, jpeg_bytes((64, 48)))
+        except ValidationFailed as exc:
+            refused.append(exc.code)
+
+    assert all_at_once(app, [upload] * 4) == []
+    db.session.expire_all()
+    assert refused == ["too_many_images"] * 2
+    assert [a.position for a in svc.story_images(db.session.get(Work, story_id))] == list(range(1, 10))
+
+
+def test_an_edit_checked_on_a_draft_submitted_and_published_meanwhile_is_refused(story, member, make_user):
+    stale = story  # what the edit request read: a draft
+    with another_request():  # meanwhile, from another tab and a moderator
+        svc.submit_for_review(db.session.get(Work, story.id), db.session.get(type(member), member.id))
+        moderation.approve_work(make_user(Role.ADMIN), story.id)
+    with pytest.raises(Conflict) as refused:
+        svc.update_work(stale, member, title="改过的标题", body="审核后偷偷改的正文")
+    assert refused.value.code == "not_editable"
+    db.session.expire_all()
+    published = db.session.get(Work, story.id)
+    assert published.status == WorkStatus.PUBLISHED
+    assert (published.title, published.body) == ("站台上的温暖守候", "深夜的站台……")
+
+
+def test_an_image_checked_on_a_draft_that_was_submitted_meanwhile_is_refused(app, story, member):
+    with another_request():
+        svc.submit_for_review(db.session.get(Work, story.id), db.session.get(type(member), member.id))
+    with pytest.raises(Conflict):
+        svc.add_story_image(story, member, jpeg_bytes((64, 48)))
+    assert _image_rows() == 0 and _stored_files(app) == []
 
 
 def test_a_refused_image_leaves_no_row_and_no_file(app, story, member):

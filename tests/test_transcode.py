@@ -72,6 +72,7 @@ def sample(samples: SampleFactory, name: str) -> Path:
     return getattr(samples, name)()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_ladder(samples, tmp_path, name):
     source = sample(samples, name)
@@ -311,6 +312,19 @@ def test_ffmpeg_failure_is_reported_and_cleaned_up(samples, tmp_path):
         tc.transcode(samples.one_second(), out, preset="no-such-preset")
     assert failed.value.code == "ffmpeg_failed" and failed.value.detail
     assert [p.name for p in out.rglob("*") if p.is_file()] == ["keep.txt"]
+
+
+def test_a_full_disk_during_the_encode_is_never_taken_for_a_broken_upload(samples, tmp_path):
+    from tests.fault_support import small_filesystem
+
+    clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, seconds=4)
+    # Depending on which output fills the disk, ffmpeg fails, or carries on without its HLS
+    # segments and exits 0 with outputs cut short: either way a transient error, to be retried.
+    with small_filesystem("700k") as disk:
+        with pytest.raises((OSError, tc.TranscodeError)) as failed:
+            tc.transcode(clip, disk / "out")
+        assert not [p for p in (disk / "out").rglob("*") if p.is_file()]
+    assert not isinstance(failed.value, tc.InvalidMedia), failed.value
 
 
 def test_a_failing_progress_callback_does_not_stop_the_encode(samples, tmp_path):

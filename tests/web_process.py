@@ -6,9 +6,11 @@ own gunicorn on its own port, with its own pools and clients, as one web host wo
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,11 +19,64 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Ports for the servers tests start. Each test process (an xdist worker, or the only one) claims
+# a block of its own for its lifetime with a lock file, so that no two processes on the machine,
+# of this run or of another checkout's, ever hand out the same port: a port probed free and
+# released can otherwise be taken by a neighbour before our server binds it, and a drill that
+# restarts a server on its port would find it gone. The blocks lie below Linux's ephemeral range
+# (32768-60999), where no outgoing connection takes a port either.
+PORT_BLOCK = 100
+PORT_BLOCKS = range(20_000, 32_000, PORT_BLOCK)
+PORT_LOCKS = Path("/tmp/wmcwm-test-ports")
+
+
+class _PortBlock:
+    def __init__(self) -> None:
+        self._lock_file = None
+        self._next = 0
+        self.start = 0
+
+    def _claim(self) -> None:
+        PORT_LOCKS.mkdir(mode=0o777, exist_ok=True)
+        for start in random.sample(PORT_BLOCKS, len(PORT_BLOCKS)):
+            handle = (PORT_LOCKS / f"{start}.lock").open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self._lock_file, self.start = handle, start  # held until this process exits
+            return
+        raise RuntimeError(f"every block of test ports is taken (locks in {PORT_LOCKS})")
+
+    def take(self) -> int:
+        if self._lock_file is None:
+            self._claim()
+        for _ in range(PORT_BLOCK):
+            port = self.start + self._next
+            self._next = (self._next + 1) % PORT_BLOCK
+            if _bindable(port):
+                return port
+        raise RuntimeError(f"no free port left in {self.start}-{self.start + PORT_BLOCK - 1}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        # As the servers bind: a port whose last connections linger in TIME_WAIT is free to them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+_ports = _PortBlock()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port no other test process hands out, free now (see PORT_BLOCKS)."""
+    return _ports.take()
 
 
 class WebProcess:

@@ -44,7 +44,7 @@ from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
 from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size
 from app.policy import in_scope, signed_in
-from app.sql_locks import sqlite_write_lock
+from app.sql_locks import lock
 from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,12 @@ def _thread_root(work: Work, parent_id: Any) -> int | None:
     return root.id
 
 
-def _lock_root(root_id: int) -> CommentStatus | None:
-    """Lock the thread's top-level row until the commit (PostgreSQL's row lock; on SQLite the
-    one writer lock, taken before the read, which sqlite3 would otherwise run outside the
-    transaction): a reply and the deletion of its thread never interleave, so no visible reply
-    is orphaned."""
-    sqlite_write_lock("comment")
-    return db.session.scalar(sa.select(Comment.status).where(Comment.id == root_id).with_for_update())
+def _lock_root(root_id: int, *, shared: bool = False) -> CommentStatus | None:
+    """Hold the thread's top-level row until the commit and read its status: a reply (shared,
+    so replies to one thread run side by side) and the hiding of its thread (exclusive) never
+    interleave, so no visible reply is left under a hidden root."""
+    found = lock(sa.select(Comment.status).where(Comment.id == root_id), shared=shared)
+    return found[0] if found else None
 
 
 def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Comment:
@@ -145,7 +144,7 @@ def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Com
     hits = find_sensitive(text)
     status = CommentStatus.PENDING if hits else CommentStatus.VISIBLE
     with _counting(work) as flight:
-        if root_id is not None and _lock_root(root_id) != CommentStatus.VISIBLE:
+        if root_id is not None and _lock_root(root_id, shared=True) != CommentStatus.VISIBLE:
             raise _invalid_parent()
         comment = Comment(work_id=work.id, user_id=user.id, parent_id=root_id, body=text, status=status)
         db.session.add(comment)

@@ -126,15 +126,28 @@ def _finish(flight: Flight) -> None:
         flight.result = None
 
 
+# The work is still published, checked in the statement that writes: a like or unlike whose
+# request read the work just before a moderator took it down changes nothing (a row lock here
+# would queue every like of a hot work behind one another).
+_STILL_PUBLISHED = (
+    f'EXISTS (SELECT 1 FROM "{Work.__table__.name}" '
+    f"WHERE id = :work_id AND status = '{WorkStatus.PUBLISHED.value}')"
+)
+
 # INSERT … ON CONFLICT DO NOTHING RETURNING, in the syntax PostgreSQL and SQLite (3.35+) share.
 # Written as text because SQLAlchemy never caches the dialects' own INSERT constructs (their
 # on_conflict clauses): built that way, the hottest statement was compiled again on every like.
 # RETURNING says whether this statement made the row (psycopg reports no row count here).
 _INSERT_LIKE = sa.text(
     f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
-    "VALUES (:user_id, :work_id, :ip, :created_at) "
+    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} "
     "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
-).bindparams(sa.bindparam("created_at", type_=Like.__table__.c.created_at.type))
+).bindparams(
+    sa.bindparam("user_id", type_=sa.Integer),
+    sa.bindparam("work_id", type_=sa.Integer),
+    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
+    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
+)
 
 
 def _insert_like(user_id: int, work_id: int, ip: str | None) -> int:
@@ -148,7 +161,13 @@ def _insert_like(user_id: int, work_id: int, ip: str | None) -> int:
 def _delete_like(user_id: int, work_id: int) -> int:
     table = Like.__table__
     statement = (
-        sa.delete(table).where(table.c.user_id == user_id, table.c.work_id == work_id).returning(table.c.id)
+        sa.delete(table)
+        .where(
+            table.c.user_id == user_id,
+            table.c.work_id == work_id,
+            sa.exists().where(Work.id == work_id, Work.status == WorkStatus.PUBLISHED),
+        )
+        .returning(table.c.id)
     )
     deleted = len(db.session.execute(statement).all())
     db.session.commit()
@@ -169,6 +188,8 @@ def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
         flight.likes = _insert_like(user.id, work.id, ip)
     if flight.likes:
         metrics.LIKES.inc()
+    else:
+        _ensure_still_published(work)
     return True, _likes_now(flight)
 
 
@@ -179,7 +200,16 @@ def unlike_work(user: Any, work: Work) -> tuple[bool, int]:
         flight.likes = -_delete_like(user.id, work.id)
     if flight.likes:
         metrics.UNLIKES.inc()
+    else:
+        _ensure_still_published(work, unlike=True)
     return False, _likes_now(flight)
+
+
+def _ensure_still_published(work: Work, *, unlike: bool = False) -> None:
+    """After a like or unlike that changed nothing: a repeat (fine), or the work was taken down
+    since the request read it, which answers as if the request had come a moment later."""
+    db.session.refresh(work, ["status"])
+    ensure_can_vote(work, unlike=unlike)
 
 
 def comment_added(work: Work, visible: bool, *, flight: Flight | None = None) -> None:

@@ -56,7 +56,7 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
-from app.sql_locks import sqlite_write_lock
+from app.sql_locks import lock
 from app.storage import MAX_PART_NUMBER, MultipartError, delete_quietly, get_storage
 from app.works.services import can_edit_work, can_view_work, ensure_submission_open, get_work
 
@@ -132,11 +132,7 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
         raise NotFound(_("您要找的作品不存在或已被删除。"))
     if work.kind not in (WorkKind.FILM, WorkKind.VIDEO):
         raise Conflict(_("只有微电影和微视频可以上传视频文件。"), code="not_a_video_work")
-    if work.status not in UPLOADABLE_STATUSES:
-        raise Conflict(
-            _("作品处于“%(status)s”状态，不能再上传视频。", status=status_label(work.status)),
-            code="not_uploadable",
-        )
+    _ensure_uploadable(work)
     ensure_submission_open(work.campaign)
 
     filename = str(filename or "").strip()[:255]
@@ -162,6 +158,14 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
     if math.ceil(size / part_size) > MAX_PART_NUMBER:
         raise ServiceError(_("文件太大，无法分片上传。"), code="file_too_large", status=413)
 
+    # A completion of the earlier upload may be committing right now: the work's row decides
+    # which of the two goes first, and the status is checked again once it is ours.
+    _lock_work(work.id)
+    try:
+        _ensure_uploadable(work)
+    except Conflict:
+        db.session.rollback()
+        raise
     _abort_open_sessions(work)
     storage = get_storage()
     token = secrets.token_urlsafe(24)
@@ -187,6 +191,20 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
     db.session.commit()
     log.info("upload %s opened for work %s (%d bytes, %d parts)", token, work.id, size, part_count(session))
     return session
+
+
+def _ensure_uploadable(work: Work) -> None:
+    if work.status not in UPLOADABLE_STATUSES:
+        raise Conflict(
+            _("作品处于“%(status)s”状态，不能再上传视频。", status=status_label(work.status)),
+            code="not_uploadable",
+        )
+
+
+def _lock_work(work_id: int) -> None:
+    """Hold the work's row to the commit (and reload it): opening and completing its uploads
+    take it, so they happen one at a time per work."""
+    lock(sa.select(Work).where(Work.id == work_id))
 
 
 def _kind_label(kind: WorkKind) -> str:
@@ -371,18 +389,18 @@ def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
 
 
 def _lock_for_completion(session: UploadSession) -> None:
-    """Completions of one upload run one at a time, whichever web process takes them.
+    """Completions of one work's uploads run one at a time, whichever web process takes them.
 
     A client that retries a completion whose answer it lost, or a page and a script completing
     together, would otherwise both find the session open: both assemble the parts, both add a
     source asset and enqueue a job, and the second deletes the first one's asset under its
-    worker. The row lock (SQLite: its writer lock) is held to the commit; the second completion
-    then reads the session as completed and answers with the work, changing nothing.
+    worker. A new upload opened meanwhile would set the work back to uploading under a
+    completed source. The work's row lock (SQLite: its writer lock) is held to the commit; the
+    second completion then reads the session as completed and answers with the work, changing
+    nothing, and a new upload finds the work processing.
     """
-    sqlite_write_lock("upload_session")
-    db.session.execute(sa.select(UploadSession.id).where(UploadSession.id == session.id).with_for_update())
+    _lock_work(session.work_id)
     db.session.refresh(session)
-    db.session.refresh(session.work)
 
 
 def _remove_previous_video(work: Work) -> None:

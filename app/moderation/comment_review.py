@@ -78,7 +78,8 @@ def approve_comment(actor: Any, comment_id: Any) -> Comment:
         raise _already_reviewed()
     with comments._counting(work) as flight:
         # A reply made public under a hidden thread would be counted but never shown.
-        if comment.parent_id is not None and comments._lock_root(comment.parent_id) != CommentStatus.VISIBLE:
+        parent_id = comment.parent_id
+        if parent_id is not None and comments._lock_root(parent_id, shared=True) != CommentStatus.VISIBLE:
             raise Conflict(_("所回复的评论已被删除，这条回复不能再公开。"), code="parent_hidden")
         # Only a row this statement turned visible is counted, so two approvals count once.
         approved = db.session.execute(

@@ -4,8 +4,9 @@
   learns about drafts or hidden comments by reporting them).
 - The reason is required, trimmed, at most 500 characters (422).
 - Reporting the same target again while one's earlier report is still open returns that report:
-  the queue counts people, not clicks. The reporter's row is locked while checking (PostgreSQL),
-  so two simultaneous reports by one person make one row.
+  the queue counts people, not clicks. The reporter's row is locked while checking
+  (``app.sql_locks``), so two simultaneous reports by one person make one row; a reported
+  comment's row too, so no report stays open on a comment hidden at the same moment.
 - Moderators see and answer the open reports of their province (the province of the work, or of
   the reported comment's work); national moderators and admins every province. Outside one's
   scope a report answers 404. Each answer writes one audit event; resolving a comment report
@@ -29,7 +30,7 @@ from app.models import Collective, Comment, CommentStatus, Report, ReportStatus,
 from app.moderation import audit, comment_review
 from app.paging import decode_cursor, encode_cursor, page_size
 from app.policy import can_view_work, in_scope, province_of, require_moderator
-from app.sql_locks import sqlite_write_lock
+from app.sql_locks import lock
 
 TARGET_TYPES = tuple(target.value for target in ReportTarget)
 OUTCOMES = {"resolved": ReportStatus.RESOLVED, "dismissed": ReportStatus.DISMISSED}
@@ -68,8 +69,17 @@ def create_report(user: Any, target_type: Any, target_id: Any, reason: Any) -> R
     kind, tid = _check_target(user, target_type, target_id)
     text = clean_report_reason(reason)
     # One open report per reporter and target, also when the same report is sent twice at once.
-    sqlite_write_lock(Report.__tablename__)
-    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    lock(sa.select(User.id).where(User.id == user.id))
+    if kind == "comment":
+        # Hiding a comment resolves the open reports on it: one that was checked visible just
+        # before it was hidden must not land after, open on a hidden comment. Its row, held,
+        # is checked again.
+        lock(sa.select(Comment).where(Comment.id == tid), shared=True)
+        try:
+            _check_target(user, kind, tid)
+        except ServiceError:
+            db.session.rollback()
+            raise
     existing = db.session.scalar(
         sa.select(Report).where(
             Report.reporter_id == user.id,

@@ -37,7 +37,7 @@ from app.models import FeaturedSlot, Work, WorkStatus
 from app.moderation import audit
 from app.notifications import services as notifications
 from app.policy import require_national
-from app.sql_locks import sqlite_write_lock
+from app.sql_locks import lock
 from app.works import services as works
 from app.works.services import WorkFilters
 
@@ -106,9 +106,7 @@ def _lock_wall() -> list[FeaturedSlot]:
     """Take the wall's lock and return its slots in order, ready to be edited."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WALL_LOCK_KEY})
-    sqlite_write_lock(FeaturedSlot.__tablename__)
-    query = sa.select(FeaturedSlot).order_by(FeaturedSlot.position, FeaturedSlot.id).with_for_update()
-    return list(db.session.scalars(query))
+    return lock(sa.select(FeaturedSlot).order_by(FeaturedSlot.position, FeaturedSlot.id))
 
 
 def _renumber(order: Sequence[FeaturedSlot]) -> None:

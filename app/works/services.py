@@ -56,6 +56,7 @@ from app.models import (
     utcnow,
 )
 from app.policy import can_edit_work, can_manage_collective, can_view_work, signed_in
+from app.sql_locks import lock
 from app.storage import delete_quietly, get_storage
 from app.works.images import ProcessedImage, process_image
 from app.works.markdown import render_markdown
@@ -467,6 +468,18 @@ def _ensure_writable(work: Work, actor: Any) -> None:
     ensure_submission_open(work.campaign)
 
 
+def _lock_writable(work: Work, actor: Any) -> None:
+    """Hold the work's row to the commit and check again that it may still be changed: an edit
+    checked while the work was a draft must not land after it was submitted (or approved and
+    published) from another tab. Slow preparation (rendering, image processing) comes first."""
+    lock(sa.select(Work).where(Work.id == work.id))
+    try:
+        _ensure_writable(work, actor)
+    except ServiceError:
+        db.session.rollback()  # and the lock with it
+        raise
+
+
 def update_work(
     work: Work,
     actor: Any,
@@ -479,9 +492,12 @@ def update_work(
     """Edit a draft (or a rejected work): the HTML is rendered and sanitised here, once."""
     _ensure_writable(work, actor)
     title, summary, body = _clean_text_fields(title, summary, body)
+    campaign = None
     if campaign_id not in (None, "") and str(campaign_id) != str(work.campaign_id):
         campaign = get_campaign(campaign_id)
         ensure_submission_open(campaign)
+    _lock_writable(work, actor)
+    if campaign is not None:
         work.campaign_id = campaign.id
     work.title, work.summary, work.body = title, summary, body
     work.body_html = render_markdown(body, story_image_urls(work))
@@ -509,8 +525,7 @@ def add_story_image(work: Work, actor: Any, stream: BinaryIO | bytes) -> MediaAs
         raise _too_many_images(limit)
     image = _process(stream)  # the slow part, done before any lock is taken
 
-    # Lock the work row (PostgreSQL) so that two uploads at once cannot both take the last place.
-    db.session.execute(sa.select(Work.id).where(Work.id == work.id).with_for_update())
+    _lock_writable(work, actor)  # two uploads at once cannot both take the last place
     count, last = db.session.execute(
         sa.select(sa.func.count(MediaAsset.id), sa.func.max(MediaAsset.position)).where(
             MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.IMAGE
@@ -543,9 +558,10 @@ def _too_many_images(limit: int) -> ValidationFailed:
 
 
 def remove_story_image(work: Work, actor: Any, asset_id: int) -> None:
-    _ensure_writable(work, actor)
+    _lock_writable(work, actor)
     asset = db.session.get(MediaAsset, asset_id)
     if asset is None or asset.work_id != work.id or asset.role != AssetRole.IMAGE:
+        db.session.rollback()
         raise NotFound(_("图片不存在。"))
     keys = [asset.storage_key, asset.thumbnail_key]
     db.session.delete(asset)
@@ -559,12 +575,14 @@ def submit_for_review(work: Work, actor: Any) -> Work:
     _ensure_writable(work, actor)
     if work.kind != WorkKind.STORY:
         raise ValidationFailed(_("微电影和微视频在视频上传并处理完成后自动提交审核。"))
+    _lock_writable(work, actor)  # what is checked below is what goes to review
     errors: dict[str, str] = {}
     if not work.title.strip():
         errors["title"] = _("请填写标题。")
     if not work.body.strip():
         errors["body"] = _("请填写正文后再提交审核。")
     if errors:
+        db.session.rollback()
         raise ValidationFailed(next(iter(errors.values())), fields=errors)
     work.status = WorkStatus.PENDING_REVIEW
     work.reject_reason = None
