@@ -202,7 +202,7 @@ def test_a_warm_shutdown_asked_for_during_recovery_is_not_swallowed(queue_app, m
     def sigterm_arrives():
         raise StopRequested()  # what RQ's SIGTERM handler raises in an idle worker
 
-    monkeypatch.setattr("app.works.uploads.requeue_stuck_works", sigterm_arrives)
+    monkeypatch.setattr("media_worker.worker.requeue_stuck_works", sigterm_arrives)
     with pytest.raises(StopRequested):
         recover(queue_app)
 
