@@ -1,10 +1,11 @@
 """Fixtures: the app on SQLite and (when TEST_DATABASE_URL is set) PostgreSQL, a real Redis with a
-per-run key prefix emptied around each test, LocalStorage in a temporary folder, and helpers to
-make accounts and log in.
+per-run key prefix emptied around each test, LocalStorage in a temporary folder, and the common
+builders (tests/builders_support.py) as fixtures.
 
 Test processes run side by side (pytest-xdist, `make test`), and other checkouts' runs share the
-machine: each process keeps to its own Redis key prefix, RQ queue names, PostgreSQL database,
-ports (tests/web_process.py) and temp folder, all set up here so that no test has to remember.
+machine: each process keeps to its own Redis key prefix, RQ queue names, PostgreSQL database
+(tests/app_support.py), ports (tests/web_process.py) and temp folder, all set up here so that no
+test has to remember. Test modules import from the support modules, never from this file.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import timedelta
 from email import message_from_string
 from pathlib import Path
 
@@ -28,21 +27,24 @@ import redis
 import sqlalchemy as sa
 import werkzeug.routing.rules
 from flask.testing import FlaskClient
-from werkzeug.security import generate_password_hash
 
-from app import create_app
 from app.extensions import db, limiter
-from app.models import Campaign, Collective, Level, Role, User, utcnow
+from app.models import Campaign, Role
+from tests import builders_support as builders
+from tests.app_support import (
+    DATABASES,
+    REDIS_URL,
+    RUN_PREFIX,
+    RUN_TOKEN,
+    WORKER,
+    flush_prefix,
+    make_test_app,
+    scratch_postgres_database,
+)
 from tests.media_worker_process import forget_queue
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-# "gw0", "gw1"… under pytest-xdist; "main" in a plain run.
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-RUN_TOKEN = secrets.token_hex(4)
-RUN_PREFIX = f"wmcwm-test-{WORKER}-{RUN_TOKEN}:"
-PASSWORD = "Civility-2026!"
-
-DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# The upload tests' fixtures, shared by the media, metrics and request-id tests.
+from tests.uploads_support import media_app, people, samples  # noqa: F401
 
 
 def _memoise_url_builders() -> None:
@@ -177,13 +179,6 @@ def race_round(request) -> int:
     return getattr(request, "param", 0)
 
 
-def _flush_prefix(client: redis.Redis, prefix: str) -> None:
-    # Flask-Limiter's storage puts its own "LIMITS:LIMITER/" in front of our prefix.
-    for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
-        for key in client.scan_iter(match=pattern, count=1000):
-            client.delete(key)
-
-
 class RequestContextClient(FlaskClient):
     """A test client whose every request gets its own app context, as in production.
 
@@ -205,27 +200,17 @@ def redis_server() -> redis.Redis:
     except redis.ConnectionError as exc:  # pragma: no cover - a set-up problem, said plainly
         pytest.exit(f"Redis does not answer at {REDIS_URL}: run `make test`, which starts it ({exc})")
     yield client
-    _flush_prefix(client, RUN_PREFIX)
+    flush_prefix(client, RUN_PREFIX)
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
     """A throw-away database on the TEST_DATABASE_URL server, dropped at the end of the run."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
+    if not os.environ.get("TEST_DATABASE_URL"):
         yield None
         return
-    url = sa.engine.make_url(base)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"wmcwm_test_{WORKER}_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database(WORKER) as url:
+        yield url
 
 
 @pytest.fixture(params=DATABASES)
@@ -240,16 +225,7 @@ def app(db_url, tmp_path, redis_server):
     token = secrets.token_hex(3)
     prefix = f"{RUN_PREFIX}{token}:"
     queue = f"media-test-{WORKER}-{RUN_TOKEN}-{token}"
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=db_url,
-        MEDIA_ROOT=str(tmp_path / "media"),
-        REDIS_URL=REDIS_URL,
-        REDIS_KEY_PREFIX=prefix,
-        RATELIMIT_STORAGE_URI=REDIS_URL,
-        RATELIMIT_KEY_PREFIX=prefix + "limiter",
-        MEDIA_QUEUE=queue,
-    )
+    app = make_test_app(db_url, str(tmp_path / "media"), prefix=prefix, queue=queue)
     app.test_client_class = RequestContextClient
     app.jinja_env.bytecode_cache = _TEMPLATES
     # Flask-Limiter keeps the key prefix of the first app it was bound to; one process serves
@@ -269,7 +245,7 @@ def app(db_url, tmp_path, redis_server):
             if postgres:
                 _empty_tables()
             db.engine.dispose()
-    _flush_prefix(redis_server, prefix)
+    flush_prefix(redis_server, prefix)
     forget_queue(redis_server, queue)
 
 
@@ -326,85 +302,25 @@ def runner(app):
     return app.test_cli_runner()
 
 
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def csrf_token(client) -> str:
-    """The CSRF token a page gives the browser, read the way a browser would."""
-    html = client.get("/login").get_data(as_text=True)
-    match = _CSRF_META.search(html)
-    assert match, "the page carries no csrf-token meta tag"
-    return match.group(1)
-
-
 @pytest.fixture
 def open_campaign(app) -> Campaign:
-    now = utcnow()
-    campaign = Campaign(
-        title="2026年“网络倡文明”主题活动",
-        submission_opens=now - timedelta(days=10),
-        submission_closes=now + timedelta(days=30),
-        voting_opens=now - timedelta(days=10),
-        voting_closes=now + timedelta(days=60),
-    )
-    db.session.add(campaign)
-    db.session.commit()
-    return campaign
+    return builders.make_campaign(title="2026年“网络倡文明”主题活动")
 
 
 @pytest.fixture
 def make_collective(app):
-    def make(name: str = "北京地铁青年文明号", industry: str = "交通运输", province: str = "北京"):
-        collective = Collective(name=name, industry=industry, province=province, level=Level.PROVINCIAL)
-        db.session.add(collective)
-        db.session.commit()
-        return collective
-
-    return make
+    return builders.make_collective
 
 
 @pytest.fixture
 def make_user(app):
+    """Accounts numbered from 1 in each test (user1@example.com, 用户1, …), with PASSWORD."""
     counter = iter(range(1, 10_000))
 
     def make(role: Role | str = Role.VIEWER, *, collective=None, province=None, email=None):
-        n = next(counter)
-        user = User(
-            email=email or f"user{n}@example.com",
-            display_name=f"用户{n}",
-            role=Role(role),
-            collective_id=collective.id if collective else None,
-            province=province,
-        )
-        # One real hash of PASSWORD for every account: hashing costs 0.1 s (scrypt), and a test
-        # world has a handful of accounts. Log-in still checks it the real way.
-        user.password_hash = _password_hash()
-        db.session.add(user)
-        db.session.commit()
-        return user
+        return builders.make_user(next(counter), role, collective=collective, province=province, email=email)
 
     return make
-
-
-@functools.cache
-def _password_hash() -> str:
-    return generate_password_hash(PASSWORD)
-
-
-@pytest.fixture
-def login(client):
-    """Log `user` in through the real log-in form."""
-
-    def do(user: User, test_client=None):
-        c = test_client or client
-        response = c.post(
-            "/login",
-            data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(c)},
-        )
-        assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
-        return c
-
-    return do
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Helpers shared by the engagement tests: works and voters written straight to SQL, the
-test's own Redis keys, and a Redis that does not answer."""
+"""Helpers shared by the engagement tests: likes read straight from SQL, the test's own Redis
+keys, a Redis that does not answer, and requests run at the same moment."""
 
 from __future__ import annotations
 
@@ -16,50 +16,9 @@ from flask import current_app
 
 from app.engagement import counters
 from app.extensions import db, redis_client
-from app.models import Collective, Level, Like, Role, User, Work, WorkKind, WorkStatus, utcnow
+from app.models import Like
 
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
-
-
-def make_work(collective, campaign, *, title="作品", status=WorkStatus.PUBLISHED, published_at=None) -> Work:
-    status = WorkStatus(status)
-    work = Work(
-        collective_id=collective.id,
-        campaign_id=campaign.id,
-        kind=WorkKind.STORY,
-        title=title,
-        status=status,
-        published_at=published_at or (utcnow() if status == WorkStatus.PUBLISHED else None),
-    )
-    db.session.add(work)
-    db.session.commit()
-    return work
-
-
-def make_collective(name: str, industry: str = "交通运输", province: str = "北京") -> Collective:
-    collective = Collective(name=name, industry=industry, province=province, level=Level.PROVINCIAL)
-    db.session.add(collective)
-    db.session.commit()
-    return collective
-
-
-def make_voters(count: int, start: int = 0) -> list[int]:
-    """Accounts inserted in one statement (hashing 200 passwords would take half a minute)."""
-    rows = [
-        {
-            "email": f"voter{start + n}@example.com",
-            "display_name": f"投票者{start + n}",
-            "password_hash": "not-a-usable-hash",
-            "role": Role.VIEWER,
-            "banned": False,
-            "created_at": utcnow(),
-        }
-        for n in range(count)
-    ]
-    db.session.execute(sa.insert(User), rows)
-    db.session.commit()
-    emails = [row["email"] for row in rows]
-    return list(db.session.scalars(sa.select(User.id).where(User.email.in_(emails)).order_by(User.id)))
 
 
 def like_rows(work_id: int) -> int:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from app.engagement import services
 from app.extensions import db
 from app.models import Comment, Like, User
-from tests.conftest import PASSWORD
+from tests.sign_in_support import PASSWORD
 
 
 def accounts(n: int, *, registered, prefix: str, email=None, name=None, registration_ip=None) -> list[User]:

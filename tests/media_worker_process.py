@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rq.job import JobStatus
+
+from tests.app_support import REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("SQLALCHEMY_DATABASE_URI", "MEDIA_ROOT", "REDIS_URL", "REDIS_KEY_PREFIX", "MEDIA_QUEUE")
@@ -81,3 +86,56 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+# `python -m media_worker` itself, as deployed: settings from the environment.
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
+
+
+def start_worker(queue: str, log_path: Path) -> subprocess.Popen:
+    """`python -m media_worker` on `queue`, its output in `log_path`, once it says it listens."""
+    env = dict(
+        os.environ,
+        APP_ENV="testing",
+        MEDIA_QUEUE=queue,
+        REDIS_URL=REDIS_URL,
+        INSTANCE_PATH=str(log_path.parent),
+        PYTHONUNBUFFERED="1",
+    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "media_worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    process.log_path = log_path
+    wait_for(lambda: "listening on queue" in log_path.read_text() or process.poll() is not None)
+    assert process.poll() is None, log_path.read_text()
+    return process
+
+
+def stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError("the worker ignored SIGTERM for 20 s") from None
+    return process.returncode
+
+
+def finished(job):
+    def check():
+        status = job.get_status(refresh=True)
+        return status if status in (JobStatus.FINISHED, JobStatus.FAILED) else None
+
+    return check

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.engagement import comments
 from app.extensions import db
 from app.models import ModerationEvent, Role
-from tests.works_helpers import make_work, sign_in
+from tests.builders_support import make_work
 
 FLAGGED = "有人在群里刷票，加微信领红包"
 
@@ -43,12 +43,6 @@ def build_place(make_collective, make_user, open_campaign) -> Place:
         national=make_user(Role.MODERATOR),
         admin=make_user(Role.ADMIN),
     )
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
 def post(user, work, body="说得真好，向你们学习"):

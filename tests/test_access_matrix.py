@@ -17,8 +17,9 @@ import pytest
 
 from app.extensions import db
 from app.models import MediaAsset, Role
-from tests.conftest import csrf_token
-from tests.works_helpers import jpeg_bytes, make_work, sign_in
+from tests.builders_support import make_work
+from tests.images_support import jpeg_bytes
+from tests.sign_in_support import csrf_token, sign_in
 
 ROLES = ("anonymous", "viewer", "other_member", "owner", "moderator", "moderator_elsewhere", "admin")
 SIGNED_IN = set(ROLES) - {"anonymous"}

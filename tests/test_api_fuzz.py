@@ -31,13 +31,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.api.openapi import build_spec
-from app.engagement import comments
-from app.extensions import db, limiter
-from app.media import uploads
-from app.models import FeaturedSlot, Role
-from app.moderation import services as moderation
-from tests.conftest import PASSWORD
-from tests.works_helpers import make_campaign, make_work
+from app.extensions import limiter
+from tests.api_world_support import ApiWorld, build_api_world
+from tests.sign_in_support import bearer
 
 # Hypothesis caches what it learns (constants, unicode tables) in ./.hypothesis: keep the tree clean.
 # Not in the test process's own temp folder, which goes with the process: the unicode tables
@@ -71,63 +67,27 @@ FUZZ_LIMITS = {
 }
 
 
-def _world(make_collective, make_user) -> dict:
-    campaign = make_campaign(title="2026年“网络倡文明”主题活动")
-    beijing = make_collective("北京地铁青年文明号", "交通运输", "北京")
-    shanghai = make_collective("上海银行青年文明号", "金融", "上海")
-    viewer = make_user(Role.VIEWER)
-    member = make_user(Role.COLLECTIVE, collective=beijing)
-    national = make_user(Role.MODERATOR)
-    make_user(Role.MODERATOR, province="北京")
-    make_user(Role.ADMIN)
-    make_user(Role.COLLECTIVE, collective=shanghai)
-
-    published = make_work(beijing, campaign, title="站台上的温暖守候")
-    make_work(shanghai, campaign, title="柜台前的耐心")
-    make_work(beijing, campaign, title="隧道里的夜班", kind="film", status="draft")
-    to_approve = make_work(beijing, campaign, title="候车室里的一杯热水", status="pending_review")
-    make_work(shanghai, campaign, title="一张存折的故事", status="pending_review")
-    make_work(beijing, campaign, title="末班车", kind="video", status="draft")
-    moderation.approve_work(national, to_approve.id)
-    moderation.recommend_work(national, published.id, "")
-
-    top = comments.post_comment(viewer, published, "说得真好，向你们学习")
-    comments.post_comment(member, published, "谢谢支持", top.id)
-    comments.post_comment(member, published, "欢迎来站里看看")
-    db.session.add(FeaturedSlot(work_id=published.id, position=0, note="本周推荐", by_id=national.id))
-    db.session.commit()
-
-    upload = uploads.create_upload(3, member, filename="隧道.mp4", size=20 * 2**20, content_type="video/mp4")
-    return {"member": member, "national": national, "upload_id": upload.id}
-
-
 @pytest.fixture
 def world(app, make_collective, make_user):
     app.config.update(FUZZ_LIMITS)
-    return _world(make_collective, make_user)
-
-
-def _bearer(app, user) -> dict[str, str]:
-    response = app.test_client().post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return {"Authorization": f"Bearer {response.json['token']}"}
+    return build_api_world(make_collective, make_user)
 
 
 @pytest.fixture(params=["anonymous", "member", "national"])
 def caller_headers(request, app, world) -> dict[str, str]:
-    return {} if request.param == "anonymous" else _bearer(app, world[request.param])
+    return {} if request.param == "anonymous" else bearer(getattr(world, request.param))
 
 
 @pytest.fixture
 def national_headers(app, world) -> dict[str, str]:
     """A national moderator: every call below is open to one."""
-    return _bearer(app, world["national"])
+    return bearer(world.national)
 
 
 @pytest.fixture
 def api_schema(app, world):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    upload_id = world["upload_id"]
+    upload_id = world.upload_id
 
     @schema.hook
     def flatmap_path_parameters(context, path_parameters):
@@ -318,7 +278,7 @@ def test_an_upload_whose_content_type_overflows_its_column_is_unprocessable(app,
     response = app.test_client().post(
         "/api/v1/works/3/uploads",
         json={"filename": "隧道.mp4", "size": 2**20, "content_type": "video/" + "x" * 200},
-        headers=_bearer(app, world["member"]),
+        headers=bearer(world.member),
     )
     assert response.status_code == 422
     assert response.json["error"]["code"] == "unsupported_type"
@@ -386,8 +346,8 @@ def _query_operations() -> list[tuple[str, str, str]]:
     ]
 
 
-def _url(path: str, world: dict) -> str:
-    url = path.replace("{id}", str(PATH_IDS.get(path, 1))).replace("{upload_id}", world["upload_id"])
+def _url(path: str, world: ApiWorld) -> str:
+    url = path.replace("{id}", str(PATH_IDS.get(path, 1))).replace("{upload_id}", world.upload_id)
     return "/api/v1" + url.replace("{number}", "1")
 
 
@@ -418,7 +378,7 @@ def test_every_json_operation_has_a_base_body_for_the_sweep():
 
 @pytest.mark.parametrize(("path", "method"), sorted(BASE_BODIES), ids=lambda v: v)
 def test_every_body_field_survives_huge_integers_nested_lists_and_wrong_types(app, world, path, method):
-    callers = [_bearer(app, world["member"]), _bearer(app, world["national"])]
+    callers = [bearer(world.member), bearer(world.national)]
     client = app.test_client()
     wrong = []
     for body in _spoiled(BASE_BODIES[(path, method)]):
@@ -431,7 +391,7 @@ def test_every_body_field_survives_huge_integers_nested_lists_and_wrong_types(ap
 
 @pytest.mark.parametrize(("path", "method", "name"), sorted(_query_operations()), ids=lambda v: v)
 def test_every_query_parameter_survives_numbers_past_any_column_and_words(app, world, path, method, name):
-    headers = _bearer(app, world["national"])
+    headers = bearer(world.national)
     client = app.test_client()
     wrong = []
     for value in SWEEP_QUERY_VALUES:
@@ -444,7 +404,7 @@ def test_every_query_parameter_survives_numbers_past_any_column_and_words(app, w
 
 
 def test_every_path_id_past_any_column_is_not_found(app, world):
-    headers = _bearer(app, world["national"])
+    headers = bearer(world.national)
     client = app.test_client()
     wrong = []
     for path, item in build_spec()["paths"].items():
@@ -453,7 +413,7 @@ def test_every_path_id_past_any_column_is_not_found(app, world):
         for method in item:
             for number in HOSTILE_PATH_IDS[:3]:
                 url = path.replace("{id}", str(number)).replace("{number}", str(number))
-                url = "/api/v1" + url.replace("{upload_id}", world["upload_id"])
+                url = "/api/v1" + url.replace("{upload_id}", world.upload_id)
                 response = client.open(url, method=method.upper(), json={}, headers=headers)
                 if response.status_code != 404:
                     wrong.append((method, url, response.status_code))

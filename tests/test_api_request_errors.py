@@ -18,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from app.auth.services import issue_token
-from app.engagement import comments
-from app.extensions import db
-from app.media import uploads
-from app.models import FeaturedSlot, Role
-from app.moderation import services as moderation
-from tests.works_helpers import make_campaign, make_work
+from app.models import Role
+from tests.api_world_support import build_api_world
+from tests.sign_in_support import bearer
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "api-request-errors.json").read_text("utf-8"))
 
@@ -68,34 +64,8 @@ def _body(case: str, valid: dict):
 
 def _world(make_collective, make_user) -> dict:
     """The world the answers were recorded in (ids 1-6 for works, the upload on work 3)."""
-    campaign = make_campaign(title="2026年“网络倡文明”主题活动")
-    beijing = make_collective("北京地铁青年文明号", "交通运输", "北京")
-    shanghai = make_collective("上海银行青年文明号", "金融", "上海")
-    viewer = make_user(Role.VIEWER)
-    member = make_user(Role.COLLECTIVE, collective=beijing)
-    national = make_user(Role.MODERATOR)
-    make_user(Role.MODERATOR, province="北京")
-    make_user(Role.ADMIN)
-    make_user(Role.COLLECTIVE, collective=shanghai)
-    published = make_work(beijing, campaign, title="站台上的温暖守候")
-    make_work(shanghai, campaign, title="柜台前的耐心")
-    make_work(beijing, campaign, title="隧道里的夜班", kind="film", status="draft")
-    to_approve = make_work(beijing, campaign, title="候车室里的一杯热水", status="pending_review")
-    make_work(shanghai, campaign, title="一张存折的故事", status="pending_review")
-    make_work(beijing, campaign, title="末班车", kind="video", status="draft")
-    moderation.approve_work(national, to_approve.id)
-    moderation.recommend_work(national, published.id, "")
-    top = comments.post_comment(viewer, published, "说得真好，向你们学习")
-    comments.post_comment(member, published, "谢谢支持", top.id)
-    comments.post_comment(member, published, "欢迎来站里看看")
-    db.session.add(FeaturedSlot(work_id=published.id, position=0, note="本周推荐", by_id=national.id))
-    db.session.commit()
-    upload = uploads.create_upload(3, member, filename="隧道.mp4", size=20 * 2**20, content_type="video/mp4")
-    return {
-        "member": {"Authorization": f"Bearer {issue_token(member)}"},
-        "national": {"Authorization": f"Bearer {issue_token(national)}"},
-        "upload_id": upload.id,
-    }
+    world = build_api_world(make_collective, make_user)
+    return {"member": bearer(world.member), "national": bearer(world.national), "upload_id": world.upload_id}
 
 
 def _send(client, method: str, path: str, case: str, headers: dict, valid: dict):
@@ -157,14 +127,14 @@ def test_a_body_nested_deeper_than_the_parser_goes_is_invalid_json(app, make_use
         "/api/v1/reports",
         data=payload,
         content_type="application/json",
-        headers={"Authorization": f"Bearer {issue_token(user)}"},
+        headers=bearer(user),
     )
     assert (response.status_code, response.json["error"]["code"]) == (400, "invalid_json")
 
 
 def test_an_optional_body_may_be_left_out_whatever_the_content_type(app, make_user):
     user = make_user(Role.VIEWER)
-    headers = {"Authorization": f"Bearer {issue_token(user)}", "Content-Type": "application/json"}
+    headers = {**bearer(user), "Content-Type": "application/json"}
     response = app.test_client().post("/api/v1/notifications/read", headers=headers)
     assert response.status_code == 200, response.json
     assert response.json == {"marked": 0, "unread": 0}
@@ -175,6 +145,6 @@ def test_unknown_fields_are_ignored_as_they_always_were(app, make_user):
     response = app.test_client().post(
         "/api/v1/notifications/read",
         json={"ids": [], "colour": "red", "nested": {"n": 1}},
-        headers={"Authorization": f"Bearer {issue_token(user)}"},
+        headers=bearer(user),
     )
     assert response.status_code == 200, response.json

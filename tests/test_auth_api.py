@@ -7,12 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ApiToken, Role, User
-from tests.auth_helpers import (
-    NEW_PASSWORD,
-    fresh_client,
-    login_form,
-)
-from tests.conftest import PASSWORD, csrf_token
+from tests.sign_in_support import NEW_PASSWORD, PASSWORD, csrf_token, fresh_client, login_form, sign_in
 
 NEW_USER = {"email": "Zhao.Lei@Example.com", "password": NEW_PASSWORD, "display_name": "赵磊"}
 
@@ -180,10 +175,10 @@ def test_me_is_401_with_an_unknown_token(client):
     assert client.get("/api/v1/me", headers=bearer("not-a-real-token")).status_code == 401
 
 
-def test_me_through_the_session_cookie_shows_collective_membership(client, make_user, make_collective, login):
+def test_me_through_the_session_cookie_shows_collective_membership(client, make_user, make_collective):
     collective = make_collective()
     member = make_user(Role.COLLECTIVE, collective=collective)
-    login(member)
+    sign_in(client, member)
     user = client.get("/api/v1/me").json["user"]
     assert (user["role"], user["collective"]) == (
         "collective",
@@ -202,16 +197,16 @@ def test_me_shows_a_moderators_province_scope(client, make_user, province, shown
 # --- CSRF: cookies need it, bearer tokens and cookie-less clients do not -----------------------
 
 
-def test_a_cookie_authenticated_api_write_without_x_csrftoken_is_refused(client, make_user, login):
-    login(make_user())
+def test_a_cookie_authenticated_api_write_without_x_csrftoken_is_refused(client, make_user):
+    sign_in(client, make_user())
     response = client.post("/api/v1/auth/register", json=NEW_USER)
     assert response.status_code == 400
     assert error_of(response)["code"] == "csrf_failed"
     assert user_count() == 1
 
 
-def test_a_cookie_authenticated_api_write_with_x_csrftoken_is_accepted(client, make_user, login):
-    login(make_user())
+def test_a_cookie_authenticated_api_write_with_x_csrftoken_is_accepted(client, make_user):
+    sign_in(client, make_user())
     response = client.post(
         "/api/v1/auth/register", json=NEW_USER, headers={"X-CSRFToken": csrf_token(client)}
     )

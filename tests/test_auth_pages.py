@@ -12,14 +12,15 @@ from limits import parse_many
 from app.extensions import db
 from app.models import Role, User
 from config import Config
-from tests.auth_helpers import (
+from tests.sign_in_support import (
     NEW_PASSWORD,
+    PASSWORD,
+    csrf_token,
     fresh_client,
     login_form,
     register_form,
     signed_in_email,
 )
-from tests.conftest import PASSWORD, csrf_token
 
 
 def users_named(email: str) -> list[User]:
@@ -149,9 +150,9 @@ def test_a_banned_user_cannot_log_in_and_is_told_why(client, make_user):
     assert signed_in_email(client) is None
 
 
-def test_a_user_banned_while_signed_in_is_signed_out_at_the_next_request(client, make_user, login):
+def test_a_user_banned_while_signed_in_is_signed_out_at_the_next_request(client, make_user):
     user = make_user(email="li@example.com")
-    login(user)
+    assert login_form(client, user.email).status_code == 302
     user.banned = True
     db.session.commit()
     assert signed_in_email(client) is None
@@ -185,9 +186,9 @@ def test_login_refuses_to_send_people_off_the_site(client, make_user, target):
     assert response.headers["Location"] == "/"
 
 
-def test_logging_out_ends_the_session(client, make_user, login):
+def test_logging_out_ends_the_session(client, make_user):
     user = make_user()
-    login(user)
+    assert login_form(client, user.email).status_code == 302
     assert signed_in_email(client) == user.email
     response = client.post("/logout", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
@@ -199,8 +200,8 @@ def test_logging_out_by_get_is_not_allowed(client):
     assert client.get("/logout").status_code == 405
 
 
-def test_one_browser_logging_in_does_not_log_in_another(app, client, make_user, login):
-    login(make_user())
+def test_one_browser_logging_in_does_not_log_in_another(app, client, make_user):
+    assert login_form(client, make_user().email).status_code == 302
     assert signed_in_email(fresh_client(app)) is None
 
 
@@ -215,9 +216,9 @@ def test_one_browser_logging_in_does_not_log_in_another(app, client, make_user, 
         ("/logout", {}),
     ],
 )
-def test_a_form_post_without_its_csrf_token_is_refused(client, make_user, login, path, data):
+def test_a_form_post_without_its_csrf_token_is_refused(client, make_user, path, data):
     user = make_user(email="li@example.com")
-    login(user)
+    assert login_form(client, user.email).status_code == 302
     response = client.post(path, data={**data, "confirm": NEW_PASSWORD})
     assert response.status_code == 400
     assert "安全令牌" in response.get_data(as_text=True)

@@ -10,7 +10,7 @@ from app.auth.services import authenticate, register_user, user_to_dict
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Role, User
-from tests.conftest import PASSWORD
+from tests.sign_in_support import PASSWORD
 
 
 def user_count() -> int:

@@ -12,8 +12,9 @@ from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, Like, Role, User
 from app.moderation import accounts, reports
-from tests.moderation_support import FLAGGED, build_place, event_count, events_of, post, signed_in
-from tests.works_helpers import make_work, page_csrf_token
+from tests.builders_support import make_work
+from tests.moderation_support import FLAGGED, build_place, event_count, events_of, post
+from tests.sign_in_support import page_csrf_token, signed_in
 
 
 @pytest.fixture

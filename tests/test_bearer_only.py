@@ -8,9 +8,8 @@ import pytest
 
 from app.engagement import services
 from app.models import Role
-from tests.auth_helpers import login_form
-from tests.conftest import PASSWORD, csrf_token
-from tests.works_helpers import make_campaign, make_work
+from tests.builders_support import make_campaign, make_work
+from tests.sign_in_support import PASSWORD, csrf_token, login_form
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from app.errors import ServiceError
 from app.models import utcnow
 from app.works import services as svc
-from tests.works_helpers import make_campaign
+from tests.builders_support import make_campaign
 
 
 def test_submission_is_refused_after_the_window_with_its_dates_in_beijing_time(app):

@@ -12,7 +12,9 @@ from app.extensions import db
 from app.models import Role
 from app.storage import get_storage
 from app.works import services as svc
-from tests.works_helpers import jpeg_bytes, make_work, page_csrf_token, png_bytes, sign_in
+from tests.builders_support import make_work
+from tests.images_support import jpeg_bytes, png_bytes
+from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture

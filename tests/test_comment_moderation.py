@@ -10,8 +10,8 @@ from app.errors import ServiceError
 from app.extensions import db
 from app.models import Comment, CommentStatus, Report, ReportStatus
 from app.moderation import comment_review, reports
-from tests.moderation_support import FLAGGED, build_place, event_count, events_of, post, signed_in
-from tests.works_helpers import page_csrf_token
+from tests.moderation_support import FLAGGED, build_place, event_count, events_of, post
+from tests.sign_in_support import page_csrf_token, signed_in
 
 
 @pytest.fixture

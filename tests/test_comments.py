@@ -13,9 +13,10 @@ from app.engagement.services import counts_for
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, ModerationEvent, Role
+from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
 from tests.engagement_support import all_at_once, in_threads, kill_redis, revive_redis
-from tests.works_helpers import make_campaign, make_work, page_csrf_token, sign_in
+from tests.sign_in_support import page_csrf_token, signed_in
 
 XSS = [
     "<script>alert('xss')</script>",
@@ -38,12 +39,6 @@ def work(collective, open_campaign):
 @pytest.fixture
 def viewer(make_user):
     return make_user(Role.VIEWER)
-
-
-def _signed_in_client(app, user):
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
 def _post_api(client, work_id, body, parent_id=None, **extra):
@@ -350,7 +345,7 @@ def test_top_level_comments_carry_their_first_replies_oldest_first_and_a_count(w
 
 
 def test_api_post_answers_201_with_the_comment_and_it_matches_the_spec(app, work, viewer):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     response = _post_api(client, work.id, "接口发表的评论")
     assert response.status_code == 201
     comment = response.json["comment"]
@@ -372,7 +367,7 @@ def test_api_post_answers_201_with_the_comment_and_it_matches_the_spec(app, work
 
 
 def test_api_pending_comment_says_so(app, work, viewer):
-    response = _post_api(_signed_in_client(app, viewer), work.id, "刷 票 加群")
+    response = _post_api(signed_in(app, viewer), work.id, "刷 票 加群")
     assert response.status_code == 201
     assert response.json["comment"]["status"] == "pending"
     assert response.json["message"] == "评论包含需要审核的内容，审核通过后将公开显示。"
@@ -388,7 +383,7 @@ def test_api_pending_comment_says_so(app, work, viewer):
     ],
 )
 def test_api_refusals_are_clear(app, work, viewer, payload, status, message):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     response = client.post(
         f"/api/v1/works/{work.id}/comments", json=payload, headers={"X-CSRFToken": page_csrf_token(client)}
     )
@@ -398,7 +393,7 @@ def test_api_refusals_are_clear(app, work, viewer, payload, status, message):
 
 
 def test_api_reply_to_another_works_comment_is_422(app, work, viewer, collective, open_campaign):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     elsewhere = make_work(collective, open_campaign, title="另一件")
     foreign = _post_api(client, elsewhere.id, "别处").json["comment"]["id"]
     response = _post_api(client, work.id, "串台", parent_id=foreign)
@@ -408,21 +403,21 @@ def test_api_reply_to_another_works_comment_is_422(app, work, viewer, collective
 def test_api_needs_sign_in_and_a_visible_work(app, client, work, viewer, collective, open_campaign):
     assert _post_api(client, work.id, "匿名").status_code == 401
     draft = make_work(collective, open_campaign, status="draft")
-    signed = _signed_in_client(app, viewer)
+    signed = signed_in(app, viewer)
     assert _post_api(signed, draft.id, "草稿").status_code == 404
     assert client.get(f"/api/v1/works/{draft.id}/comments").status_code == 404
     assert client.get("/api/v1/works/999999/comments").status_code == 404
 
 
 def test_api_cookie_writes_need_the_csrf_header(app, work, viewer):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     response = client.post(f"/api/v1/works/{work.id}/comments", json={"body": "没有令牌"})
     assert response.status_code == 400
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
 
 
 def test_api_bearer_clients_post_without_csrf(app, client, work, viewer):
-    from tests.conftest import PASSWORD
+    from tests.sign_in_support import PASSWORD
 
     token = client.post("/api/v1/auth/token", json={"email": viewer.email, "password": PASSWORD}).json[
         "token"
@@ -436,9 +431,9 @@ def test_api_bearer_clients_post_without_csrf(app, client, work, viewer):
 
 
 def test_api_delete_own_is_204_and_someone_elses_403(app, work, viewer, make_user):
-    mine = _signed_in_client(app, viewer)
+    mine = signed_in(app, viewer)
     comment_id = _post_api(mine, work.id, "我的").json["comment"]["id"]
-    other = _signed_in_client(app, make_user())
+    other = signed_in(app, make_user())
     refused = _delete_api(other, comment_id)
     assert (refused.status_code, refused.json["error"]["code"]) == (403, "forbidden")
     assert _delete_api(mine, comment_id).status_code == 204
@@ -448,8 +443,8 @@ def test_api_delete_own_is_204_and_someone_elses_403(app, work, viewer, make_use
 
 
 def test_api_someone_elses_pending_comment_is_not_found(app, work, viewer, make_user):
-    pending = _post_api(_signed_in_client(app, viewer), work.id, "刷票").json["comment"]["id"]
-    assert _delete_api(_signed_in_client(app, make_user()), pending).status_code == 404
+    pending = _post_api(signed_in(app, viewer), work.id, "刷票").json["comment"]["id"]
+    assert _delete_api(signed_in(app, make_user()), pending).status_code == 404
 
 
 def test_api_cursor_pagination(app, work, viewer, make_user):
@@ -479,7 +474,7 @@ def test_api_lists_every_reply_of_a_comment(app, work, viewer):
 
 @pytest.mark.parametrize("payload", XSS)
 def test_api_returns_markup_verbatim_as_plain_text(app, work, viewer, payload):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     assert _post_api(client, work.id, payload).json["comment"]["body"] == payload
     listing = client.get(f"/api/v1/works/{work.id}/comments")
     assert listing.json["items"][0]["body"] == payload
@@ -505,7 +500,7 @@ def test_the_page_escapes_every_payload_and_keeps_newlines(app, work, viewer):
 
 
 def test_signed_out_visitors_see_a_login_link_that_comes_back(app, work, viewer):
-    from tests.auth_helpers import login_form
+    from tests.sign_in_support import login_form
 
     client = app.test_client()
     comments_html = client.get(f"/works/{work.id}").get_data(as_text=True)
@@ -517,7 +512,7 @@ def test_signed_out_visitors_see_a_login_link_that_comes_back(app, work, viewer)
 
 
 def test_the_form_route_posts_and_redirects_to_the_comment(app, work, viewer):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     response = _post_form(client, work.id, "不用脚本也能评论")
     assert response.status_code == 302
     comment = db.session.scalar(sa.select(Comment))
@@ -528,7 +523,7 @@ def test_the_form_route_posts_and_redirects_to_the_comment(app, work, viewer):
 
 
 def test_the_form_route_reply_and_pending_notice(app, work, viewer):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     top = comments.post_comment(viewer, work, "楼主")
     page = client.get(f"/works/{work.id}?reply_to={top.id}").get_data(as_text=True)
     assert f'name="parent_id" value="{top.id}"' in page
@@ -539,7 +534,7 @@ def test_the_form_route_reply_and_pending_notice(app, work, viewer):
 
 
 def test_a_refused_form_post_shows_the_page_again_with_the_text_kept(app, work, viewer):
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     response = _post_form(client, work.id, "文" * 501)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -548,7 +543,7 @@ def test_a_refused_form_post_shows_the_page_again_with_the_text_kept(app, work, 
 
 
 def test_the_form_route_needs_csrf_and_sign_in(app, client, work, viewer):
-    signed = _signed_in_client(app, viewer)
+    signed = signed_in(app, viewer)
     assert signed.post(f"/works/{work.id}/comments", data={"body": "没有令牌"}).status_code == 400
     response = _post_form(client, work.id, "匿名")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
@@ -557,10 +552,10 @@ def test_the_form_route_needs_csrf_and_sign_in(app, client, work, viewer):
 
 def test_the_delete_form_route(app, work, viewer, make_user):
     comment = comments.post_comment(viewer, work, "要删除")
-    other = _signed_in_client(app, make_user())
+    other = signed_in(app, make_user())
     csrf = page_csrf_token(other)
     assert other.post(f"/comments/{comment.id}/delete", data={"csrf_token": csrf}).status_code == 403
-    mine = _signed_in_client(app, viewer)
+    mine = signed_in(app, viewer)
     response = mine.post(f"/comments/{comment.id}/delete", data={"csrf_token": page_csrf_token(mine)})
     assert response.status_code == 302
     db.session.expire_all()
@@ -586,7 +581,7 @@ def test_the_page_offers_more_comments_with_the_cursor(app, work, viewer):
 
 def test_too_many_comments_from_one_account_are_answered_429_with_retry_after(app, work, viewer):
     app.config["COMMENT_RATE_LIMIT"] = "2 per minute"
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     assert _post_api(client, work.id, "一").status_code == 201
     assert _post_form(client, work.id, "二").status_code == 302  # the page and the API share it
     response = _post_api(client, work.id, "三")
@@ -602,7 +597,7 @@ def test_too_many_comments_from_one_account_are_answered_429_with_retry_after(ap
 def test_many_accounts_behind_one_office_ip_all_comment(app, work, make_user):
     app.config["COMMENT_RATE_LIMIT"] = "1 per minute"
     for _ in range(30):
-        client = _signed_in_client(app, make_user())
+        client = signed_in(app, make_user())
         client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
         assert _post_api(client, work.id, "同事来支持").status_code == 201
     _assert_counter_exact(work.id, 30)
@@ -612,7 +607,7 @@ def test_one_ip_has_a_ceiling(app, work, make_user):
     app.config["COMMENT_IP_RATE_LIMIT"] = "3 per minute"
     answers = []
     for _ in range(4):
-        client = _signed_in_client(app, make_user())
+        client = signed_in(app, make_user())
         client.environ_base["REMOTE_ADDR"] = "198.51.100.9"
         answers.append(_post_api(client, work.id, "评论").status_code)
     assert answers == [201, 201, 201, 429]
@@ -631,7 +626,7 @@ def test_the_default_ip_limit_lets_an_office_comment_together():
 
 def test_redis_down_posting_answers_503_and_writes_nothing_but_reading_works(app, work, viewer):
     comments.post_comment(viewer, work, "Redis 正常时的评论")
-    client = _signed_in_client(app, viewer)
+    client = signed_in(app, viewer)
     kill_redis()
     try:
         response = _post_api(client, work.id, "Redis 挂了")
@@ -674,7 +669,7 @@ def _orphans() -> int:
 @pytest.mark.race
 def test_replies_racing_the_deletion_of_their_thread_never_outlive_it(app, work, make_user):
     from app.models import User, Work
-    from tests.engagement_support import make_voters
+    from tests.builders_support import make_voters
 
     repliers = make_voters(6)
     author_id, work_id = make_user(Role.VIEWER).id, work.id
@@ -704,7 +699,7 @@ def test_replies_racing_the_deletion_of_their_thread_never_outlive_it(app, work,
 def test_replies_approved_while_their_thread_is_hidden_never_outlive_it(app, work, make_user):
     from app.models import User
     from app.moderation import comment_review
-    from tests.engagement_support import make_voters
+    from tests.builders_support import make_voters
 
     moderator_id = make_user(Role.MODERATOR).id
     root = comments.post_comment(make_user(Role.VIEWER), work, "主评论")
@@ -738,7 +733,7 @@ def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(a
 
     from app.engagement import reconcile
     from app.models import User, Work
-    from tests.engagement_support import make_voters
+    from tests.builders_support import make_voters
 
     voters = make_voters(40)
     moderator_id = make_user(Role.MODERATOR).id

@@ -12,15 +12,8 @@ from app.engagement.counters import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
-from tests.engagement_support import (
-    kill_redis,
-    make_collective,
-    make_voters,
-    make_work,
-    own_keys,
-    ranking_ids,
-    zscore,
-)
+from tests.builders_support import make_collective, make_voters, make_work
+from tests.engagement_support import kill_redis, own_keys, ranking_ids, zscore
 
 
 def _like_n(work, n: int, start: int = 0) -> None:

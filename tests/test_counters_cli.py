@@ -13,15 +13,8 @@ from app.engagement.counters import Ranking
 from app.engagement.views import record_view
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, Like, User, Work, WorkStatus
-from tests.engagement_support import (
-    flush_test_keys,
-    like_rows,
-    make_collective,
-    make_voters,
-    make_work,
-    ranking_ids,
-    zscore,
-)
+from tests.builders_support import make_collective, make_voters, make_work
+from tests.engagement_support import flush_test_keys, like_rows, ranking_ids, zscore
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from app.engagement.comments import post_comment
 from app.engagement.views import flush_views, record_view
 from app.models import Role
 from app.moderation import dashboard
-from tests.works_helpers import make_work, sign_in
+from tests.builders_support import make_work
+from tests.sign_in_support import sign_in
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ browser by tests/e2e/test_demo.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 import secrets
 import subprocess
 import threading
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -26,7 +25,6 @@ from flask import Flask
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from app import create_app
 from app.demo import content
 from app.demo.videos import CLIP_JOB, clip_job_id
 from app.engagement import counters
@@ -56,7 +54,7 @@ from app.queue import enqueue_job, forget_jobs, media_queue
 from app.search.services import search_works
 from app.wall import services as wall
 from media_worker.demo_clips import ClipSpec, make_clip
-from tests.conftest import DATABASES, REDIS_URL, RUN_PREFIX, _flush_prefix
+from tests.app_support import DATABASES, RUN_PREFIX, flush_prefix, make_test_app, scratch_postgres_database
 from tests.media_worker_process import forget_queue
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -74,41 +72,20 @@ class Demo:
         return db.session.scalar(sa.select(Work).where(Work.title == title))
 
 
-def _scratch_database(kind: str, tmp_path) -> tuple[str, Callable[[], None]]:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'demo.db'}", lambda: None
-    url = sa.engine.make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
-    name = f"wmcwm_test_demo_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
 @pytest.fixture(scope="module", params=DATABASES)
 def demo(request, tmp_path_factory, redis_server):
     """One demo, loaded with `flask demo load` into a database of its own, for reading."""
     tmp = tmp_path_factory.mktemp("demo")
-    url, drop = _scratch_database(request.param, tmp)
     prefix = f"{RUN_PREFIX}{secrets.token_hex(3)}:"
     queue = f"media-test-demo-{secrets.token_hex(4)}"
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        MEDIA_ROOT=str(tmp / "media"),
-        REDIS_URL=REDIS_URL,
-        REDIS_KEY_PREFIX=prefix,
-        RATELIMIT_STORAGE_URI=REDIS_URL,
-        RATELIMIT_KEY_PREFIX=prefix + "limiter",
-        MEDIA_QUEUE=queue,
-    )
-    try:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp / 'demo.db'}"
+        else:
+            url = stack.enter_context(scratch_postgres_database("demo"))
+        stack.callback(forget_queue, redis_server, queue)
+        stack.callback(flush_prefix, redis_server, prefix)
+        app = make_test_app(url, str(tmp / "media"), prefix=prefix, queue=queue)
         with app.app_context():
             db.create_all()
             result = app.test_cli_runner().invoke(args=["demo", "load"])
@@ -116,10 +93,6 @@ def demo(request, tmp_path_factory, redis_server):
             yield Demo(app, result.output)
             db.session.remove()
             db.engine.dispose()
-    finally:
-        _flush_prefix(redis_server, prefix)
-        forget_queue(redis_server, queue)
-        drop()
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from app.engagement import services
 from app.extensions import db
 from app.models import Like, User, utcnow
 from app.moderation import integrity
-from tests.auth_helpers import NEW_PASSWORD, login_form
-from tests.conftest import REDIS_URL, csrf_token
-from tests.works_helpers import make_campaign, make_work, sign_in
+from tests.app_support import REDIS_URL
+from tests.builders_support import make_campaign, make_work
+from tests.sign_in_support import NEW_PASSWORD, csrf_token, login_form, sign_in
 
 LINK = re.compile(r"https?://\S+/verify-email/\S+")
 

@@ -14,8 +14,9 @@ from app.extensions import db, redis_client
 from app.models import Like, Role, Work, WorkStatus
 from app.moderation import services as moderation
 from app.works import services as svc
-from tests.engagement_support import kill_redis, make_collective, make_work
-from tests.works_helpers import sign_in
+from tests.builders_support import make_collective, make_work
+from tests.engagement_support import kill_redis
+from tests.sign_in_support import sign_in
 
 PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"
 DESKTOP_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"

@@ -44,6 +44,7 @@ from app.models import (
 from app.storage import LocalStorage, init_storage
 from config import Config
 from media_worker.jobs import TEMP_PREFIX
+from tests.builders_support import make_campaign, make_work
 from tests.fault_support import (
     PostgresCluster,
     RedisServer,
@@ -56,9 +57,8 @@ from tests.fault_support import (
 from tests.media_samples import make_clip
 from tests.media_worker_process import children, forget_queue, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_s3_storage, start_moto_server, stop_moto_server
-from tests.test_media_uploads import fresh
+from tests.uploads_support import fresh
 from tests.web_process import WebProcess, http_call
-from tests.works_helpers import make_campaign, make_work
 
 # They break and restart services and run against the clock of their retries: alone, after the rest.
 pytestmark = [pytest.mark.slow, pytest.mark.serial]

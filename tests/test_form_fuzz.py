@@ -18,8 +18,9 @@ import pytest
 from app.extensions import db
 from app.models import MediaAsset, Notification, NotificationKind, Role, utcnow
 from app.moderation import integrity
+from tests.builders_support import make_work
 from tests.integrity_support import farm_liking
-from tests.works_helpers import make_work, sign_in
+from tests.sign_in_support import sign_in
 
 HOSTILE = [
     "99999999999999999999999",

@@ -8,7 +8,8 @@ from datetime import timedelta
 from app.models import Role, utcnow
 from app.moderation import services as moderation
 from app.works import services as svc
-from tests.works_helpers import jpeg_bytes, make_work
+from tests.builders_support import make_work
+from tests.images_support import jpeg_bytes
 
 
 def _titles(html: str) -> list[str]:

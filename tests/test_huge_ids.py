@@ -8,8 +8,7 @@ import re
 import pytest
 
 from app.models import Role
-from tests.conftest import csrf_token
-from tests.works_helpers import sign_in
+from tests.sign_in_support import csrf_token, sign_in
 
 HUGE = "99999999999999999999"  # past SQLite's 64-bit integers
 PAST_POSTGRES = str(2**31)  # past PostgreSQL's 32-bit id columns

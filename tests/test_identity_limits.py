@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from app.auth.services import find_account, identity_of
-from tests.conftest import PASSWORD, csrf_token
+from tests.sign_in_support import PASSWORD, csrf_token
 
 ADDRESS = "member1b@example.com"
 # What the tester typed: each reaches the same account through the account lookup.

@@ -9,7 +9,7 @@ from PIL import ExifTags, Image
 
 from app.errors import ValidationFailed
 from app.works.images import process_image
-from tests.works_helpers import jpeg_bytes, png_bomb, png_bytes
+from tests.images_support import jpeg_bytes, png_bomb, png_bytes
 
 MiB = 1024 * 1024
 LIMITS = {"max_bytes": 10 * MiB, "max_pixels": 40_000_000}

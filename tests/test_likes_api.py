@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.auth.services import issue_token
 from app.engagement import counters, services
 from app.extensions import db
 from app.models import Role, Work, utcnow
+from tests.builders_support import make_collective, make_work
 from tests.contract import assert_matches_schema
-from tests.engagement_support import kill_redis, like_rows, make_collective, make_work
-from tests.works_helpers import page_csrf_token, sign_in
+from tests.engagement_support import kill_redis, like_rows
+from tests.sign_in_support import bearer, page_csrf_token, sign_in
 
 
 @pytest.fixture
@@ -21,10 +21,6 @@ def work(app, open_campaign) -> Work:
     work = make_work(make_collective("北京地铁青年文明号"), open_campaign)
     services.work_published(work)
     return work
-
-
-def _bearer(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user)}"}
 
 
 def _like(client, work_id: int, headers: dict[str, str], method: str = "PUT", **environ):
@@ -39,7 +35,7 @@ def _redis_likes(work_id: int) -> int:
 
 
 def test_a_like_answers_liked_and_the_new_count(client, work, make_user):
-    response = _like(client, work.id, _bearer(make_user()))
+    response = _like(client, work.id, bearer(make_user()))
     assert response.status_code == 200
     assert response.json == {"liked": True, "likes": 1}
     assert_matches_schema("LikeState", response.json)
@@ -47,14 +43,14 @@ def test_a_like_answers_liked_and_the_new_count(client, work, make_user):
 
 
 def test_repeating_a_like_changes_nothing(client, work, make_user):
-    headers = _bearer(make_user())
+    headers = bearer(make_user())
     _like(client, work.id, headers)
     assert _like(client, work.id, headers).json == {"liked": True, "likes": 1}
     assert like_rows(work.id) == 1 and _redis_likes(work.id) == 1
 
 
 def test_delete_takes_the_like_back_and_repeating_it_changes_nothing(client, work, make_user):
-    headers, other = _bearer(make_user()), _bearer(make_user())
+    headers, other = bearer(make_user()), bearer(make_user())
     _like(client, work.id, headers)
     _like(client, work.id, other)
     assert _like(client, work.id, headers, "DELETE").json == {"liked": False, "likes": 1}
@@ -63,7 +59,7 @@ def test_delete_takes_the_like_back_and_repeating_it_changes_nothing(client, wor
 
 
 def test_the_work_then_says_liked_by_me(client, work, make_user):
-    headers = _bearer(make_user())
+    headers = bearer(make_user())
     _like(client, work.id, headers)
     body = client.get(f"/api/v1/works/{work.id}", headers=headers).json
     assert (body["likes"], body["liked_by_me"]) == (1, True)
@@ -87,7 +83,7 @@ def test_the_session_cookie_needs_the_csrf_header(client, work, make_user):
 
 def test_a_work_the_caller_cannot_see_is_404(client, open_campaign, make_user):
     draft = make_work(make_collective("集体"), open_campaign, status="draft")
-    headers = _bearer(make_user())
+    headers = bearer(make_user())
     assert _like(client, draft.id, headers).status_code == 404
     assert _like(client, draft.id + 1000, headers).json["error"]["code"] == "not_found"
 
@@ -95,7 +91,7 @@ def test_a_work_the_caller_cannot_see_is_404(client, open_campaign, make_user):
 def test_a_draft_its_collective_sees_is_409_work_not_published(client, open_campaign, make_user):
     group = make_collective("集体")
     draft = make_work(group, open_campaign, status="draft")
-    response = _like(client, draft.id, _bearer(make_user(Role.COLLECTIVE, collective=group)))
+    response = _like(client, draft.id, bearer(make_user(Role.COLLECTIVE, collective=group)))
     assert response.status_code == 409
     assert response.json["error"]["code"] == "work_not_published"
 
@@ -103,7 +99,7 @@ def test_a_draft_its_collective_sees_is_409_work_not_published(client, open_camp
 def test_outside_the_voting_window_is_409_voting_closed_naming_the_window(client, work, make_user):
     work.campaign.voting_closes = utcnow() - timedelta(hours=1)
     db.session.commit()
-    response = _like(client, work.id, _bearer(make_user()))
+    response = _like(client, work.id, bearer(make_user()))
     assert response.status_code == 409
     assert response.json["error"]["code"] == "voting_closed"
     assert response.json["error"]["message"].startswith("本次活动的投票时间为 ")
@@ -113,7 +109,7 @@ def test_outside_the_voting_window_is_409_voting_closed_naming_the_window(client
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_redis_down_is_503_counters_unavailable_and_nothing_is_written(client, work, make_user, method):
     user = make_user()
-    headers = _bearer(user)
+    headers = bearer(user)
     if method == "DELETE":
         _like(client, work.id, headers)
     kill_redis()
@@ -135,7 +131,7 @@ def test_the_per_account_limit_is_429_while_a_colleague_on_the_same_ip_still_lik
     app.config["LIKE_RATE_LIMIT"] = "2 per minute"
     group = make_collective("集体")
     works = [make_work(group, open_campaign, title=f"作品{n}") for n in range(3)]
-    eager, colleague = _bearer(make_user()), _bearer(make_user())
+    eager, colleague = bearer(make_user()), bearer(make_user())
     office = {"REMOTE_ADDR": "203.0.113.7"}
     assert _like(client, works[0].id, eager, **office).status_code == 200
     assert _like(client, works[1].id, eager, **office).status_code == 200
@@ -149,7 +145,7 @@ def test_the_per_account_limit_is_429_while_a_colleague_on_the_same_ip_still_lik
 
 def test_likes_and_unlikes_share_one_budget(app, client, work, make_user):
     app.config["LIKE_RATE_LIMIT"] = "2 per minute"
-    headers = _bearer(make_user())
+    headers = bearer(make_user())
     _like(client, work.id, headers)
     _like(client, work.id, headers, "DELETE")
     assert _like(client, work.id, headers).status_code == 429
@@ -158,9 +154,9 @@ def test_likes_and_unlikes_share_one_budget(app, client, work, make_user):
 def test_the_per_ip_limit_stops_an_address_whatever_the_account(app, client, work, make_user):
     app.config["LIKE_IP_RATE_LIMIT"] = "2 per minute"
     for _ in range(2):
-        assert _like(client, work.id, _bearer(make_user()), REMOTE_ADDR="198.51.100.9").status_code == 200
-    assert _like(client, work.id, _bearer(make_user()), REMOTE_ADDR="198.51.100.9").status_code == 429
-    assert _like(client, work.id, _bearer(make_user()), REMOTE_ADDR="198.51.100.10").status_code == 200
+        assert _like(client, work.id, bearer(make_user()), REMOTE_ADDR="198.51.100.9").status_code == 200
+    assert _like(client, work.id, bearer(make_user()), REMOTE_ADDR="198.51.100.9").status_code == 429
+    assert _like(client, work.id, bearer(make_user()), REMOTE_ADDR="198.51.100.10").status_code == 200
 
 
 def test_the_default_limits_let_an_office_like_together():

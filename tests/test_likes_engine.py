@@ -15,17 +15,8 @@ from app.engagement.counters import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Campaign, Comment, CommentStatus, Like, User, Work, WorkStatus, utcnow
-from tests.engagement_support import (
-    flush_test_keys,
-    in_threads,
-    kill_redis,
-    like_rows,
-    liked_pairs,
-    make_collective,
-    make_voters,
-    make_work,
-    zscore,
-)
+from tests.builders_support import make_collective, make_voters, make_work
+from tests.engagement_support import flush_test_keys, in_threads, kill_redis, like_rows, liked_pairs, zscore
 
 THREADS = 12
 

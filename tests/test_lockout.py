@@ -13,8 +13,7 @@ from app.auth.lockout import AccountLocked
 from app.auth.services import authenticate
 from app.extensions import db
 from app.models import User, utcnow
-from tests.auth_helpers import login_form, signed_in_email
-from tests.conftest import PASSWORD
+from tests.sign_in_support import PASSWORD, login_form, signed_in_email
 
 LIMIT = 3
 

@@ -13,14 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.auth.services import issue_token
 from app.engagement.services import work_published
 from app.extensions import db
 from app.observability.context import bound
 from app.observability.logs import JsonFormatter, TextFormatter, install_handler, make_formatter
 from config import DevelopmentConfig, ProductionConfig, TestingConfig
-from tests.engagement_support import make_collective, make_work
+from tests.builders_support import make_collective, make_work
 from tests.observability_support import json_log
+from tests.sign_in_support import bearer, sign_in
 
 USER_TABLE = re.compile(r'(FROM|JOIN) "?user"?(\s|$)')
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -162,9 +162,9 @@ def test_a_password_reset_links_token_is_not_written_to_the_access_line(client):
     assert "a-secret-reset-token" not in json.dumps(lines)
 
 
-def test_the_access_line_names_the_signed_in_user(client, make_user, login):
+def test_the_access_line_names_the_signed_in_user(client, make_user):
     user = make_user()
-    login(user)
+    sign_in(client, user)
 
     with json_log() as lines:
         client.get("/api/v1/me")
@@ -206,7 +206,7 @@ def test_the_access_line_of_a_request_that_committed_costs_no_query(app, client,
     work = make_work(make_collective("北京地铁青年文明号"), open_campaign)
     work_published(work)
     user = make_user()
-    headers = {"Authorization": f"Bearer {issue_token(user)}"}
+    headers = bearer(user)
     user_reads: list[str] = []
 
     def count(conn, cursor, statement, *args):

@@ -18,10 +18,10 @@ from app.extensions import db
 from app.media.progress import get_progress
 from app.models import MediaAsset, Role, WorkStatus
 from media_worker.jobs import TEMP_PREFIX
+from tests.builders_support import make_work
 from tests.media_samples import make_clip
 from tests.media_worker_process import children, forget_queue, start_media_worker, stop_media_worker
-from tests.test_media_uploads import Uploader, fresh
-from tests.works_helpers import make_work
+from tests.uploads_support import Uploader, fresh
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.storage import get_storage
-from tests.works_helpers import make_campaign, make_work
+from tests.builders_support import make_campaign, make_work
 
 TYPES = {
     "hls/360p/seg_00000.ts": "video/mp2t",

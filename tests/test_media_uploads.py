@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,32 +22,14 @@ from app.media.keys import output_prefix, transcode_job_id
 from app.media.progress import get_progress, set_progress
 from app.media.transcodes import requeue_stuck_works
 from app.media.uploads import sniff_video_type
-from app.models import AssetRole, AssetStatus, MediaAsset, Role, UploadSession, Work, WorkStatus
+from app.models import AssetRole, AssetStatus, MediaAsset, UploadSession, Work, WorkStatus
 from app.queue import media_queue
-from app.storage import LocalStorage, get_storage
+from app.storage import get_storage
 from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
-from tests.conftest import csrf_token
-from tests.media_samples import SampleFactory
-from tests.media_worker_process import forget_queue
+from tests.builders_support import make_work
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
-from tests.works_helpers import make_work, sign_in
-
-PART = 16 * 1024  # small parts, so that a tiny clip takes several
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory) -> SampleFactory:
-    return SampleFactory(tmp_path_factory.mktemp("upload-samples"))
-
-
-@pytest.fixture
-def media_app(app, redis_server):
-    """The app with small parts, LocalStorage taking them, and a queue of this test's own."""
-    queue = f"media-test-uploads-{secrets.token_hex(4)}"
-    app.config.update(UPLOAD_PART_SIZE=PART, MEDIA_QUEUE=queue)
-    app.extensions["storage"] = LocalStorage(app.config["MEDIA_ROOT"], min_part_size=PART)
-    yield app
-    forget_queue(redis_server, queue)
+from tests.sign_in_support import csrf_token, sign_in
+from tests.uploads_support import PART, Uploader, fresh, video_draft
 
 
 @pytest.fixture
@@ -59,75 +39,6 @@ def s3_app(media_app, s3_endpoint):  # noqa: F811
     media_app.extensions["storage"] = storage
     media_app.config["UPLOAD_PART_SIZE"] = 8 * 1024 * 1024
     return media_app
-
-
-@pytest.fixture
-def people(media_app, make_collective, make_user, open_campaign):
-    collective = make_collective()
-    other = make_collective("上海银行青年文明号", "金融", "上海")
-    return {
-        "collective": collective,
-        "campaign": open_campaign,
-        "owner": make_user(Role.COLLECTIVE, collective=collective),
-        "stranger": make_user(Role.COLLECTIVE, collective=other),
-        "moderator": make_user(Role.MODERATOR, province="北京"),
-        "viewer": make_user(Role.VIEWER),
-    }
-
-
-class Uploader:
-    """A client signed in as one user, speaking the upload API as the page's script does."""
-
-    def __init__(self, app, user) -> None:
-        self.client = app.test_client()
-        sign_in(self.client, user)
-        self.headers = {"X-CSRFToken": csrf_token(self.client)}
-
-    def open(self, work_id: int, data: bytes | int, name: str = "clip.mp4", content_type: str = "video/mp4"):
-        size = data if isinstance(data, int) else len(data)
-        body = {"filename": name, "size": size, "content_type": content_type}
-        return self.client.post(f"/api/v1/works/{work_id}/uploads", json=body, headers=self.headers)
-
-    def put(self, target: dict, data: bytes):
-        url = target["url"]
-        if url.startswith("http"):  # a presigned bucket URL: straight to S3, not through the app
-            # A browser sends a File.slice() with no type; urllib would label it a form.
-            headers = {"Content-Type": "application/octet-stream"}
-            request = urllib.request.Request(url, data=data, method="PUT", headers=headers)
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return {"number": target["number"], "etag": response.headers["ETag"].strip('"')}
-        response = self.client.put(
-            url, data=data, headers={**self.headers, "Content-Type": "application/octet-stream"}
-        )
-        assert response.status_code == 200, response.json
-        return {"number": target["number"], "etag": response.json["etag"]}
-
-    def send(self, opened: dict, data: bytes, order=None) -> list[dict]:
-        size = opened["part_size"]
-        targets = opened["parts"]
-        order = order or range(len(targets))
-        return [self.put(targets[i], data[i * size : (i + 1) * size]) for i in order]
-
-    def complete(self, upload_id: str, parts: list[dict]):
-        return self.client.post(
-            f"/api/v1/uploads/{upload_id}/complete", json={"parts": parts}, headers=self.headers
-        )
-
-    def upload(self, work_id: int, data: bytes, **kwargs):
-        opened = self.open(work_id, data, **kwargs)
-        assert opened.status_code == 201, opened.json
-        parts = self.send(opened.json, data)
-        return opened.json["upload_id"], self.complete(opened.json["upload_id"], parts)
-
-
-def video_draft(people, kind: str = "video") -> Work:
-    return make_work(people["collective"], people["campaign"], title="微视频", kind=kind, status="draft")
-
-
-def fresh(work_id: int) -> Work:
-    """The work as the database has it now (the requests ran in sessions of their own)."""
-    db.session.expire_all()
-    return db.session.get(Work, work_id)
 
 
 def run_job(work: Work) -> Work:

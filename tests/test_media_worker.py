@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from rq.job import JobStatus
@@ -22,21 +17,11 @@ from rq.job import JobStatus
 from app import create_app
 from app.queue import enqueue_job, media_queue
 from media_worker.worker import redis_display
+from tests.app_support import REDIS_URL
+from tests.media_worker_process import finished, start_worker, stop, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = secrets.token_hex(4)
 QUEUE = f"media-test-{TOKEN}"
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,51 +41,11 @@ def queue_app():
         yield app
 
 
-def start_worker(queue: str, log_path: Path) -> subprocess.Popen:
-    """`python -m media_worker` on `queue`, its output in `log_path`, once it says it listens."""
-    env = dict(
-        os.environ,
-        APP_ENV="testing",
-        MEDIA_QUEUE=queue,
-        REDIS_URL=REDIS_URL,
-        INSTANCE_PATH=str(log_path.parent),
-        PYTHONUNBUFFERED="1",
-    )
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "media_worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    process.log_path = log_path
-    wait_for(lambda: "listening on queue" in log_path.read_text() or process.poll() is not None)
-    assert process.poll() is None, log_path.read_text()
-    return process
-
-
-def stop(process: subprocess.Popen) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise AssertionError("the worker ignored SIGTERM for 20 s") from None
-    return process.returncode
-
-
 @pytest.fixture(scope="module")
 def worker(queue_app, tmp_path_factory):
     process = start_worker(QUEUE, tmp_path_factory.mktemp("worker") / "worker.log")
     yield process
     stop(process)
-
-
-def finished(job):
-    def check():
-        status = job.get_status(refresh=True)
-        return status if status in (JobStatus.FINISHED, JobStatus.FAILED) else None
-
-    return check
 
 
 def test_worker_logs_what_it_listens_on(worker):

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.auth.services import issue_token
 from app.engagement import counters, reconcile, services
 from app.extensions import redis_client
 from app.models import Role, WorkStatus
 from app.queue import enqueue_job
-from tests.engagement_support import make_collective, make_work
+from tests.builders_support import make_collective, make_work
 from tests.observability_support import run_worker, scrape
-from tests.test_media_uploads import Uploader, fresh, media_app, people, samples, video_draft  # noqa: F401
+from tests.sign_in_support import bearer, sign_in
+from tests.uploads_support import Uploader, fresh, video_draft
 
 LIKE_ROUTE = "/api/v1/works/<int:id>/like"
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def work(app, open_campaign):
 
 
 def _like(client, work_id: int, user, method: str = "PUT"):
-    headers = {"Authorization": f"Bearer {issue_token(user)}"}
+    headers = bearer(user)
     return client.open(f"/api/v1/works/{work_id}/like", method=method, headers=headers)
 
 
@@ -248,8 +248,8 @@ def test_with_a_token_only_the_bearer_of_it_may_scrape_from_anywhere(app, client
     assert right.status_code == 200 and b"http_requests_total" in right.data
 
 
-def test_signing_in_grants_no_access_to_metrics(client, make_user, login):
-    login(make_user(Role.ADMIN))
+def test_signing_in_grants_no_access_to_metrics(client, make_user):
+    sign_in(client, make_user(Role.ADMIN))
 
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
 

@@ -13,7 +13,8 @@ from app.extensions import db, redis_client
 from app.models import ModerationEvent, Role, WorkStatus
 from app.moderation import services as moderation
 from app.works.services import WorkFilters
-from tests.works_helpers import make_work, page_csrf_token, sign_in
+from tests.builders_support import make_work
+from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture

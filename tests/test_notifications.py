@@ -16,9 +16,10 @@ from app.moderation import comment_review, reports
 from app.moderation import services as moderation
 from app.notifications import services as notifications
 from app.wall import services as wall
+from tests.builders_support import make_work
 from tests.contract import assert_matches_schema
 from tests.moderation_support import FLAGGED
-from tests.works_helpers import make_work, page_csrf_token, sign_in
+from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture

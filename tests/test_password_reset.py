@@ -14,8 +14,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app.extensions import db
 from app.models import ApiToken, User, password_fingerprint
-from tests.auth_helpers import NEW_PASSWORD, login_form, signed_in_email
-from tests.conftest import PASSWORD, csrf_token
+from tests.sign_in_support import NEW_PASSWORD, PASSWORD, csrf_token, login_form, signed_in_email
 
 LINK = re.compile(r"https?://\S+/reset-password/(\S+)")
 

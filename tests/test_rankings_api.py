@@ -11,8 +11,8 @@ from app.engagement import counters, services
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
 from app.works import services as svc
-from tests.engagement_support import kill_redis, make_collective, make_voters
-from tests.works_helpers import make_campaign, make_work
+from tests.builders_support import make_campaign, make_collective, make_voters, make_work
+from tests.engagement_support import kill_redis
 
 
 @pytest.fixture

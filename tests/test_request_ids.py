@@ -14,10 +14,9 @@ from app import create_app
 from app.models import WorkStatus
 from app.observability.context import bound
 from app.queue import enqueue_job
-from tests.media_worker_process import forget_queue
+from tests.media_worker_process import finished, forget_queue, start_worker, stop, wait_for
 from tests.observability_support import json_log, run_worker
-from tests.test_media_uploads import Uploader, fresh, media_app, people, samples, video_draft  # noqa: F401
-from tests.test_media_worker import finished, start_worker, stop, wait_for
+from tests.uploads_support import Uploader, fresh, video_draft
 
 UUID_HEX = re.compile(r"[0-9a-f]{32}")
 

@@ -29,11 +29,11 @@ from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
 from app.extensions import db, redis_client
 from app.models import AssetRole, Comment, CommentStatus, Like, MediaAsset, Role, Work, WorkStatus
+from tests.builders_support import make_work
 from tests.media_samples import SampleFactory
 from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, s3_endpoint  # noqa: F401
 from tests.web_process import WebProcess
-from tests.works_helpers import make_work
 
 ROOT = Path(__file__).resolve().parent.parent
 VOTERS = 40

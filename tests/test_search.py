@@ -16,8 +16,8 @@ from app.search import services as search
 from app.search.models import WorkSearch
 from app.works.markdown import render_markdown
 from app.works.services import WorkFilters
+from tests.builders_support import make_campaign
 from tests.contract import assert_matches_schema
-from tests.works_helpers import make_campaign
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 from app import create_app
 from config import TestingConfig, cookie_secure
-from tests.auth_helpers import login_form
-from tests.conftest import REDIS_URL
+from tests.app_support import REDIS_URL
+from tests.sign_in_support import login_form
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
 STRONG_KEY = "k" * 16 + "0123456789abcdef0123"

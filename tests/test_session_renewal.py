@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.auth_helpers import login_form, register_form, signed_in_email
-from tests.conftest import csrf_token
+from tests.sign_in_support import csrf_token, login_form, register_form, signed_in_email
 
 
 def _session_cookie(client) -> str:

@@ -6,40 +6,17 @@ must send every scan to the public site, not to the host the page was rendered o
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from app.extensions import db
 from app.models import AssetStatus, MediaAsset, Role
-from tests.qr_support import decode_qr_svg
-from tests.works_helpers import make_work, sign_in
+from tests.builders_support import make_work
+from tests.sharing_support import decode_qr_svg, head_of
+from tests.sign_in_support import sign_in
 
 PUBLIC = "https://wenming.example.cn"
-
-
-class _Head(HTMLParser):
-    """The <meta> and <link> tags of a page, as a browser or a link-preview crawler reads them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.meta: dict[str, str] = {}
-        self.links: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        values = dict(attrs)
-        if tag == "meta" and "content" in values:
-            self.meta[values.get("property") or values.get("name")] = values["content"]
-        elif tag == "link" and "rel" in values:
-            self.links[values["rel"]] = values.get("href")
-
-
-def head_of(response) -> _Head:
-    assert response.status_code == 200
-    parser = _Head()
-    parser.feed(response.get_data(as_text=True))
-    return parser
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ from app.moderation import services as moderation
 from app.policy import can_view_work
 from app.storage import get_storage
 from app.works import services as svc
+from tests.builders_support import make_campaign
 from tests.engagement_support import another_request
-from tests.works_helpers import jpeg_bytes, make_campaign, page_csrf_token, png_bomb, sign_in
+from tests.images_support import jpeg_bytes, png_bomb
+from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture

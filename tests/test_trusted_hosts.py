@@ -9,10 +9,10 @@ import re
 import pytest
 
 from app import create_app
-from tests.conftest import REDIS_URL, csrf_token
-from tests.qr_support import decode_qr_svg
-from tests.test_sharing import head_of
-from tests.works_helpers import make_work
+from tests.app_support import REDIS_URL
+from tests.builders_support import make_work
+from tests.sharing_support import decode_qr_svg, head_of
+from tests.sign_in_support import csrf_token
 
 PUBLIC = "https://wenming.example.cn"
 # What an operator adds next to the public name: the internal name the load balancer uses

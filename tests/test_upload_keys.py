@@ -14,7 +14,9 @@ from app.media.uploads import create_upload
 from app.models import Role
 from app.storage import get_storage
 from app.works import services as works
-from tests.works_helpers import jpeg_bytes, make_work, sign_in
+from tests.builders_support import make_work
+from tests.images_support import jpeg_bytes
+from tests.sign_in_support import sign_in
 
 # secrets.token_urlsafe(16): 128 random bits in 22 URL-safe characters.
 TOKEN = r"[A-Za-z0-9_-]{22}"

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Collective, Level, Role, User
-from tests.conftest import PASSWORD
+from tests.sign_in_support import PASSWORD
 
 
 def create(runner, email="someone@example.com", role="viewer", *extra):

@@ -11,7 +11,8 @@ from app.engagement import counters, services
 from app.engagement.views import flush_views, record_view, view_day, viewer_key
 from app.extensions import db, redis_client
 from app.models import Work, WorkStatus
-from tests.engagement_support import kill_redis, make_collective, make_work
+from tests.builders_support import make_collective, make_work
+from tests.engagement_support import kill_redis
 
 DAY = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)  # noon in Beijing
 

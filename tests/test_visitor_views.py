@@ -11,8 +11,9 @@ import pytest
 from app.engagement import services, visitors
 from app.models import Role
 from app.works import services as works
-from tests.engagement_support import make_collective, make_work
-from tests.works_helpers import jpeg_bytes, sign_in
+from tests.builders_support import make_collective, make_work
+from tests.images_support import jpeg_bytes
+from tests.sign_in_support import sign_in
 
 BEACON = re.compile(r'data-view-beacon="([^"]+)"')
 

@@ -30,9 +30,9 @@ from app.models import (
 from app.moderation import flags as vote_flags
 from app.moderation import integrity, vote_signals
 from app.moderation.vote_signals import THRESHOLD, Activity, Liker
-from tests.conftest import PASSWORD
+from tests.builders_support import make_work
 from tests.integrity_support import accounts, farm_liking, give_life, like, many_networks, over_months
-from tests.works_helpers import make_work, page_csrf_token, sign_in
+from tests.sign_in_support import PASSWORD, page_csrf_token, sign_in
 
 BURST, HOUR, DAY = integrity.PASSES
 

@@ -14,8 +14,9 @@ from app.extensions import db
 from app.models import FeaturedSlot, ModerationEvent, Role, User, WorkStatus
 from app.wall import services as wall
 from app.works.services import WorkFilters
+from tests.builders_support import make_work
 from tests.contract import assert_matches_schema
-from tests.works_helpers import make_work, page_csrf_token, sign_in
+from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture
@@ -231,7 +232,7 @@ def test_a_work_unpublished_later_drops_off_the_wall_silently(curator, publish):
 
 
 def test_featured_works_are_filtered_by_industry_province_and_campaign(curator, publish, bank):
-    from tests.works_helpers import make_campaign
+    from tests.builders_support import make_campaign
 
     other_campaign = make_campaign(title="另一个活动")
     metro_work = publish("地铁")

@@ -11,8 +11,10 @@ from app.extensions import db
 from app.models import Comment, CommentStatus, Like, Role, Work, WorkStatus, utcnow
 from app.moderation import services as moderation
 from app.works import services as svc
+from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
-from tests.works_helpers import jpeg_bytes, make_campaign, make_work, page_csrf_token, sign_in
+from tests.images_support import jpeg_bytes
+from tests.sign_in_support import page_csrf_token, sign_in
 
 WORK_FIELDS = {
     "id", "kind", "title", "summary", "body_html", "status", "collective", "campaign_id", "likes", "comments",

@@ -7,8 +7,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.conftest import PASSWORD
 from tests.e2e.stories import published_story
+from tests.sign_in_support import PASSWORD
 
 
 def _log_in(page: Page, live_server: str, email: str) -> None:

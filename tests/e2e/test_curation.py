@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from app.engagement import services as engagement
 from app.models import Role
 from app.wall import services as wall
-from tests.conftest import PASSWORD
-from tests.works_helpers import make_work
+from tests.builders_support import make_work
+from tests.sign_in_support import PASSWORD
 
 
 def log_in(page: Page, live_server: str, user) -> None:

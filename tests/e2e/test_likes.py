@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 from app.engagement import services
 from app.extensions import db
 from app.models import utcnow
-from tests.conftest import PASSWORD
 from tests.e2e.stories import published_story
+from tests.sign_in_support import PASSWORD
 
 NEW_PASSWORD = "Wenming2026go"
 

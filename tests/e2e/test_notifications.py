@@ -7,8 +7,8 @@ from playwright.sync_api import Page, expect
 
 from app.models import Role
 from app.moderation import services as moderation
-from tests.conftest import PASSWORD
-from tests.works_helpers import make_work
+from tests.builders_support import make_work
+from tests.sign_in_support import PASSWORD
 
 
 def test_the_bell_counts_news_of_a_members_work_and_clears_once_read(

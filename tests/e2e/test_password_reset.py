@@ -9,7 +9,7 @@ from email import message_from_string
 
 from playwright.sync_api import Page, expect
 
-from tests.auth_helpers import NEW_PASSWORD
+from tests.sign_in_support import NEW_PASSWORD
 
 LINK = re.compile(r"http://\S+/reset-password/\S+")
 

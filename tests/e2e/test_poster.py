@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from tests.e2e.stories import published_story
-from tests.qr_support import decode_qr_png
+from tests.sharing_support import decode_qr_png
 
 
 def test_scanning_the_posters_qr_code_opens_the_work_page_with_its_like_button(

@@ -8,8 +8,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from app.engagement import services
 from app.models import Role
-from tests.conftest import PASSWORD
 from tests.e2e.stories import published_story
+from tests.sign_in_support import PASSWORD
 
 
 def _signed_out(page: Page, live_server: str) -> None:

@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from app.models import Role, Work, WorkStatus
-from tests.conftest import PASSWORD
 from tests.media_samples import make_clip
 from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
+from tests.sign_in_support import PASSWORD
 
 
 @pytest.fixture

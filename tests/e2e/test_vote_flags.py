@@ -10,9 +10,9 @@ from playwright.sync_api import Page, expect
 
 from app.models import Role, utcnow
 from app.moderation import integrity
+from tests.builders_support import make_work
 from tests.e2e.test_curation import log_in
 from tests.integrity_support import farm_liking
-from tests.works_helpers import make_work
 
 
 def test_a_national_moderator_reads_the_cohort_and_voids_its_likes_in_one_action(

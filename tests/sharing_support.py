@@ -1,9 +1,11 @@
-"""Reading QR codes back in tests: from a screenshot, or from the inline SVG a poster serves."""
+"""What a shared link shows, read back as a crawler or a phone would: the page's head (its meta
+and link tags) and the QR codes, from a screenshot or from the inline SVG a poster serves."""
 
 from __future__ import annotations
 
 import io
 import re
+from html.parser import HTMLParser
 
 import zxingcpp
 from PIL import Image
@@ -49,3 +51,26 @@ def rasterize_qr_svg(html: str, scale: int = 8) -> Image.Image:
 
 def decode_qr_svg(html: str) -> list[str]:
     return decode_qr_image(rasterize_qr_svg(html))
+
+
+class _Head(HTMLParser):
+    """The <meta> and <link> tags of a page, as a browser or a link-preview crawler reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meta: dict[str, str] = {}
+        self.links: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        if tag == "meta" and "content" in values:
+            self.meta[values.get("property") or values.get("name")] = values["content"]
+        elif tag == "link" and "rel" in values:
+            self.links[values["rel"]] = values.get("href")
+
+
+def head_of(response) -> _Head:
+    assert response.status_code == 200
+    parser = _Head()
+    parser.feed(response.get_data(as_text=True))
+    return parser

@@ -1,0 +1,88 @@
+"""The one way tests sign in, and the account forms for the tests whose subject is signing in.
+
+- A page client: ``sign_in(client, user)`` opens a login session on the server and puts it in
+  the client's cookie, as the log-in page does (``signed_in(app, user)`` for a new client).
+- An API caller: ``bearer(user)``, the Authorization header of a token issued by the service.
+- ``login_form`` and ``register_form`` post the real forms: for tests of logging in itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from app.auth.services import issue_token
+from app.auth.sessions import open_session
+
+# Every account the builders make has this password (tests/builders_support.py).
+PASSWORD = "Civility-2026!"
+NEW_PASSWORD = "Wenming-2026"
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def sign_in(client, user) -> None:
+    """Log a user in through the session, the way Flask-Login stores it (on a login session
+    opened on the server, as the log-in page does)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = open_session(user, remember=False)
+        session["_fresh"] = True
+
+
+def signed_in(app, user) -> FlaskClient:
+    """A browser of its own, signed in as `user`."""
+    client = app.test_client()
+    sign_in(client, user)
+    return client
+
+
+def bearer(user) -> dict[str, str]:
+    """The headers of an API caller holding a token of `user`'s."""
+    return {"Authorization": f"Bearer {issue_token(user)}"}
+
+
+def fresh_client(app) -> FlaskClient:
+    """Another browser: its own cookies, nothing shared with `client`."""
+    return app.test_client()
+
+
+def signed_in_email(client) -> str | None:
+    """Whose session the client holds, as GET /api/v1/me tells it (None when anonymous)."""
+    response = client.get("/api/v1/me")
+    return response.json["user"]["email"] if response.status_code == 200 else None
+
+
+def _csrf_on(client, path: str) -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = _CSRF_META.search(html)
+    assert match, f"{path} carries no csrf-token meta tag"
+    return match.group(1)
+
+
+def csrf_token(client) -> str:
+    """The CSRF token the log-in page gives the browser, read the way a browser would."""
+    return _csrf_on(client, "/login")
+
+
+def page_csrf_token(client) -> str:
+    """The CSRF token of the home page (a signed-in browser is sent away from /login)."""
+    return _csrf_on(client, "/")
+
+
+def register_form(client, **overrides):
+    data = {
+        "email": "Wang.Fang@Example.com",
+        "display_name": "王芳",
+        "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD,
+        "csrf_token": csrf_token(client),
+    }
+    data.update(overrides)
+    return client.post("/register", data=data)
+
+
+def login_form(client, email, password=PASSWORD, *, next_url=None, **extra):
+    url = "/login" if next_url is None else f"/login?next={next_url}"
+    data = {"email": email, "password": password, "csrf_token": csrf_token(client), **extra}
+    return client.post(url, data=data)
