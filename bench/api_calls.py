@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import json
 import os
 import pstats
@@ -37,13 +36,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._support import Database, add_tokens, add_viewers, release  # noqa: E402
 
 ACCOUNTS = 300
 WORKS = 60
@@ -52,84 +50,23 @@ LIST_CALLS = 200
 SCHEMA_LAYER = ("marshmallow", "webargs", "flask_smorest", "apispec", "app/api/schemas", "app/api/parsing")
 
 
-class Database:
-    """A SQLite file in the bench's folder, or a scratch database on TEST_DATABASE_URL's server."""
-
-    def __init__(self, workdir: Path):
-        base = os.environ.get("TEST_DATABASE_URL")
-        self.admin = None
-        if not base:
-            self.kind, self.url = "sqlite", f"sqlite:///{workdir / 'bench.db'}"
-            return
-        url = sa.engine.make_url(base).set(drivername="postgresql+psycopg")
-        self.name = f"wmcwm_bench_{secrets.token_hex(4)}"
-        self.admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
-        self.kind, self.url = "postgresql", url.set(database=self.name).render_as_string(hide_password=False)
-
-    def drop(self) -> None:
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            self.admin.dispose()
-
-
 def populate() -> tuple[list[str], list[int]]:
     """ACCOUNTS viewers with a bearer token each, and WORKS published stories in an open campaign."""
-    from werkzeug.security import generate_password_hash
 
-    from app.auth.services import user_for_token
     from app.engagement.services import work_published
     from app.extensions import db
-    from app.models import (
-        ApiToken,
-        Campaign,
-        Collective,
-        Level,
-        Role,
-        User,
-        Work,
-        WorkKind,
-        WorkStatus,
-        utcnow,
-    )
+    from app.models import Collective, Level, Work, WorkKind, WorkStatus, utcnow
+    from tests.builders_support import make_campaign
 
     db.create_all()
-    now = utcnow()
-    campaign = Campaign(
-        title="压测活动",
-        submission_opens=now - timedelta(days=10),
-        submission_closes=now + timedelta(days=10),
-        voting_opens=now - timedelta(days=10),
-        voting_closes=now + timedelta(days=10),
-    )
+    campaign = make_campaign(title="压测活动", submission_days=(-10, 10), voting_days=(-10, 10))
     collective = Collective(
         name="压测青年文明号", industry="交通运输", province="北京", level=Level.PROVINCIAL
     )
-    db.session.add_all([campaign, collective])
+    db.session.add(collective)
     db.session.commit()
-    password_hash = generate_password_hash("Bench-password-2026")
-    db.session.execute(
-        sa.insert(User),
-        [
-            {"email": f"bench{n}@example.com", "display_name": f"压测{n}", "password_hash": password_hash,
-             "role": Role.VIEWER, "banned": False, "created_at": now}
-            for n in range(ACCOUNTS)
-        ],
-    )  # fmt: skip
-    user_ids = list(db.session.scalars(sa.select(User.id).order_by(User.id)))
-    tokens = [secrets.token_urlsafe(32) for _ in user_ids]
-    db.session.execute(
-        sa.insert(ApiToken),
-        [
-            {"user_id": user_id, "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-             "expires_at": now + timedelta(days=1)}
-            for user_id, token in zip(user_ids, tokens, strict=True)
-        ],
-    )  # fmt: skip
-    db.session.commit()
-    assert user_for_token(tokens[0]).id == user_ids[0], "token hashing differs from the app's"
+    user_ids = add_viewers(ACCOUNTS, email="bench{n}@example.com", name="压测{n}")
+    tokens = list(add_tokens(user_ids).values())
     works = []
     for n in range(WORKS):
         work = Work(
@@ -170,7 +107,7 @@ def main() -> None:
     database = Database(workdir)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     from app import create_app
-    from app.extensions import db, redis_client
+    from app.extensions import db
 
     app = create_app(
         "testing",
@@ -253,13 +190,7 @@ def main() -> None:
         if args.profile:
             summary.update(profile(variants))
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-            keys = redis_client.client
-            for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
-                for key in keys.scan_iter(match=pattern, count=1000):
-                    keys.delete(key)
+        release(app, prefix)
         database.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(summary))

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.likes import Database, _hash_token, free_port, start_server, stop_server  # noqa: E402
+from bench import _support as support  # noqa: E402
 
 VIEWERS = 2000
 COLLECTIVES = 20
@@ -86,8 +86,6 @@ def populate() -> dict:
     from app.engagement.services import work_published
     from app.extensions import db
     from app.models import (
-        ApiToken,
-        Campaign,
         Collective,
         Level,
         Role,
@@ -97,15 +95,12 @@ def populate() -> dict:
         WorkStatus,
         utcnow,
     )
+    from tests.builders_support import make_campaign
 
     db.create_all()
     now = utcnow()
-    campaign = Campaign(
-        title="2026年“网络倡文明”主题活动",
-        submission_opens=now - timedelta(days=30),
-        submission_closes=now + timedelta(days=10),
-        voting_opens=now - timedelta(days=10),
-        voting_closes=now + timedelta(days=20),
+    campaign = make_campaign(
+        title="2026年“网络倡文明”主题活动", submission_days=(-30, 10), voting_days=(-10, 20)
     )
     collectives = [
         Collective(
@@ -116,11 +111,10 @@ def populate() -> dict:
         )
         for n in range(COLLECTIVES)
     ]
-    db.session.add(campaign)
     db.session.add_all(collectives)
     db.session.commit()
 
-    password_hash = generate_password_hash("Bench-password-2026")
+    password_hash = generate_password_hash(support.PASSWORD)
     people = [
         {"email": f"viewer{n}@example.com", "display_name": f"青年{n}", "role": Role.VIEWER,
          "collective_id": None}
@@ -144,14 +138,7 @@ def populate() -> dict:
         ],
     )
     users = db.session.execute(sa.select(User.id, User.role, User.collective_id).order_by(User.id)).all()
-    tokens = {user.id: secrets.token_urlsafe(32) for user in users}
-    db.session.execute(
-        sa.insert(ApiToken),
-        [
-            {"user_id": uid, "token_hash": _hash_token(token), "expires_at": now + timedelta(days=1)}
-            for uid, token in tokens.items()
-        ],
-    )
+    tokens = support.add_tokens([user.id for user in users])
 
     def work(n: int, status: WorkStatus, kind: WorkKind) -> Work:
         title = f"青年文明号的一天（{n}）" if status == WorkStatus.PUBLISHED else f"待上传的微电影（{n}）"
@@ -414,28 +401,20 @@ def main() -> None:
     token = secrets.token_hex(4)
     prefix = f"wmcwm-campaign-{token}:"
     queue = f"media-campaign-{token}"
-    database = Database(workdir)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("S3_")},
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_hex(32),
-        # The bench's clients ask for 127.0.0.1 (production answers only to this host).
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-        "DATABASE_URL": database.url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "REDIS_KEY_PREFIX": prefix,
-        "MEDIA_QUEUE": queue,
-        "INSTANCE_PATH": str(workdir),
-        "MEDIA_ROOT": str(workdir / "media"),
-        "STORAGE_BACKEND": "local",
+    database = support.Database(workdir)
+    env = support.server_env(
+        database,
+        workdir,
+        prefix,
+        MEDIA_QUEUE=queue,
         # One loopback address stands in for thousands of phones; per-account limits stay as set.
-        "LIKE_IP_RATE_LIMIT": "1000000 per minute",
-        "COMMENT_IP_RATE_LIMIT": "1000000 per minute",
-        "SEARCH_IP_RATE_LIMIT": "1000000 per minute",
-    }
+        LIKE_IP_RATE_LIMIT="1000000 per minute",
+        COMMENT_IP_RATE_LIMIT="1000000 per minute",
+        SEARCH_IP_RATE_LIMIT="1000000 per minute",
+    )
     os.environ.update(env)
     from app import create_app
-    from app.extensions import db, redis_client
+    from app.extensions import db
 
     app = create_app()
     server = None
@@ -450,8 +429,8 @@ def main() -> None:
             world = populate()
             clip = make_clip(workdir / "clip.mp4")
             db.session.remove()
-            port = free_port()
-            server = start_server(
+            port = support.free_port()
+            server = support.start_server(
                 env, port, args.workers, args.threads, app="wsgi:app", worker_class=args.worker_class
             )
 
@@ -473,7 +452,7 @@ def main() -> None:
             bare_seconds = run_for(args.bare_seconds, args.clients, bare_step)
             recorder = Recorder()
             seconds = run_for(args.seconds, args.clients, campaign_step)
-            stop_server(server)
+            support.stop_server(server)
             server = None
 
             exact = counters_exact(world["works"])
@@ -513,15 +492,8 @@ def main() -> None:
             }
     finally:
         if server is not None:
-            stop_server(server)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-            client = redis_client.client
-            for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*", f"rq:*{queue}*"):
-                for key in client.scan_iter(match=pattern, count=1000):
-                    client.delete(key)
-            client.srem("rq:queues", f"rq:queue:{queue}")
+            support.stop_server(server)
+        support.release(app, prefix, queue)
         database.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(summary, ensure_ascii=False))

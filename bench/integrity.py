@@ -72,7 +72,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.likes import Database  # noqa: E402  (a scratch PostgreSQL database or a SQLite file)
+from bench._support import PASSWORD, Database  # noqa: E402
 
 SEED = 19
 DAY = datetime(2026, 9, 14, 16, 0, tzinfo=UTC)  # 00:00 on 15 September, Beijing time
@@ -704,7 +704,7 @@ def simulate(world: World, database: Database, workdir: Path) -> tuple[dict[str,
             OLD_WORKS, COLLECTIVES, WORKS_PER_COLLECTIVE, LAUNCH - timedelta(days=400),
             lambda n: works[OLD_WORKS + n]["published_at"],
         )  # fmt: skip
-        hashed = generate_password_hash("Bench-password-2026")
+        hashed = generate_password_hash(PASSWORD)
         before = [u for u in world.users if u["created_at"] < DAY]
         later = sorted((u for u in world.users if u["created_at"] >= DAY), key=lambda u: u["created_at"])
         bulk_insert("user", USER_COLUMNS, user_rows(before, hashed))

@@ -38,30 +38,26 @@ far each design can go once web servers are added. The last line printed is one 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _support as support  # noqa: E402
+
 ACCOUNTS = 2000
 CLIENTS = 64
-PASSWORD = "Bench-password-2026"
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,69 +115,22 @@ def bench_app():
 # Set-up.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Database:
-    """A scratch PostgreSQL database (dropped afterwards) or a SQLite file in a temp folder."""
-
-    def __init__(self, workdir: Path) -> None:
-        import sqlalchemy as sa
-
-        base = os.environ.get("TEST_DATABASE_URL")
-        self._admin = None
-        if base:
-            url = sa.engine.make_url(base)
-            if url.drivername == "postgresql":
-                url = url.set(drivername="postgresql+psycopg")
-            self.name = f"wmcwm_bench_{secrets.token_hex(4)}"
-            self._admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-            with self._admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
-            self.url = url.set(database=self.name).render_as_string(hide_password=False)
-            self.kind = "postgresql"
-        else:
-            self.url = f"sqlite:///{workdir / 'bench.db'}"
-            self.kind = "sqlite"
-
-    def drop(self) -> None:
-        import sqlalchemy as sa
-
-        if self._admin is not None:
-            with self._admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            self._admin.dispose()
-
-
-def _hash_token(token: str) -> str:
-    # As app.auth.services stores API tokens; checked below through user_for_token.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def populate(rounds: int) -> tuple[list[str], list[int], list[int]]:
     """Accounts with tokens, and one published work per round for ours and for the naive design.
     Runs inside the bench's own app context."""
     import sqlalchemy as sa
-    from werkzeug.security import generate_password_hash
 
-    from app.auth.services import user_for_token
     from app.engagement.services import work_published
     from app.extensions import db
     from app.models import (
-        ApiToken,
-        Campaign,
         Collective,
         Level,
-        Role,
-        User,
         Work,
         WorkKind,
         WorkStatus,
         utcnow,
     )
+    from tests.builders_support import make_campaign
 
     db.create_all()
     with db.engine.begin() as conn:
@@ -194,48 +143,16 @@ def populate(rounds: int) -> tuple[list[str], list[int], list[int]]:
                 "PRIMARY KEY (user_id, work_id))"
             )
         )
-    now = utcnow()
-    campaign = Campaign(
-        title="压测活动",
-        submission_opens=now - timedelta(days=10),
-        submission_closes=now + timedelta(days=10),
-        voting_opens=now - timedelta(days=10),
-        voting_closes=now + timedelta(days=10),
-    )
+    campaign = make_campaign(title="压测活动", submission_days=(-10, 10), voting_days=(-10, 10))
     collective = Collective(
         name="压测青年文明号", industry="交通运输", province="北京", level=Level.PROVINCIAL
     )
-    db.session.add_all([campaign, collective])
+    db.session.add(collective)
     db.session.commit()
 
-    password_hash = generate_password_hash(PASSWORD)  # once: hashing 2,000 would take minutes
-    db.session.execute(
-        sa.insert(User),
-        [
-            {
-                "email": f"bench{n}@example.com",
-                "display_name": f"压测{n}",
-                "password_hash": password_hash,
-                "role": Role.VIEWER,
-                "banned": False,
-                "created_at": now,
-                # Production likes need a confirmed address (REQUIRE_VERIFIED_EMAIL).
-                "email_verified_at": now,
-            }
-            for n in range(ACCOUNTS)
-        ],
-    )
-    user_ids = list(db.session.scalars(sa.select(User.id).order_by(User.id)))
-    tokens = [secrets.token_urlsafe(32) for _ in user_ids]
-    db.session.execute(
-        sa.insert(ApiToken),
-        [
-            {"user_id": user_id, "token_hash": _hash_token(token), "expires_at": now + timedelta(days=1)}
-            for user_id, token in zip(user_ids, tokens, strict=True)
-        ],
-    )
-    db.session.commit()
-    assert user_for_token(tokens[0]).id == user_ids[0], "token hashing differs from the app's"
+    # Production likes need a confirmed address (REQUIRE_VERIFIED_EMAIL).
+    user_ids = support.add_viewers(ACCOUNTS, email="bench{n}@example.com", name="压测{n}", verified=True)
+    tokens = list(support.add_tokens(user_ids).values())
 
     def work(title: str) -> Work:
         item = Work(
@@ -324,50 +241,6 @@ def drive(port: int, path: str, tokens: list[str], clients: int = CLIENTS) -> Re
 
     seconds = race(client, clients, start_line)
     return Result(path, seconds, [x for part in latencies for x in part], errors)
-
-
-def start_server(
-    env: dict[str, str],
-    port: int,
-    workers: int,
-    threads: int,
-    app: str = "bench.likes:bench_app()",
-    worker_class: str = "gthread",
-) -> subprocess.Popen:
-    command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
-        app,
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--worker-class", worker_class,
-        "--keep-alive", "30",
-        "--backlog", "2048",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer within 60 s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,26 +341,13 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="wmcwm-bench-"))
     prefix = f"wmcwm-bench-{secrets.token_hex(4)}:"
-    database = Database(workdir)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("S3_")},
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_hex(32),
-        # The bench's clients ask for 127.0.0.1 (production answers only to this host).
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-        "DATABASE_URL": database.url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "REDIS_KEY_PREFIX": prefix,
-        "INSTANCE_PATH": str(workdir),
-        "MEDIA_ROOT": str(workdir / "media"),
-        "STORAGE_BACKEND": "local",
-        # One loopback address stands in for thousands of phones; per-account limits stay as set.
-        "LIKE_IP_RATE_LIMIT": "1000000 per minute",
-    }
+    database = support.Database(workdir)
+    # One loopback address stands in for thousands of phones; per-account limits stay as set.
+    env = support.server_env(database, workdir, prefix, LIKE_IP_RATE_LIMIT="1000000 per minute")
     # The bench's own app (set-up and checks) reads the same settings as the server.
     os.environ.update({k: v for k, v in env.items() if k not in os.environ or os.environ[k] != v})
     from app import create_app
-    from app.extensions import db, redis_client
+    from app.extensions import db
 
     app = create_app()
     server = None
@@ -500,8 +360,8 @@ def main() -> None:
             )
             tokens, ours, naive = populate(args.rounds)
             db.session.remove()
-            port = free_port()
-            server = start_server(env, port, args.workers, args.threads)
+            port = support.free_port()
+            server = support.start_server(env, port, args.workers, args.threads)
             drive(port, "/bench/bare", tokens[: args.clients * 4], args.clients)  # warm every worker up
             runs: dict[str, list[Result]] = {"ours": [], "bare": [], "naive": []}
             for n in range(args.rounds):
@@ -517,7 +377,7 @@ def main() -> None:
                     f"round {n + 1}: " + ", ".join(f"{k} {v[-1].rate:.0f}/s" for k, v in runs.items()),
                     flush=True,
                 )
-            stop_server(server)
+            support.stop_server(server)
             server = None
             check = check_exact(ours, naive)
             ceiling = {"insert": sql_ceiling(False), "hot_row": sql_ceiling(True)}
@@ -565,14 +425,8 @@ def main() -> None:
             }
     finally:
         if server is not None:
-            stop_server(server)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-            client = redis_client.client
-            for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
-                for key in client.scan_iter(match=pattern, count=1000):
-                    client.delete(key)
+            support.stop_server(server)
+        support.release(app, prefix)
         database.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(summary))

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.likes import Database  # noqa: E402  (a scratch PostgreSQL database or a SQLite file)
+from bench._support import Database, add_viewers, release  # noqa: E402
 
 ACCOUNTS = 20_000
 FEATURED = 12
@@ -55,37 +55,23 @@ def populate(works: int) -> None:
     """Accounts, collectives, one open campaign, ``works`` published works with 1–19 likes each
     (10 on average), and FEATURED of them on the wall; inside the app's context."""
     import sqlalchemy as sa
-    from werkzeug.security import generate_password_hash
 
     from app.extensions import db
-    from app.models import Campaign, Collective, FeaturedSlot, Level, Like, Role, User, Work, utcnow
+    from app.models import Collective, FeaturedSlot, Level, Like, Work, utcnow
+    from tests.builders_support import make_campaign
 
     db.create_all()
     now = utcnow()
-    campaign = Campaign(
-        title="2026年“网络倡文明”主题活动",
-        submission_opens=now - timedelta(days=60),
-        submission_closes=now + timedelta(days=30),
-        voting_opens=now - timedelta(days=60),
-        voting_closes=now + timedelta(days=60),
+    campaign = make_campaign(
+        title="2026年“网络倡文明”主题活动", submission_days=(-60, 30), voting_days=(-60, 60)
     )
-    db.session.add(campaign)
     collectives = [
         Collective(name=f"{p}{i}{n}号青年文明号", industry=i, province=p, level=Level.PROVINCIAL)
         for n, (p, i) in enumerate((p, i) for p in PROVINCES for i in INDUSTRIES)
     ]
     db.session.add_all(collectives)
     db.session.commit()
-    hashed = generate_password_hash("Bench-password-2026")  # once: hashing 20,000 takes minutes
-    db.session.execute(
-        sa.insert(User),
-        [
-            {"email": f"fan{n}@example.com", "display_name": f"青年{n}", "password_hash": hashed,
-             "role": Role.VIEWER, "banned": False, "created_at": now}
-            for n in range(ACCOUNTS)
-        ],
-    )  # fmt: skip
-    first_user = db.session.scalar(sa.select(sa.func.min(User.id)))
+    first_user = add_viewers(ACCOUNTS, email="fan{n}@example.com", name="青年{n}")[0]
     for start in range(0, works, CHUNK):
         db.session.execute(
             sa.insert(Work),
@@ -161,18 +147,6 @@ def time_call(app, path: str, repeat: int) -> list[float]:
     return timings
 
 
-def forget(app, prefix: str) -> None:
-    from app.extensions import db, redis_client
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-        client = redis_client.client
-        for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
-            for key in client.scan_iter(match=pattern, count=1000):
-                client.delete(key)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=1_000)
@@ -203,7 +177,7 @@ def main() -> None:
             print(f"round {n + 1} of {args.rounds} done", flush=True)
     finally:
         for app, prefix in apps.values():
-            forget(app, prefix)
+            release(app, prefix)
         for database in databases.values():
             database.drop()
         shutil.rmtree(workdir, ignore_errors=True)

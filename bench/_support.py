@@ -1,0 +1,206 @@
+"""What the benches share: a scratch database, accounts with bearer tokens written in bulk,
+gunicorn on a free loopback port, and forgetting the bench's Redis keys.
+
+Nothing here imports the app at module level: each bench sets its environment first (production
+settings, its own key prefix), then imports the app. The campaign comes from the tests' builder
+(tests/builders_support.py), imported the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Every bench account's password (hashed once per bench: hashing thousands would take minutes).
+PASSWORD = "Bench-password-2026"
+
+
+class Database:
+    """A scratch PostgreSQL database on TEST_DATABASE_URL's server (dropped afterwards), or a
+    SQLite file in the bench's folder."""
+
+    def __init__(self, workdir: Path) -> None:
+        import sqlalchemy as sa
+
+        base = os.environ.get("TEST_DATABASE_URL")
+        self._admin = None
+        if base:
+            url = sa.engine.make_url(base)
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            self.name = f"wmcwm_bench_{secrets.token_hex(4)}"
+            self._admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with self._admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+            self.url = url.set(database=self.name).render_as_string(hide_password=False)
+            self.kind = "postgresql"
+        else:
+            self.url = f"sqlite:///{workdir / 'bench.db'}"
+            self.kind = "sqlite"
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        if self._admin is not None:
+            with self._admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+def hash_token(token: str) -> str:
+    # As app.auth.services stores API tokens; add_tokens checks it through user_for_token.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_tokens(user_ids: list[int]) -> dict[int, str]:
+    """A bearer token for each account, inserted in one statement; the tokens by account id."""
+    import sqlalchemy as sa
+
+    from app.auth.services import user_for_token
+    from app.extensions import db
+    from app.models import ApiToken, utcnow
+
+    expires = utcnow() + timedelta(days=1)
+    tokens = {user_id: secrets.token_urlsafe(32) for user_id in user_ids}
+    db.session.execute(
+        sa.insert(ApiToken),
+        [
+            {"user_id": user_id, "token_hash": hash_token(token), "expires_at": expires}
+            for user_id, token in tokens.items()
+        ],
+    )
+    db.session.commit()
+    first = next(iter(tokens))
+    assert user_for_token(tokens[first]).id == first, "token hashing differs from the app's"
+    return tokens
+
+
+def forget_keys(prefix: str, queue: str | None = None) -> None:
+    """The bench's Redis keys (its prefix, the limiter's, its RQ queue); in the app's context."""
+    from app.extensions import redis_client
+
+    client = redis_client.client
+    patterns = [f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"] + ([f"rq:*{queue}*"] if queue else [])
+    for pattern in patterns:
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.delete(key)
+    if queue:
+        client.srem("rq:queues", f"rq:queue:{queue}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    threads: int,
+    app: str = "bench.likes:bench_app()",
+    worker_class: str = "gthread",
+) -> subprocess.Popen:
+    """gunicorn serving `app` on 127.0.0.1:`port`, once /healthz answers."""
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        app,
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--worker-class", worker_class,
+        "--keep-alive", "30",
+        "--backlog", "2048",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def server_env(database: Database, workdir: Path, prefix: str, **settings: str) -> dict[str, str]:
+    """The environment of a gunicorn serving the production app on `database`, its own Redis
+    prefix and local storage in `workdir`; `settings` add to it (raised per-IP limits…)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("S3_")},
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        # The bench's clients ask for 127.0.0.1 (production answers only to this host).
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "DATABASE_URL": database.url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_KEY_PREFIX": prefix,
+        "INSTANCE_PATH": str(workdir),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "STORAGE_BACKEND": "local",
+        **settings,
+    }
+
+
+def release(app, prefix: str, queue: str | None = None) -> None:
+    """The bench app's connections closed and its Redis keys forgotten."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        forget_keys(prefix, queue)
+
+
+def add_viewers(count: int, *, email: str, name: str, verified: bool = False) -> list[int]:
+    """`count` viewer accounts in one statement, all with one hash of PASSWORD; their ids in
+    order. `email` and `name` are formats of n ("bench{n}@example.com")."""
+    import sqlalchemy as sa
+    from werkzeug.security import generate_password_hash
+
+    from app.extensions import db
+    from app.models import Role, User, utcnow
+
+    now = utcnow()
+    password_hash = generate_password_hash(PASSWORD)
+    rows = [
+        {
+            "email": email.format(n=n),
+            "display_name": name.format(n=n),
+            "password_hash": password_hash,
+            "role": Role.VIEWER,
+            "banned": False,
+            "created_at": now,
+        }
+        | ({"email_verified_at": now} if verified else {})
+        for n in range(count)
+    ]
+    first = db.session.scalar(sa.select(sa.func.max(User.id))) or 0
+    db.session.execute(sa.insert(User), rows)
+    db.session.commit()
+    return list(db.session.scalars(sa.select(User.id).where(User.id > first).order_by(User.id)))
