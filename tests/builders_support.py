@@ -88,19 +88,30 @@ def make_voters(count: int, start: int = 0) -> list[int]:
 
 
 def make_work(
-    collective, campaign, *, title="作品", kind="story", status="published", published_at=None
+    collective,
+    campaign,
+    *,
+    title="作品",
+    kind="story",
+    status="published",
+    published_at=None,
+    summary=None,
+    body=None,
+    body_html=None,
 ) -> Work:
     """A work row written directly (for listing tests that need many of them quickly). Not in
-    the rankings: a test that needs its counters calls work_published (see above)."""
+    the rankings: a test that needs its counters calls work_published (see above). The summary
+    and the body default to texts made from the title; `body_html` is the body as rendered."""
     status = WorkStatus(status)
+    body = f"{title}的正文" if body is None else body
     work = Work(
         collective_id=collective.id,
         campaign_id=campaign.id,
         kind=WorkKind(kind),
         title=title,
-        summary=f"{title}的简介",
-        body=f"{title}的正文",
-        body_html=f"<p>{title}的正文</p>",
+        summary=f"{title}的简介" if summary is None else summary,
+        body=body,
+        body_html=f"<p>{body}</p>" if body_html is None else body_html,
         status=status,
         published_at=published_at or (utcnow() if status == WorkStatus.PUBLISHED else None),
     )

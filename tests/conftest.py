@@ -313,6 +313,29 @@ def make_collective(app):
 
 
 @pytest.fixture
+def collective(make_collective):
+    """A collective in Beijing (a module may define its own)."""
+    return make_collective()
+
+
+@pytest.fixture
+def member(make_user, collective):
+    """An account of `collective`."""
+    return make_user(Role.COLLECTIVE, collective=collective)
+
+
+@pytest.fixture
+def metro(make_collective):
+    """With `bank`, two collectives of two provinces and industries."""
+    return make_collective("北京地铁青年文明号", "交通运输", "北京")
+
+
+@pytest.fixture
+def bank(make_collective):
+    return make_collective("上海银行青年文明号", "金融", "上海")
+
+
+@pytest.fixture
 def make_user(app):
     """Accounts numbered from 1 in each test (user1@example.com, 用户1, …), with PASSWORD."""
     counter = iter(range(1, 10_000))

@@ -9,7 +9,7 @@ import pytest
 from app.engagement import services
 from app.models import Role
 from tests.builders_support import make_campaign, make_work
-from tests.sign_in_support import PASSWORD, csrf_token, login_form
+from tests.sign_in_support import bearer, csrf_token, login_form
 
 
 @pytest.fixture
@@ -63,8 +63,7 @@ def test_a_bad_bearer_token_is_401_on_reads_too(client, victim):
 
 def test_a_valid_token_acts_as_its_own_account_whatever_the_cookie(app, client, victim, work, make_user):
     other = make_user(Role.VIEWER)
-    token = app.test_client().post("/api/v1/auth/token", json={"email": other.email, "password": PASSWORD})
-    headers = {"Authorization": f"Bearer {token.json['token']}"}
+    headers = bearer(other)
     assert client.get("/api/v1/me", headers=headers).json["user"]["id"] == other.id
     assert client.put(f"/api/v1/works/{work.id}/like", headers=headers).status_code == 200
 

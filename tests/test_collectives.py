@@ -26,11 +26,6 @@ def collective(make_collective):
     return group
 
 
-@pytest.fixture
-def member(make_user, collective):
-    return make_user(Role.COLLECTIVE, collective=collective)
-
-
 def test_the_public_page_shows_the_profile_and_published_works_only(client, collective, open_campaign):
     make_work(collective, open_campaign, title="公开的故事")
     make_work(collective, open_campaign, title="还在写的草稿", status="draft")

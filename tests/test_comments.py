@@ -13,10 +13,10 @@ from app.engagement.services import counts_for
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, ModerationEvent, Role
-from tests.builders_support import make_campaign, make_work
+from tests.builders_support import make_campaign, make_voters, make_work
 from tests.contract import assert_matches_schema
 from tests.engagement_support import all_at_once, in_threads, kill_redis, revive_redis
-from tests.sign_in_support import page_csrf_token, signed_in
+from tests.sign_in_support import bearer, login_form, page_csrf_token, signed_in
 
 XSS = [
     "<script>alert('xss')</script>",
@@ -24,11 +24,6 @@ XSS = [
     "javascript:alert(document.cookie)",
     '"><svg onload=alert(1)>',
 ]
-
-
-@pytest.fixture
-def collective(make_collective):
-    return make_collective("北京地铁青年文明号", "交通运输", "北京")
 
 
 @pytest.fixture
@@ -416,16 +411,9 @@ def test_api_cookie_writes_need_the_csrf_header(app, work, viewer):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 0
 
 
-def test_api_bearer_clients_post_without_csrf(app, client, work, viewer):
-    from tests.sign_in_support import PASSWORD
-
-    token = client.post("/api/v1/auth/token", json={"email": viewer.email, "password": PASSWORD}).json[
-        "token"
-    ]
+def test_api_bearer_clients_post_without_csrf(app, work, viewer):
     response = app.test_client().post(
-        f"/api/v1/works/{work.id}/comments",
-        json={"body": "客户端发表"},
-        headers={"Authorization": f"Bearer {token}"},
+        f"/api/v1/works/{work.id}/comments", json={"body": "客户端发表"}, headers=bearer(viewer)
     )
     assert response.status_code == 201
 
@@ -500,8 +488,6 @@ def test_the_page_escapes_every_payload_and_keeps_newlines(app, work, viewer):
 
 
 def test_signed_out_visitors_see_a_login_link_that_comes_back(app, work, viewer):
-    from tests.sign_in_support import login_form
-
     client = app.test_client()
     comments_html = client.get(f"/works/{work.id}").get_data(as_text=True)
     match = re.search(r'href="/login\?next=([^"]+)"[^>]*>登录后发表评论', comments_html)
@@ -669,7 +655,6 @@ def _orphans() -> int:
 @pytest.mark.race
 def test_replies_racing_the_deletion_of_their_thread_never_outlive_it(app, work, make_user):
     from app.models import User, Work
-    from tests.builders_support import make_voters
 
     repliers = make_voters(6)
     author_id, work_id = make_user(Role.VIEWER).id, work.id
@@ -699,7 +684,6 @@ def test_replies_racing_the_deletion_of_their_thread_never_outlive_it(app, work,
 def test_replies_approved_while_their_thread_is_hidden_never_outlive_it(app, work, make_user):
     from app.models import User
     from app.moderation import comment_review
-    from tests.builders_support import make_voters
 
     moderator_id = make_user(Role.MODERATOR).id
     root = comments.post_comment(make_user(Role.VIEWER), work, "主评论")
@@ -733,7 +717,6 @@ def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(a
 
     from app.engagement import reconcile
     from app.models import User, Work
-    from tests.builders_support import make_voters
 
     voters = make_voters(40)
     moderator_id = make_user(Role.MODERATOR).id

@@ -31,10 +31,8 @@ from app.media.keys import transcode_job_id
 from app.media.progress import get_progress
 from app.models import (
     AssetRole,
-    Collective,
     Comment,
     CommentStatus,
-    Level,
     Like,
     MediaAsset,
     Role,
@@ -44,7 +42,7 @@ from app.models import (
 from app.storage import LocalStorage, init_storage
 from config import Config
 from media_worker.jobs import TEMP_PREFIX
-from tests.builders_support import make_campaign, make_work
+from tests.builders_support import make_campaign, make_collective, make_work
 from tests.fault_support import (
     PostgresCluster,
     RedisServer,
@@ -352,11 +350,7 @@ def postgres_drill(private_postgres, redis_server, tmp_path):
 
 def postgres_world() -> dict:
     campaign = make_campaign(title="2026年“网络倡文明”主题活动")
-    collective = Collective(
-        name="北京地铁青年文明号", industry="交通运输", province="北京", level=Level.PROVINCIAL
-    )
-    db.session.add(collective)
-    db.session.commit()
+    collective = make_collective("北京地铁青年文明号", "交通运输", "北京")
     works = [make_work(collective, campaign, title=f"作品{n}") for n in range(WORKS)]
     voters = [
         User(email=f"voter{n}@example.com", display_name=f"用户{n}", role=Role.VIEWER) for n in range(VOTERS)

@@ -14,9 +14,17 @@ from app.engagement import counters, reconcile, services
 from app.engagement.counters import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
-from app.models import Campaign, Comment, CommentStatus, Like, User, Work, WorkStatus, utcnow
-from tests.builders_support import make_collective, make_voters, make_work
-from tests.engagement_support import flush_test_keys, in_threads, kill_redis, like_rows, liked_pairs, zscore
+from app.models import Comment, CommentStatus, Like, User, Work, WorkStatus, utcnow
+from tests.builders_support import make_campaign, make_collective, make_voters, make_work
+from tests.engagement_support import (
+    another_request,
+    flush_test_keys,
+    in_threads,
+    kill_redis,
+    like_rows,
+    liked_pairs,
+    zscore,
+)
 
 THREADS = 12
 
@@ -83,16 +91,7 @@ def test_repeating_an_unlike_changes_nothing(work, make_user):
 
 @pytest.mark.parametrize(("opens", "closes"), [(1, 30), (-30, -1)], ids=["not-yet-open", "closed"])
 def test_a_like_outside_the_voting_window_is_refused_with_the_window(app, make_user, opens, closes):
-    now = utcnow()
-    campaign = Campaign(
-        title="已结束的活动",
-        submission_opens=now - timedelta(days=60),
-        submission_closes=now - timedelta(days=40),
-        voting_opens=now + timedelta(days=opens),
-        voting_closes=now + timedelta(days=closes),
-    )
-    db.session.add(campaign)
-    db.session.commit()
+    campaign = make_campaign(title="已结束的活动", submission_days=(-60, -40), voting_days=(opens, closes))
     work = make_work(make_collective("集体"), campaign)
     with pytest.raises(ServiceError) as refused:
         services.like_work(make_user(), work)
@@ -127,7 +126,6 @@ def _take_down(work_id: int, make_user) -> None:
     """A moderator takes the work down from another request."""
     from app.models import Role
     from app.moderation import services as moderation
-    from tests.engagement_support import another_request
 
     with another_request():
         moderation.reject_work(make_user(Role.ADMIN), work_id, "内容违规")

@@ -27,6 +27,7 @@ from app.queue import media_queue
 from app.storage import get_storage
 from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
 from tests.builders_support import make_work
+from tests.engagement_support import all_at_once
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
 from tests.sign_in_support import csrf_token, sign_in
 from tests.uploads_support import PART, Uploader, fresh, video_draft
@@ -137,8 +138,6 @@ def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_pa
 
 @pytest.mark.race
 def test_a_new_upload_racing_the_completion_of_the_last_leaves_one_of_them_whole(media_app, people, samples):
-    from tests.engagement_support import all_at_once
-
     work = video_draft(people)
     data = samples.tiny().read_bytes()
     first, second = Uploader(media_app, people["owner"]), Uploader(media_app, people["owner"])

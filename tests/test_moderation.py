@@ -18,13 +18,13 @@ from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture
-def beijing(make_collective):
-    return make_collective("北京地铁青年文明号", "交通运输", "北京")
+def beijing(metro):
+    return metro
 
 
 @pytest.fixture
-def shanghai(make_collective):
-    return make_collective("上海银行青年文明号", "金融", "上海")
+def shanghai(bank):
+    return bank
 
 
 @pytest.fixture

@@ -23,16 +23,6 @@ from tests.sign_in_support import page_csrf_token, sign_in
 
 
 @pytest.fixture
-def metro(make_collective):
-    return make_collective("北京地铁青年文明号", "交通运输", "北京")
-
-
-@pytest.fixture
-def bank(make_collective):
-    return make_collective("上海银行青年文明号", "金融", "上海")
-
-
-@pytest.fixture
 def members(make_user, metro):
     return [make_user(Role.COLLECTIVE, collective=metro), make_user(Role.COLLECTIVE, collective=metro)]
 

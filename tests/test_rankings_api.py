@@ -11,18 +11,8 @@ from app.engagement import counters, services
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
 from app.works import services as svc
-from tests.builders_support import make_campaign, make_collective, make_voters, make_work
+from tests.builders_support import make_campaign, make_voters, make_work
 from tests.engagement_support import kill_redis
-
-
-@pytest.fixture
-def metro(app):
-    return make_collective("北京地铁青年文明号", "交通运输", "北京")
-
-
-@pytest.fixture
-def bank(app):
-    return make_collective("上海银行青年文明号", "金融", "上海")
 
 
 def _published(collective, campaign, title, *, kind="story", likes=0, published_at=None):

@@ -11,8 +11,9 @@ from app.errors import ServiceError
 from app.extensions import db
 from app.models import Comment, CommentStatus, Report, ReportStatus
 from app.moderation import reports
-from tests.builders_support import make_work
+from tests.builders_support import make_voters, make_work
 from tests.contract import assert_matches_schema
+from tests.engagement_support import all_at_once, pause_here, widened_window
 from tests.moderation_support import FLAGGED, build_place, event_count, events_of, post
 from tests.sign_in_support import page_csrf_token, signed_in
 
@@ -298,8 +299,6 @@ def test_resolving_a_comment_report_with_hide_hides_it_uncounts_it_and_answers_e
 def test_reports_racing_the_hiding_of_their_comment_are_refused_or_resolved_with_it(app, place):
     from app.models import User
     from app.moderation import comment_review
-    from tests.builders_support import make_voters
-    from tests.engagement_support import all_at_once, pause_here, widened_window
 
     comment_id = post(place.other_viewer, place.beijing_work).id
     moderator_id = place.moderator.id

@@ -16,7 +16,7 @@ from app.search import services as search
 from app.search.models import WorkSearch
 from app.works.markdown import render_markdown
 from app.works.services import WorkFilters
-from tests.builders_support import make_campaign
+from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
 
 
@@ -45,21 +45,17 @@ def publish(open_campaign):
         campaign=None,
         published_at=None,
     ):
-        status = WorkStatus(status)
-        work = Work(
-            collective_id=collective.id,
-            campaign_id=(campaign or open_campaign).id,
-            kind=WorkKind(kind),
+        return make_work(
+            collective,
+            campaign or open_campaign,
             title=title,
             summary=summary,
             body=body,
             body_html=render_markdown(body),
+            kind=kind,
             status=status,
-            published_at=published_at or (utcnow() if status == WorkStatus.PUBLISHED else None),
+            published_at=published_at,
         )
-        db.session.add(work)
-        db.session.commit()
-        return work
 
     return make
 

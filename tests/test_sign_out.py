@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import LoginSession, Role, utcnow
+from tests.builders_support import make_campaign, make_work
 from tests.sign_in_support import PASSWORD, csrf_token, fresh_client, login_form, signed_in_email
 
 
@@ -225,7 +226,6 @@ def _session_identity(client) -> str:
 
 def test_a_cookie_like_loads_its_account_and_login_session_in_one_query(client, member, make_collective):
     # The hot path: checking the login session on the server costs no extra round trip.
-    from tests.builders_support import make_campaign, make_work
 
     work = make_work(make_collective("上海银行青年文明号", "金融", "上海"), make_campaign(), title="一件作品")
     login_form(client, member.email)

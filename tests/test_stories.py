@@ -16,19 +16,9 @@ from app.policy import can_view_work
 from app.storage import get_storage
 from app.works import services as svc
 from tests.builders_support import make_campaign
-from tests.engagement_support import another_request
+from tests.engagement_support import all_at_once, another_request
 from tests.images_support import jpeg_bytes, png_bomb
 from tests.sign_in_support import page_csrf_token, sign_in
-
-
-@pytest.fixture
-def collective(make_collective):
-    return make_collective()
-
-
-@pytest.fixture
-def member(make_user, collective):
-    return make_user(Role.COLLECTIVE, collective=collective)
 
 
 @pytest.fixture
@@ -140,7 +130,6 @@ def test_a_tenth_image_is_refused(app, story, member):
 @pytest.mark.race
 def test_images_uploaded_at_once_never_take_more_than_the_last_place(app, story, member):
     from app.models import User
-    from tests.engagement_support import all_at_once
 
     for _ in range(7):
         svc.add_story_image(story, member, jpeg_bytes((64, 48)))

@@ -23,16 +23,6 @@ TOKEN = r"[A-Za-z0-9_-]{22}"
 SECRET = b"instance secret: must never leave the server"
 
 
-@pytest.fixture
-def collective(make_collective):
-    return make_collective()
-
-
-@pytest.fixture
-def member(make_user, collective):
-    return make_user(Role.COLLECTIVE, collective=collective)
-
-
 def test_two_uploads_get_different_unguessable_source_keys(app, collective, member, open_campaign):
     keys = []
     for title in ("第一部", "第二部"):

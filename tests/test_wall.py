@@ -3,8 +3,6 @@ the public page and API, and who may do what."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -14,19 +12,10 @@ from app.extensions import db
 from app.models import FeaturedSlot, ModerationEvent, Role, User, WorkStatus
 from app.wall import services as wall
 from app.works.services import WorkFilters
-from tests.builders_support import make_work
+from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
+from tests.engagement_support import all_at_once
 from tests.sign_in_support import page_csrf_token, sign_in
-
-
-@pytest.fixture
-def metro(make_collective):
-    return make_collective("北京地铁青年文明号", "交通运输", "北京")
-
-
-@pytest.fixture
-def bank(make_collective):
-    return make_collective("上海银行青年文明号", "金融", "上海")
 
 
 @pytest.fixture
@@ -193,26 +182,12 @@ def test_a_note_longer_than_255_characters_is_refused(curator, publish):
 
 def test_curators_adding_at_the_same_time_leave_dense_positions(app, curator, publish):
     work_ids = [publish(str(n)).id for n in range(6)]
-    start = threading.Barrier(len(work_ids))
-    failures: list[Exception] = []
+    curator_id = curator.id
 
-    def add(work_id: int) -> None:
-        with app.app_context():  # its own session and connection, like a request of its own
-            actor = db.session.get(User, curator.id)
-            start.wait()
-            try:
-                wall.feature(actor, work_id)
-            except Exception as exc:  # collected: an assertion in a thread would be lost
-                failures.append(exc)
-            finally:
-                db.session.remove()
+    def add(work_id: int):
+        return lambda: wall.feature(db.session.get(User, curator_id), work_id)
 
-    threads = [threading.Thread(target=add, args=(work_id,)) for work_id in work_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    assert all_at_once(app, [add(work_id) for work_id in work_ids]) == []
     assert _positions() == list(range(len(work_ids)))
     assert sorted(_wall_ids()) == sorted(work_ids)
 
@@ -232,8 +207,6 @@ def test_a_work_unpublished_later_drops_off_the_wall_silently(curator, publish):
 
 
 def test_featured_works_are_filtered_by_industry_province_and_campaign(curator, publish, bank):
-    from tests.builders_support import make_campaign
-
     other_campaign = make_campaign(title="另一个活动")
     metro_work = publish("地铁")
     bank_work = publish("银行", collective=bank)

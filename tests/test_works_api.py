@@ -27,11 +27,6 @@ def collective(make_collective):
     return make_collective("北京地铁某站青年文明号", "交通运输", "北京")
 
 
-@pytest.fixture
-def member(make_user, collective):
-    return make_user(Role.COLLECTIVE, collective=collective)
-
-
 def _post_json(client, url, payload):
     return client.post(url, json=payload, headers={"X-CSRFToken": page_csrf_token(client)})
 

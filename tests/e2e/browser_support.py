@@ -1,0 +1,40 @@
+"""What the browser tests share: signing in and up through the pages, as a person does, and
+reading Content-Security-Policy reports off the console (tests/e2e/conftest.py watches every
+test's pages with it)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.sign_in_support import PASSWORD
+
+CSP_MARK = "Content Security Policy"
+
+
+def csp_violations(messages: list[str]) -> list[str]:
+    return [text for text in messages if CSP_MARK in text]
+
+
+def log_in(page: Page, live_server: str, user, password: str = PASSWORD) -> None:
+    """Through the log-in page; returns once the header shows the account."""
+    page.goto(f"{live_server}/login")
+    page.fill("#email", user.email)
+    page.fill("#password", password)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator(".site-header")).to_contain_text(user.display_name)
+
+
+def log_out(page: Page) -> None:
+    page.locator(".site-header .logout button").click()
+    expect(page.locator(".site-header")).to_contain_text("登录")
+
+
+def sign_up(page: Page, live_server: str, email: str, name: str, password: str) -> None:
+    """Through the registration page; returns once the header greets the new account."""
+    page.goto(f"{live_server}/register")
+    page.fill("#email", email)
+    page.fill("#display_name", name)
+    page.fill("#password", password)
+    page.fill("#confirm", password)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator(".site-header")).to_contain_text(name)
