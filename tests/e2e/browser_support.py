@@ -38,3 +38,19 @@ def sign_up(page: Page, live_server: str, email: str, name: str, password: str) 
     page.fill("#confirm", password)
     page.click("form.stacked button[type=submit]")
     expect(page.locator(".site-header")).to_contain_text(name)
+
+
+def plays_and_seeks(page: Page) -> None:
+    """The page's player runs on hls.js, plays, and seeks to 3 s."""
+    video = page.locator("video.player")
+    expect(video).to_have_attribute("data-player", "hls.js")
+    page.evaluate("() => { const v = document.querySelector('video.player'); v.muted = true; v.play(); }")
+    # Predicates are functions, not expression strings: Playwright evaluates a string with
+    # eval(), which the page's Content-Security-Policy (no 'unsafe-eval') refuses.
+    page.wait_for_function("() => document.querySelector('video.player').currentTime > 0.5", timeout=30_000)
+    page.evaluate("() => { document.querySelector('video.player').currentTime = 3; }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video.player');"
+        " return !v.seeking && v.currentTime >= 3; }",
+        timeout=30_000,
+    )

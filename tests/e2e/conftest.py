@@ -10,6 +10,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.e2e.browser_support import csp_violations
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,13 +52,6 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
-
-
-CSP_MARK = "Content Security Policy"
-
-
-def csp_violations(messages: list[str]) -> list[str]:
-    return [text for text in messages if CSP_MARK in text]
 
 
 @pytest.fixture

@@ -11,14 +11,6 @@ from tests.e2e.stories import published_story
 from tests.sign_in_support import PASSWORD
 
 
-def _log_in(page: Page, live_server: str, email: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator(".site-header .logout button")).to_be_visible()
-
-
 def test_a_viewer_comments_and_replies_without_a_reload_and_it_stays(
     page: Page, live_server, make_collective, make_user, open_campaign, output_path
 ):

@@ -8,9 +8,8 @@ from playwright.sync_api import Page, expect
 
 from app.models import Role
 from tests.builders_support import make_work
-from tests.e2e.conftest import csp_violations
+from tests.e2e.browser_support import csp_violations, log_in
 from tests.e2e.stories import published_story
-from tests.e2e.test_curation import log_in
 
 
 def test_an_injected_inline_script_is_blocked_and_reported(page: Page, live_server):

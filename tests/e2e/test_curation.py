@@ -12,20 +12,7 @@ from app.engagement import services as engagement
 from app.models import Role
 from app.wall import services as wall
 from tests.builders_support import make_work
-from tests.sign_in_support import PASSWORD
-
-
-def log_in(page: Page, live_server: str, user) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("#email", user.email)
-    page.fill("#password", PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator(".site-header")).to_contain_text(user.display_name)
-
-
-def log_out(page: Page) -> None:
-    page.locator(".site-header .logout button").click()
-    expect(page.locator(".site-header")).to_contain_text("登录")
+from tests.e2e.browser_support import log_in, log_out
 
 
 def test_a_work_goes_from_the_review_queue_to_the_top_of_the_wall(

@@ -17,6 +17,7 @@ from app.demo import content
 from app.engagement.reconcile import reconcile_counters
 from app.extensions import db
 from app.models import Work, WorkStatus
+from tests.e2e.browser_support import plays_and_seeks
 from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
 
 pytestmark = pytest.mark.slow
@@ -55,20 +56,6 @@ def _videos_settled(log) -> dict[str, WorkStatus]:
         time.sleep(0.5)
 
 
-def _plays_and_seeks(page: Page) -> None:
-    video = page.locator("video.player")
-    expect(video).to_have_attribute("data-player", "hls.js")
-    page.evaluate("() => { const v = document.querySelector('video.player'); v.muted = true; v.play(); }")
-    # Predicates are functions, not strings: the page's CSP (no 'unsafe-eval') refuses eval().
-    page.wait_for_function("() => document.querySelector('video.player').currentTime > 0.5", timeout=30_000)
-    page.evaluate("() => { document.querySelector('video.player').currentTime = 3; }")
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video.player');"
-        " return !v.seeking && v.currentTime >= 3; }",
-        timeout=30_000,
-    )
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the browser's walk is the same on both
 def test_a_newcomer_walks_the_demo_from_a_playing_video_to_the_review_queue(
     page: Page, live_server, runner, demo_worker
@@ -88,11 +75,11 @@ def test_a_newcomer_walks_the_demo_from_a_playing_video_to_the_review_queue(
     expect(card).to_be_visible()
     card.locator("h3 a").click()
     expect(page.locator("h1")).to_contain_text(film.title)
-    _plays_and_seeks(page)
+    plays_and_seeks(page)
     # The other published video, portrait, too.
     page.goto(live_server)
     page.locator(".work-card", has_text=video.title).locator("h3 a").click()
-    _plays_and_seeks(page)
+    plays_and_seeks(page)
 
     # The wall: six featured works, the film first.
     page.goto(f"{live_server}/wall")
@@ -110,7 +97,7 @@ def test_a_newcomer_walks_the_demo_from_a_playing_video_to_the_review_queue(
     for title in [s.title for s in content.STORIES if s.waiting] + [waiting.title]:
         expect(queue).to_contain_text(title)
     page.locator("main a", has_text=waiting.title).first.click()
-    _plays_and_seeks(page)
+    plays_and_seeks(page)
 
     # Publication by the worker and the visits above left no drift between Redis and SQL.
     db.session.expire_all()

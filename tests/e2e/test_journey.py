@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browser_support import sign_up
 from tests.e2e.stories import published_story
 
 NEW_PASSWORD = "Wenming2026go"
@@ -16,13 +17,7 @@ def test_a_visitor_signs_up_logs_in_and_reads_a_story_on_a_phone(
 ):
     story = published_story(make_collective(), open_campaign)
 
-    page.goto(f"{live_server}/register")
-    page.fill("#email", "xiaoming@example.com")
-    page.fill("#display_name", "小明")
-    page.fill("#password", NEW_PASSWORD)
-    page.fill("#confirm", NEW_PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator(".site-header")).to_contain_text("小明")
+    sign_up(page, live_server, "xiaoming@example.com", "小明", NEW_PASSWORD)
 
     page.click(".site-header .logout button")  # 退出
     expect(page.locator(".site-header")).to_contain_text("登录")

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from app.engagement import services
 from app.extensions import db
 from app.models import utcnow
+from tests.e2e.browser_support import sign_up
 from tests.e2e.stories import published_story
 from tests.sign_in_support import PASSWORD
 
@@ -21,13 +22,7 @@ def test_a_new_viewer_likes_a_work_and_takes_the_like_back_on_a_phone(
 ):
     story = published_story(make_collective(), open_campaign)
 
-    page.goto(f"{live_server}/register")
-    page.fill("#email", "xiaohong@example.com")
-    page.fill("#display_name", "小红")
-    page.fill("#password", NEW_PASSWORD)
-    page.fill("#confirm", NEW_PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator(".site-header")).to_contain_text("小红")
+    sign_up(page, live_server, "xiaohong@example.com", "小红", NEW_PASSWORD)
 
     page.goto(f"{live_server}/works/{story.id}")
     button = page.locator(".work-page .like-button")
@@ -85,13 +80,7 @@ def test_a_signed_out_visitor_tapping_like_logs_in_and_comes_back(
 
 def test_a_refused_like_goes_back_and_shows_why(page: Page, live_server, make_collective, open_campaign):
     story = published_story(make_collective(), open_campaign)
-    page.goto(f"{live_server}/register")
-    page.fill("#email", "xiaogang@example.com")
-    page.fill("#display_name", "小刚")
-    page.fill("#password", NEW_PASSWORD)
-    page.fill("#confirm", NEW_PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator(".site-header")).to_contain_text("小刚")
+    sign_up(page, live_server, "xiaogang@example.com", "小刚", NEW_PASSWORD)
 
     page.goto(f"{live_server}/works/{story.id}")
     open_campaign.voting_closes = utcnow()  # the window closes while the page is open

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from app.models import Role
 from app.moderation import services as moderation
 from tests.builders_support import make_work
-from tests.sign_in_support import PASSWORD
+from tests.e2e.browser_support import log_in
 
 
 def test_the_bell_counts_news_of_a_members_work_and_clears_once_read(
@@ -21,10 +21,7 @@ def test_the_bell_counts_news_of_a_members_work_and_clears_once_read(
     moderation.approve_work(moderator, work.id)
     moderation.recommend_work(moderator, work.id)
 
-    page.goto(f"{live_server}/login")
-    page.fill("#email", member.email)
-    page.fill("#password", PASSWORD)
-    page.click("form.stacked button[type=submit]")
+    log_in(page, live_server, member)
     bell = page.locator(".site-header [data-bell]")
     expect(bell.locator("[data-unread]")).to_have_text("2")
     page.screenshot(path=f"{output_path}/bell-phone.png")

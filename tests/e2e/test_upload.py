@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from app.models import Role, Work, WorkStatus
+from tests.e2e.browser_support import log_in, plays_and_seeks
 from tests.media_samples import make_clip
 from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
-from tests.sign_in_support import PASSWORD
 
 
 @pytest.fixture
@@ -33,10 +33,7 @@ def test_a_collective_uploads_a_video_and_it_plays(
     member = make_user(Role.COLLECTIVE, collective=collective)
     clip = make_clip(tmp_path / "我们的站台.mp4", width=640, height=360, seconds=4)
 
-    page.goto(f"{live_server}/login")
-    page.fill("#email", member.email)
-    page.fill("#password", PASSWORD)
-    page.click("form.stacked button[type=submit]")
+    log_in(page, live_server, member)
 
     page.goto(f"{live_server}/my/works/new-media")
     page.select_option("#kind", "video")
@@ -55,15 +52,4 @@ def test_a_collective_uploads_a_video_and_it_plays(
     assert work.status == WorkStatus.PENDING_REVIEW
 
     page.goto(f"{live_server}/works/{work.id}")
-    video = page.locator("video.player")
-    expect(video).to_have_attribute("data-player", "hls.js")
-    page.evaluate("() => { const v = document.querySelector('video.player'); v.muted = true; v.play(); }")
-    # Predicates are functions, not expression strings: Playwright evaluates a string with
-    # eval(), which the page's Content-Security-Policy (no 'unsafe-eval') refuses.
-    page.wait_for_function("() => document.querySelector('video.player').currentTime > 0.5", timeout=30_000)
-    page.evaluate("() => { document.querySelector('video.player').currentTime = 3; }")
-    page.wait_for_function(
-        "() => { const v = document.querySelector('video.player');"
-        " return !v.seeking && v.currentTime >= 3; }",
-        timeout=30_000,
-    )
+    plays_and_seeks(page)

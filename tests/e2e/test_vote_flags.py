@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from app.models import Role, utcnow
 from app.moderation import integrity
 from tests.builders_support import make_work
-from tests.e2e.test_curation import log_in
+from tests.e2e.browser_support import log_in
 from tests.integrity_support import farm_liking
 
 
