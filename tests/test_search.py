@@ -20,6 +20,8 @@ from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
 
 
+# Collectives of their own, not conftest's: their names are searched too, and a name holding
+# "青年文明号" would match the queries below.
 @pytest.fixture
 def metro(make_collective):
     return make_collective("北京地铁站务中心", "交通运输", "北京")
