@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from redis.crc import key_slot
 
+from app import redis_keys
 from app.engagement import counters, reconcile, services
 from app.engagement.counters import Ranking
 from app.errors import ServiceError
@@ -43,13 +44,13 @@ def test_every_engagement_key_starts_with_the_configured_prefix(app, open_campai
 
 def test_the_keys_of_one_work_share_one_cluster_slot(app):
     keys = [
-        counters.counts_key(42),
-        counters.fence_key(42),
-        counters.pending_views_key(42),
-        counters.seen_key(42, "20260701"),
+        redis_keys.counts_key(42),
+        redis_keys.fence_key(42),
+        redis_keys.pending_views_key(42),
+        redis_keys.seen_key(42, "20260701"),
     ]
     assert len({key_slot(key.encode()) for key in keys}) == 1
-    assert key_slot(counters.counts_key(43).encode()) != key_slot(counters.counts_key(42).encode())
+    assert key_slot(redis_keys.counts_key(43).encode()) != key_slot(redis_keys.counts_key(42).encode())
 
 
 def test_a_rankings_temporary_key_shares_its_slot_so_it_can_be_renamed_over_it(app):
@@ -241,7 +242,7 @@ def test_an_increment_never_puts_a_work_into_a_ranking_it_is_not_in(app, open_ca
 def test_a_stale_fence_token_of_a_dead_writer_does_not_hold_up_a_recount(app, open_campaign, make_user):
     work = make_work(make_collective("集体"), open_campaign)
     services.work_published(work)
-    redis_client.client.hset(counters.fence_key(work.id), "t:deadbeef", 1)  # 1 ms after 1970
+    redis_client.client.hset(redis_keys.fence_key(work.id), "t:deadbeef", 1)  # 1 ms after 1970
     services.like_work(make_user(), work)
     recount = reconcile.recount_works([work.id])
     assert recount.unsettled == set()
@@ -254,7 +255,7 @@ def test_a_recount_while_a_write_stays_in_flight_only_fills_gaps_and_queues_the_
     work = make_work(make_collective("集体"), open_campaign)
     services.work_published(work)
     flight = counters.begin_flight(work.id)
-    redis_client.client.hset(counters.counts_key(work.id), "likes", 5)  # must not be overwritten
+    redis_client.client.hset(redis_keys.counts_key(work.id), "likes", 5)  # must not be overwritten
     monkeypatch.setattr(counters, "DRAIN_WAIT_SECONDS", 0.05)
     recount = reconcile.recount_works([work.id])
     flight.abandon()

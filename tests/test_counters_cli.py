@@ -7,6 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from app import redis_keys
 from app.engagement import counters, reconcile, services
 from app.engagement.cli import counters_cli
 from app.engagement.counters import Ranking
@@ -63,11 +64,11 @@ def _assert_exact(work: Work) -> None:
 
 def _corrupt(works) -> None:
     client = redis_client.client
-    client.hset(counters.counts_key(works[0].id), "likes", 99)
-    client.hdel(counters.counts_key(works[1].id), "comments")
-    client.zadd(Ranking.of().key(), {counters.member(works[2].id): 50})
+    client.hset(redis_keys.counts_key(works[0].id), "likes", 99)
+    client.hdel(redis_keys.counts_key(works[1].id), "comments")
+    client.zadd(Ranking.of().key(), {redis_keys.member(works[2].id): 50})
     client.delete(Ranking.of("hot").key())
-    client.zadd(Ranking.of(province="上海").key(), {counters.member(works[0].id): 1})
+    client.zadd(Ranking.of(province="上海").key(), {redis_keys.member(works[0].id): 1})
 
 
 # --- rebuild ---------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def test_a_rebuild_forgets_the_counters_of_deleted_works(app, open_campaign):
     db.session.delete(work)
     db.session.commit()
     assert reconcile.rebuild_counters().forgotten_works == 1
-    assert not redis_client.client.exists(counters.counts_key(work.id))
+    assert not redis_client.client.exists(redis_keys.counts_key(work.id))
 
 
 # --- reconcile -------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def test_a_second_job_is_refused_while_one_holds_the_lock(works):
 
 
 def test_the_repair_queue_recounts_the_works_it_holds(works):
-    redis_client.client.hset(counters.counts_key(works[2].id), "likes", 40)
+    redis_client.client.hset(redis_keys.counts_key(works[2].id), "likes", 40)
     counters.mark_for_repair([works[2].id])
     drifts = reconcile.repair_dirty()
     assert [(d.work_id, d.counter, d.redis, d.sql) for d in drifts] == [(works[2].id, "likes", 40, 1)]
@@ -193,7 +194,7 @@ def _reloaded(works) -> list[Work]:
 def test_one_periodic_tick_flushes_views_repairs_and_reconciles(works):
     ids = [w.id for w in works]
     record_view(works[0], "u1")
-    redis_client.client.hset(counters.counts_key(ids[1]), "likes", 77)
+    redis_client.client.hset(redis_keys.counts_key(ids[1]), "likes", 77)
     reconcile.run_periodic(0, ticks=1)
     reloaded = _reloaded(ids)
     assert reloaded[0].view_count == 1
@@ -212,7 +213,7 @@ def test_a_periodic_tick_reconciles_at_once_when_redis_lost_its_data(works):
 def test_a_periodic_tick_leaves_the_full_reconcile_to_its_schedule_while_redis_is_intact(works):
     ids = [w.id for w in works]
     reconcile.reconcile_counters()
-    redis_client.client.zadd(Ranking.of().key(), {counters.member(ids[0]): 1000})
+    redis_client.client.zadd(Ranking.of().key(), {redis_keys.member(ids[0]): 1000})
     reconcile.run_periodic(0, reconcile_every=1000, ticks=2)
     assert zscore(Ranking.of(), ids[0]) == 1000
     reconcile.run_periodic(0, reconcile_every=1, ticks=2)
@@ -230,7 +231,7 @@ def test_the_rebuild_command_prints_what_it_rebuilt(works, runner):
 
 def test_the_reconcile_command_lists_each_repair(works, runner):
     reconcile.reconcile_counters()
-    redis_client.client.hset(counters.counts_key(works[0].id), "likes", 99)
+    redis_client.client.hset(redis_keys.counts_key(works[0].id), "likes", 99)
     result = runner.invoke(counters_cli, ["reconcile"])
     assert result.exit_code == 0, result.output
     assert f"已修复 work {works[0].id} likes: redis=99 sql=3" in result.output

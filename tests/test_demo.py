@@ -26,7 +26,7 @@ from flask import Flask
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from app import create_app
+from app import create_app, redis_keys
 from app.demo import content
 from app.demo.videos import CLIP_JOB, clip_job_id
 from app.engagement import counters
@@ -309,20 +309,20 @@ def test_the_demo_never_loads_in_production(app, runner):
 def test_forget_all_leaves_nothing_an_earlier_database_counted_but_the_job_locks(app):
     client = redis_client.client
     counters.set_rank_scores([(Ranking.of("hot"), 1, 5.0)])
-    client.hset(counters.counts_key(1), mapping={"likes": 3, "comments": 0, "views": 9})
-    client.set(counters.pending_views_key(1), 4)
-    client.sadd(counters.views_dirty_key(), 1)
+    client.hset(redis_keys.counts_key(1), mapping={"likes": 3, "comments": 0, "views": 9})
+    client.set(redis_keys.pending_views_key(1), 4)
+    client.sadd(redis_keys.views_dirty_key(), 1)
     counters.mark_intact()
-    client.set(counters.job_lock_key("counters"), "someone")
+    client.set(redis_keys.job_lock_key("counters"), "someone")
     assert counters.forget_all() >= 5
     assert not client.exists(
         Ranking.of("hot").key(),
-        counters.counts_key(1),
-        counters.pending_views_key(1),
-        counters.views_dirty_key(),
-        counters.intact_key(),
+        redis_keys.counts_key(1),
+        redis_keys.pending_views_key(1),
+        redis_keys.views_dirty_key(),
+        redis_keys.intact_key(),
     )
-    assert client.get(counters.job_lock_key("counters")) == b"someone"
+    assert client.get(redis_keys.job_lock_key("counters")) == b"someone"
 
 
 def test_forget_jobs_drops_the_queues_job_records_so_reused_ids_run_again(app, redis_server):

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from rq.job import Job
 
-from app import create_app
+from app import create_app, redis_keys
 from app.auth.services import issue_token
 from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
@@ -219,7 +219,7 @@ def assert_counters_equal_sql(work_ids: list[int]) -> None:
         likes, comments = sql_counts(work_id)
         assert cached[work_id] is not None, f"work {work_id} has no counters in Redis"
         assert (cached[work_id].likes, cached[work_id].comments) == (likes, comments), work_id
-        score = redis_client.client.zscore(ranking.key(), counters.member(work_id))
+        score = redis_client.client.zscore(ranking.key(), redis_keys.member(work_id))
         assert score == likes, f"work {work_id}: ranked with {score} likes, SQL counts {likes}"
     assert reconcile_counters() == [], "reconcile still found drift after the rebuild"
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from app import redis_keys
 from app.engagement import counters, reconcile, services
 from app.engagement.counters import Ranking
 from app.errors import ServiceError
@@ -219,7 +220,7 @@ def test_a_like_after_redis_lost_the_counters_answers_the_exact_count(work, make
 def test_a_write_whose_fence_token_vanished_moves_no_counter(work, make_user):
     services.like_work(make_user(), work)
     flight = counters.begin_flight(work.id, services.work_rankings(work))
-    redis_client.client.delete(counters.fence_key(work.id))  # Redis lost the token mid-flight
+    redis_client.client.delete(redis_keys.fence_key(work.id))  # Redis lost the token mid-flight
     flight.likes = 1
     assert flight.finish().status == "lost"
     assert _redis_likes(work.id) == 1

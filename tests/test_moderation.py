@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import counters
+from app import redis_keys
 from app.engagement.counters import Ranking
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, redis_client
@@ -48,7 +48,7 @@ def events(action: str | None = None) -> list[ModerationEvent]:
 
 
 def likes_rank(work_id: int) -> float | None:
-    return redis_client.client.zscore(Ranking.of("likes").key(), counters.member(work_id))
+    return redis_client.client.zscore(Ranking.of("likes").key(), redis_keys.member(work_id))
 
 
 # --- queues ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from app import redis_keys
 from app.engagement import counters, services
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
@@ -50,7 +51,7 @@ def test_the_order_is_the_redis_rankings(client, metro, open_campaign):
     first = _published(metro, open_campaign, "甲")
     second = _published(metro, open_campaign, "乙")
     # SQL says both have no like; the ranking alone puts the older one on top.
-    redis_client.client.zadd(counters.Ranking.of("likes").key(), {counters.member(first.id): 9})
+    redis_client.client.zadd(counters.Ranking.of("likes").key(), {redis_keys.member(first.id): 9})
     assert _ids(client, "sort=likes") == [first.id, second.id]
 
 

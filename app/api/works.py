@@ -9,9 +9,10 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.docs import answers
-from app.api.helpers import decode_cursor, encode_cursor, login_required_api
+from app.api.helpers import login_required_api
 from app.api.parsing import body
 from app.api.schemas import Work, WorkAnswer, WorkBody, WorkListQuery, WorkPage
+from app.paging import decode_cursor, encode_cursor
 from app.search import services as search
 from app.search.limits import search_limit
 from app.works import services as svc

@@ -1,9 +1,11 @@
 """Likes, comments and views, counted in Redis and kept exact against SQL (docs/counters.md).
 
-- ``counters``: every Redis key and operation (counts, the write fence, rankings, views buffer)
+- ``counters``: the Redis schema and scripts of the counts, the write fence and the rankings (key
+  names: ``app/redis_keys.py``)
+- ``rankings``: reading a ranking a page at a time (``top_works``, its cursor; SQL fallback)
 - ``measure``: what SQL says the numbers are
 - ``services``: like/unlike, counts, rankings, publication and comment hooks
-- ``views``: one view per viewer per work per day; batched flush to SQL
+- ``views``: one view per viewer per work per day, buffered in Redis; batched flush to SQL
 - ``reconcile``: recount, reconcile, rebuild, the periodic loop
 - ``cli``: ``flask counters rebuild | reconcile | flush-views | run``
 - ``like_limits``: the rate limits of PUT/DELETE /api/v1/works/<id>/like (``app/api/likes.py``)

@@ -42,7 +42,7 @@ from app.ids import parse_id
 from app.models import Comment, CommentStatus, ModerationEvent, User, Work, WorkStatus
 from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
-from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size
+from app.paging import PAGE_SIZE, decode_id_cursor, encode_id_cursor, page_size
 from app.policy import in_scope, signed_in
 from app.sql_locks import lock
 from app.works.services import can_view_work
@@ -287,7 +287,7 @@ def list_comments(work: Work, viewer: Any, cursor: str | None = None, limit: Any
     """Top-level comments newest first (cursor: ids descending, stable while comments arrive),
     each with its first ``REPLIES_SHOWN`` replies oldest first and its ``reply_count``."""
     size = page_size(limit)
-    before = decode_cursor(cursor)
+    before = decode_id_cursor(cursor)
     query = (
         sa.select(Comment, User)
         .join(User, User.id == Comment.user_id)
@@ -300,7 +300,7 @@ def list_comments(work: Work, viewer: Any, cursor: str | None = None, limit: Any
     found = _with_authors(query)
     items = found[:size]
     _attach_replies(work, viewer, items)
-    next_cursor = encode_cursor(items[-1].comment.id) if len(found) > size else None
+    next_cursor = encode_id_cursor(items[-1].comment.id) if len(found) > size else None
     return CommentPage(items, next_cursor)
 
 
@@ -346,7 +346,7 @@ def list_replies(
     ):
         raise NotFound(_("评论不存在或已被删除。"))
     size = page_size(limit)
-    after = decode_cursor(cursor)
+    after = decode_id_cursor(cursor)
     query = (
         sa.select(Comment, User)
         .join(User, User.id == Comment.user_id)
@@ -358,7 +358,7 @@ def list_replies(
         query = query.where(Comment.id > after)
     found = _with_authors(query)
     items = found[:size]
-    next_cursor = encode_cursor(items[-1].comment.id) if len(found) > size else None
+    next_cursor = encode_id_cursor(items[-1].comment.id) if len(found) > size else None
     return CommentPage(items, next_cursor)
 
 

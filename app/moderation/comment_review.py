@@ -26,7 +26,7 @@ from app.ids import parse_id
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work, utcnow
 from app.moderation import audit
 from app.notifications import services as notifications
-from app.paging import decode_cursor, encode_cursor, page_size
+from app.paging import decode_id_cursor, encode_id_cursor, page_size
 from app.policy import in_scope, province_of, require_moderator
 
 # Reasons shown per comment in the queue; the count says how many there are in all.
@@ -136,7 +136,7 @@ def comment_queue(
     first, as JSON-ready dicts; and the cursor of the next page (None at the end)."""
     require_moderator(moderator)
     size = page_size(limit)
-    after = decode_cursor(cursor)
+    after = decode_id_cursor(cursor)
     reports = (
         sa.select(Report.target_id.label("comment_id"), sa.func.count().label("n"))
         .where(Report.target_type == "comment", Report.status == ReportStatus.OPEN)
@@ -183,7 +183,7 @@ def comment_queue(
         }
         for comment, author, title, count in page
     ]
-    next_cursor = encode_cursor(page[-1][0].id) if len(rows) > size else None
+    next_cursor = encode_id_cursor(page[-1][0].id) if len(rows) > size else None
     return items, next_cursor
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from app.api.helpers import decode_cursor, encode_cursor
+from app.paging import decode_cursor, encode_cursor
 from app.search import bp
 from app.search import services as search
 from app.search.limits import search_limit

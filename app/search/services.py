@@ -31,6 +31,7 @@ from app.extensions import db
 from app.field_limits import QUERY_MAX
 from app.ids import ID_MAX, parse_int
 from app.models import Work, WorkStatus
+from app.paging import invalid_cursor
 from app.search import postgresql, sqlite
 from app.search.models import WorkSearch
 from app.works import services as works
@@ -105,10 +106,6 @@ def _invalid_sort(sort: str) -> ServiceError:
     return ServiceError(message, code="invalid_parameter", status=400)
 
 
-def _invalid_cursor() -> ServiceError:
-    return ServiceError(_("分页游标无效。"), code="invalid_cursor")
-
-
 def search_works(
     query: str | None,
     filters: WorkFilters | None = None,
@@ -130,7 +127,7 @@ def search_works(
     if sort not in SORTS:
         raise _invalid_sort(sort)
     if after is not None and after.get("s") != sort:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     found = terms(query)
     if not found:
         return SearchPage([], None)
@@ -173,9 +170,9 @@ def _keyset(
             last_id = parse_int(after["i"], minimum=-ID_MAX, maximum=ID_MAX)
             last_score = parse_int(after["r"], minimum=-ID_MAX, maximum=ID_MAX) if sort == "relevance" else 0
         except (KeyError, TypeError, ValueError):
-            raise _invalid_cursor() from None
+            raise invalid_cursor() from None
         if last_id is None or last_score is None:
-            raise _invalid_cursor()
+            raise invalid_cursor()
         if sort != "relevance":
             last_score = None
         later = sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
@@ -201,7 +198,7 @@ def _by_counts(
     if after is not None:
         offset = parse_int(after.get("o"), minimum=0, maximum=MATCH_CAP)
         if offset is None:
-            raise _invalid_cursor()
+            raise invalid_cursor()
     rows = db.session.execute(
         matched.order_by(score.element.desc(), Work.published_at.desc(), Work.id.desc()).limit(MATCH_CAP)
     ).all()

@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import policy
-from app.api.helpers import decode_cursor, encode_cursor
 from app.clients import client_ip
 from app.engagement import comment_routes, views, visitors
 from app.errors import Forbidden, ServiceError
 from app.extensions import csrf
 from app.models import WorkStatus
+from app.paging import decode_cursor, encode_cursor
 from app.works import bp
 from app.works import services as svc
 
