@@ -27,6 +27,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from app import create_app, redis_keys
+from app.clock import clock_at, utcnow
 from app.demo import content
 from app.demo.videos import CLIP_JOB, clip_job_id
 from app.engagement import counters
@@ -45,8 +46,6 @@ from app.models import (
     Work,
     WorkKind,
     WorkStatus,
-    clock_at,
-    utcnow,
 )
 from app.moderation import dashboard
 from app.moderation import flags as vote_flags

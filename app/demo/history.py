@@ -30,13 +30,14 @@ from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 
 from app.auth.services import create_account
+from app.clock import clock_at, utcnow
 from app.demo import content
 from app.demo.content import DemoStory
 from app.engagement import comments as comment_service
 from app.engagement import services as engagement
 from app.engagement import views
 from app.extensions import db
-from app.models import Comment, Role, User, Work, WorkKind, clock_at, utcnow
+from app.models import Comment, Role, User, Work, WorkKind
 from app.moderation import integrity
 from app.moderation import services as moderation
 from app.notifications import services as notifications

@@ -24,9 +24,9 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 
 from app.auth.verification import ensure_may_engage
+from app.clock import format_local, in_window
 from app.engagement import counters, measure, reconcile
 from app.engagement.counters import Flight, FlightResult, Ranking, WorkCounts
 from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
@@ -42,13 +42,8 @@ def _unavailable() -> ServiceError:
     return ServiceError(_("点赞服务暂时繁忙，请稍后再试。"), code="counters_unavailable", status=503)
 
 
-def _local(value: datetime) -> str:
-    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M")
-
-
 def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    return campaign.voting_opens <= now < campaign.voting_closes
+    return in_window(campaign.voting_opens, campaign.voting_closes, now)
 
 
 def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
@@ -58,8 +53,8 @@ def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
         raise ServiceError(
             _(
                 "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
-                opens=_local(campaign.voting_opens),
-                closes=_local(campaign.voting_closes),
+                opens=format_local(campaign.voting_opens),
+                closes=format_local(campaign.voting_closes),
             ),
             code="voting_closed",
             status=409,

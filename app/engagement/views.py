@@ -27,15 +27,15 @@ import hmac
 import logging
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
 import sqlalchemy as sa
 from flask import current_app
 
+from app import clock
 from app.engagement import counters
 from app.extensions import db, redis_client
-from app.models import ViewDay, Work, WorkStatus, utcnow
+from app.models import ViewDay, Work, WorkStatus
 from app.redis_keys import counts_key, pending_views_key, seen_key, views_dirty_key
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def viewer_key(user: Any, ip: str | None, user_agent: str | None, visitor: str |
 
 def view_day(now: datetime | None = None) -> str:
     """The viewing day, in the campaign's time zone (a day starts at local midnight)."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-    return (now or utcnow()).astimezone(zone).strftime("%Y%m%d")
+    return clock.local_day_key(now)
 
 
 def record_view(work: Work, viewer: str, *, now: datetime | None = None) -> bool:
@@ -125,7 +124,7 @@ def flush_views(*, batch_size: int = FLUSH_BATCH, lock_wait: float = 60.0) -> in
                     db.session.execute(statement, rows)
                     # The day the views reach SQL stands for the day they happened: off by at
                     # most one flush interval around midnight.
-                    day = datetime.strptime(view_day(), "%Y%m%d").date()
+                    day = clock.parse_day_key(view_day())
                     db.session.execute(_ADD_VIEW_DAY, [{**row, "day": day} for row in rows])
                     db.session.commit()
                 except Exception:
