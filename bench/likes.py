@@ -415,7 +415,7 @@ def check_exact(ours: list[int], naive: list[int]) -> dict[str, object]:
 
     from app import redis_keys
     from app.engagement import counters
-    from app.engagement.counters import Ranking
+    from app.engagement.scoring import Ranking
     from app.extensions import db, redis_client
     from app.models import Like
 

@@ -8,8 +8,8 @@ import pytest
 from redis.crc import key_slot
 
 from app import redis_keys
-from app.engagement import counters, reconcile, services
-from app.engagement.counters import Ranking
+from app.engagement import counters, reconcile, scoring, services
+from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
@@ -71,8 +71,8 @@ def test_a_rankings_temporary_key_shares_its_slot_so_it_can_be_renamed_over_it(a
     ids=lambda r: r.name,
 )
 def test_a_ranking_is_recognised_from_its_key(app, ranking):
-    assert counters.parse_ranking_key(ranking.key()) == (ranking, False)
-    assert counters.parse_ranking_key(ranking.temp_key("ab12")) == (ranking, True)
+    assert scoring.parse_ranking_key(ranking.key()) == (ranking, False)
+    assert scoring.parse_ranking_key(ranking.temp_key("ab12")) == (ranking, True)
 
 
 def test_a_ranking_has_at_most_one_scope():
@@ -86,13 +86,13 @@ def test_a_ranking_has_at_most_one_scope():
 def test_a_hot_score_needs_ten_times_the_likes_to_keep_up_with_a_work_one_decay_period_newer(app):
     older = utcnow()
     newer = older + timedelta(seconds=app.config["HOT_DECAY_SECONDS"])
-    assert counters.hot_score(99, older) == pytest.approx(counters.hot_score(9, newer))
+    assert scoring.hot_score(99, older) == pytest.approx(scoring.hot_score(9, newer))
 
 
 def test_a_hot_score_decays_so_a_newer_work_passes_an_older_one_with_more_likes(app):
     now = utcnow()
-    assert counters.hot_score(1, now) > counters.hot_score(5, now - timedelta(days=1))
-    assert counters.hot_score(50, now - timedelta(hours=1)) > counters.hot_score(1, now)
+    assert scoring.hot_score(1, now) > scoring.hot_score(5, now - timedelta(days=1))
+    assert scoring.hot_score(50, now - timedelta(hours=1)) > scoring.hot_score(1, now)
 
 
 def test_live_hot_scores_equal_the_ones_recomputed_from_sql(app, open_campaign):
@@ -100,7 +100,7 @@ def test_live_hot_scores_equal_the_ones_recomputed_from_sql(app, open_campaign):
     services.work_published(work)
     _like_n(work, 7)
     live = zscore(Ranking.of("hot"), work.id)
-    assert live == pytest.approx(counters.hot_score(7, work.published_at), abs=counters.HOT_TOLERANCE)
+    assert live == pytest.approx(scoring.hot_score(7, work.published_at), abs=scoring.HOT_TOLERANCE)
 
 
 # --- rankings --------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_a_published_work_enters_every_ranking_with_its_likes(app, open_campaign
     services.work_unpublished(work)
     services.work_published(work)
     for ranking in services.work_rankings(work):
-        expected = 1 if ranking.metric == "likes" else counters.hot_score(1, work.published_at)
+        expected = 1 if ranking.metric == "likes" else scoring.hot_score(1, work.published_at)
         assert zscore(ranking, work.id) == pytest.approx(expected), ranking.name
 
 

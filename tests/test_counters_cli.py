@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from app import redis_keys
-from app.engagement import counters, reconcile, services
+from app.engagement import counters, reconcile, scoring, services
 from app.engagement.cli import counters_cli
-from app.engagement.counters import Ranking
+from app.engagement.scoring import Ranking
 from app.engagement.views import record_view
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, Like, User, Work, WorkStatus
@@ -58,8 +58,8 @@ def _assert_exact(work: Work) -> None:
     assert counts is not None
     assert (counts.likes, counts.comments) == (likes, comments)
     for ranking in services.work_rankings(work):
-        expected = likes if ranking.metric == "likes" else counters.hot_score(likes, work.published_at)
-        assert zscore(ranking, work.id) == pytest.approx(expected, abs=counters.HOT_TOLERANCE), ranking.name
+        expected = likes if ranking.metric == "likes" else scoring.hot_score(likes, work.published_at)
+        assert zscore(ranking, work.id) == pytest.approx(expected, abs=scoring.HOT_TOLERANCE), ranking.name
 
 
 def _corrupt(works) -> None:

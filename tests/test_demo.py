@@ -30,9 +30,9 @@ from app import create_app, redis_keys
 from app.clock import clock_at, utcnow
 from app.demo import content
 from app.demo.videos import CLIP_JOB, clip_job_id
-from app.engagement import counters
-from app.engagement.counters import Ranking
+from app.engagement import counters, rankings
 from app.engagement.reconcile import reconcile_counters
+from app.engagement.scoring import Ranking
 from app.engagement.services import counts_for
 from app.extensions import db, redis_client
 from app.models import (
@@ -307,7 +307,7 @@ def test_the_demo_never_loads_in_production(app, runner):
 
 def test_forget_all_leaves_nothing_an_earlier_database_counted_but_the_job_locks(app):
     client = redis_client.client
-    counters.set_rank_scores([(Ranking.of("hot"), 1, 5.0)])
+    rankings.set_rank_scores([(Ranking.of("hot"), 1, 5.0)])
     client.hset(redis_keys.counts_key(1), mapping={"likes": 3, "comments": 0, "views": 9})
     client.set(redis_keys.pending_views_key(1), 4)
     client.sadd(redis_keys.views_dirty_key(), 1)

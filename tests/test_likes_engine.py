@@ -11,8 +11,8 @@ import redis
 import sqlalchemy as sa
 
 from app import redis_keys
-from app.engagement import counters, reconcile, services
-from app.engagement.counters import Ranking
+from app.engagement import counters, reconcile, scoring, services
+from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Campaign, Comment, CommentStatus, Like, User, Work, WorkStatus, utcnow
@@ -51,7 +51,7 @@ def _assert_exact(work: Work) -> None:
         if ranking.metric == "likes":
             assert zscore(ranking, work.id) == expected, ranking.name
         else:
-            hot = counters.hot_score(expected, work.published_at)
+            hot = scoring.hot_score(expected, work.published_at)
             assert zscore(ranking, work.id) == pytest.approx(hot, abs=1e-6), ranking.name
 
 

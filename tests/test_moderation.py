@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import redis_keys
-from app.engagement.counters import Ranking
+from app.engagement.scoring import Ranking
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, redis_client
 from app.models import ModerationEvent, Role, WorkStatus

@@ -1,8 +1,10 @@
 """Likes, comments and views, counted in Redis and kept exact against SQL (docs/counters.md).
 
-- ``counters``: the Redis schema and scripts of the counts, the write fence and the rankings (key
-  names: ``app/redis_keys.py``)
-- ``rankings``: reading a ranking a page at a time (``top_works``, its cursor; SQL fallback)
+- ``counters``: the Redis scripts of the counts and the write fence, and every like's ranking
+  increments (key names: ``app/redis_keys.py``)
+- ``scoring``: what a ranking is (metric × scope) and how a work scores in it; pure
+- ``rankings``: ranking pages for readers (``top_works``, its cursor; SQL fallback) and the bulk
+  reads and writes of whole rankings that reconcile and rebuild use
 - ``measure``: what SQL says the numbers are
 - ``services``: like/unlike, counts, rankings, publication and comment hooks
 - ``views``: one view per viewer per work per day, buffered in Redis; batched flush to SQL

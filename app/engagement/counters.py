@@ -5,8 +5,9 @@ of the commands around them only make sense together, and a change to one is che
 others here. Nothing here touches SQL. Redis is a cache of numbers that SQL can always recompute
 (likes and visible comments are counted from their rows, views are ``work.view_count`` plus the
 buffer of app/engagement/views.py). Needs Redis 6.2 or later (GETDEL). The key names, with their
-hash tags, are built in app/redis_keys.py (the schema of every Redis key the app uses); reading
-the rankings a page at a time is app/engagement/rankings.py.
+hash tags, are built in app/redis_keys.py (the schema of every Redis key the app uses); what a
+ranking is and how a work scores, app/engagement/scoring.py; reading rankings a page at a time and
+the bulk reads and writes of whole rankings (reconcile, rebuild), app/engagement/rankings.py.
 
 Redis Cluster. Every per-work key shares the tag ``{w:<id>}``, so each script below touches one
 slot. A like touches the work's slot and its eight rankings; those commands go out in a
@@ -30,7 +31,6 @@ ignored, so a dead writer cannot hold a work's counters hostage.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
-from flask import current_app
 
 from app import redis_keys
+from app.engagement.scoring import Ranking, hot_delta
 from app.extensions import redis_client
 from app.redis_keys import (
     counts_key,
@@ -58,11 +58,6 @@ log = logging.getLogger(__name__)
 
 
 COUNT_FIELDS = ("likes", "comments", "views")
-METRICS = ("likes", "hot")
-SCOPES = ("all", "campaign", "industry", "province")
-_SCOPE_CODES = {"all": "all", "campaign": "c", "industry": "i", "province": "p"}
-_SCOPES_BY_CODE = {code: scope for scope, code in _SCOPE_CODES.items()}
-
 # A write holds its fence token for the few milliseconds of one SQL commit; a token this old
 # belongs to a process that died between its commit and its increments.
 FLIGHT_STALE_MS = 30_000
@@ -73,12 +68,6 @@ DRAIN_WAIT_SECONDS = 2.0
 # How long a like waits for a closed gate before answering "busy"; just above GATE_TTL_MS, so a
 # gate whose owner died has expired by then.
 GATE_WAIT_SECONDS = GATE_TTL_MS / 1000 + 1.0
-
-# Hot scores are relative: only differences matter, so any fixed epoch works; this one keeps the
-# numbers small. Changing HOT_DECAY_SECONDS needs `flask counters rebuild`.
-HOT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-# Scores are sums of float increments, so "the same" hot score is equal within this.
-HOT_TOLERANCE = 1e-6
 
 
 class CountersBusy(Exception):
@@ -91,113 +80,6 @@ class JobBusy(Exception):
 
 def _client() -> redis.Redis:
     return redis_client.client
-
-
-# --------------------------------------------------------------------------------------------
-# Rankings.
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    """One sorted set of published works: by ``likes`` or ``hot``, overall or within a scope."""
-
-    metric: str = "likes"
-    scope: str = "all"
-    value: str = ""
-
-    def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ValueError(f"unknown ranking metric {self.metric!r}")
-        if self.scope not in SCOPES:
-            raise ValueError(f"unknown ranking scope {self.scope!r}")
-        if (self.scope == "all") != (self.value == ""):
-            raise ValueError("a scoped ranking needs a value, the overall one none")
-
-    @classmethod
-    def of(
-        cls,
-        metric: str = "likes",
-        *,
-        campaign_id: int | None = None,
-        industry: str | None = None,
-        province: str | None = None,
-    ) -> Ranking:
-        """The ranking for at most one scope: ``Ranking.of("hot", province="北京")``."""
-        given = [
-            (scope, value)
-            for scope, value in (("campaign", campaign_id), ("industry", industry), ("province", province))
-            if value not in (None, "")
-        ]
-        if len(given) > 1:
-            raise ValueError("a ranking has at most one scope")
-        if not given:
-            return cls(metric)
-        scope, value = given[0]
-        return cls(metric, scope, str(int(value)) if scope == "campaign" else str(value))
-
-    @property
-    def name(self) -> str:
-        return redis_keys.ranking_name(self.metric, _SCOPE_CODES[self.scope], self.value)
-
-    def key(self) -> str:
-        return redis_keys.ranking_key(self.name)
-
-    def temp_key(self, nonce: str) -> str:
-        return redis_keys.ranking_temp_key(self.name, nonce)
-
-
-def rankings_for(campaign_id: int, industry: str, province: str) -> tuple[Ranking, ...]:
-    """Every ranking a published work of this campaign, industry and province belongs to."""
-    scoped = [Ranking.of(), Ranking.of(campaign_id=campaign_id)]
-    scoped += [Ranking.of(industry=industry), Ranking.of(province=province)]
-    return tuple(Ranking(metric, r.scope, r.value) for metric in METRICS for r in scoped)
-
-
-def parse_ranking_key(key: str) -> tuple[Ranking | None, bool]:
-    """(ranking, is_temp) for a key built by ``Ranking.key``/``temp_key``; (None, False) else."""
-    parts = redis_keys.parse_ranking_key(key)
-    if parts is None or parts[1] not in _SCOPES_BY_CODE:
-        return None, False
-    metric, code, value, is_temp = parts
-    try:
-        return Ranking(metric, _SCOPES_BY_CODE[code], value), is_temp
-    except ValueError:
-        return None, False
-
-
-# --------------------------------------------------------------------------------------------
-# Scores.
-
-
-def _hot_decay_seconds() -> float:
-    return float(current_app.config["HOT_DECAY_SECONDS"])
-
-
-def hot_score(likes: int, published_at: datetime | None) -> float:
-    """log10(likes + 1) + (published_at - epoch) / HOT_DECAY_SECONDS.
-
-    A work published HOT_DECAY_SECONDS (12.5 hours by default) later needs ten times fewer likes
-    to rank level: newer works surface, and an old work stays on top only while it keeps being
-    liked. The score depends on nothing but the like count and the publication time, so SQL can
-    recompute it exactly, and a like moves it by log10(n + 1) - log10(n), which is why concurrent
-    increments telescope to the exact value in any order.
-    """
-    published_at = published_at or HOT_EPOCH
-    if published_at.tzinfo is None:
-        published_at = published_at.replace(tzinfo=UTC)
-    return math.log10(max(likes, 0) + 1) + (published_at - HOT_EPOCH).total_seconds() / _hot_decay_seconds()
-
-
-def _hot_delta(likes_before: int, likes_after: int) -> float:
-    return math.log10(max(likes_after, 0) + 1) - math.log10(max(likes_before, 0) + 1)
-
-
-def same_score(ranking: Ranking, a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if ranking.metric == "hot":
-        return abs(a - b) <= HOT_TOLERANCE
-    return a == b
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,7 +283,7 @@ class Flight:
         if status == "ok":
             result.likes, result.comments = int(raw[1]), int(raw[2])
             if self.likes:
-                hot = _hot_delta(result.likes - self.likes, result.likes)
+                hot = hot_delta(result.likes - self.likes, result.likes)
                 for ranking in self.rankings:
                     delta = self.likes if ranking.metric == "likes" else hot
                     # XX: a work that is not (or no longer) in a ranking is never added by an
@@ -506,62 +388,6 @@ def commit_counts(owner: str, rows: Sequence[MeasuredCounts]) -> dict[int, Commi
         after = WorkCounts(*(int(v) for v in raw[4:7]))
         outcomes[row.work_id] = CommitOutcome(bool(raw[0]), before, after)  # type: ignore[arg-type]
     return outcomes
-
-
-def rank_scores(entries: Sequence[tuple[Ranking, int]]) -> list[float | None]:
-    pipe = _client().pipeline(transaction=False)
-    for ranking, work_id in entries:
-        pipe.zscore(ranking.key(), member(work_id))
-    return pipe.execute()
-
-
-def set_rank_scores(entries: Sequence[tuple[Ranking, int, float | None]]) -> None:
-    """Set (or, for None, remove) each work's score in each ranking."""
-    if not entries:
-        return
-    pipe = _client().pipeline(transaction=False)
-    for ranking, work_id, score in entries:
-        if score is None:
-            pipe.zrem(ranking.key(), member(work_id))
-        else:
-            pipe.zadd(ranking.key(), {member(work_id): score})
-    pipe.execute()
-
-
-def remove_from_rankings(work_id: int, rankings: Iterable[Ranking]) -> None:
-    set_rank_scores([(ranking, work_id, None) for ranking in rankings])
-
-
-def scan_ranking_keys() -> list[str]:
-    pattern = redis_keys.ranking_keys_pattern()
-    return sorted(_text(key) for key in _client().scan_iter(match=pattern, count=1000))
-
-
-def ranking_entries(key: str, chunk: int = 5000) -> Iterator[tuple[int, float]]:
-    client = _client()
-    start = 0
-    while True:
-        page = client.zrange(key, start, start + chunk - 1, withscores=True)
-        for raw_member, score in page:
-            yield int(raw_member), float(score)
-        if len(page) < chunk:
-            return
-        start += chunk
-
-
-def replace_ranking(ranking: Ranking, scores: dict[int, float], nonce: str, chunk: int = 2000) -> None:
-    """Build the ranking under a temporary key (same slot) and RENAME it over the live one, so
-    readers see the old ranking or the new one, never a half-built one."""
-    client = _client()
-    if not scores:
-        client.delete(ranking.key())
-        return
-    temp = ranking.temp_key(nonce)
-    client.delete(temp)
-    items = [(member(work_id), score) for work_id, score in scores.items()]
-    for start in range(0, len(items), chunk):
-        client.zadd(temp, dict(items[start : start + chunk]))
-    client.rename(temp, ranking.key())
 
 
 def delete_keys(keys: Iterable[str]) -> int:

@@ -1,7 +1,10 @@
-"""Reading the rankings a page at a time: ``top_works`` and its cursor.
+"""The ranking sorted sets outside the like path: read a page at a time, read and written whole.
 
-The counters (``app.engagement.counters``) keep the ranking sorted sets right; this reads them,
-and is its own module because paging a ranking that moves while it is read is a job of its own.
+The counters (``app.engagement.counters``) move the rankings on each like; this pages them for
+readers (``top_works`` and its cursor) and gives reconcile and rebuild their bulk reads and writes
+(scores of many works, every member, a ranking rebuilt aside and RENAMEd over the live one). Its
+own module because paging a ranking that moves while it is read is a job of its own, and none of
+it takes part in the counters' fence.
 A cursor is (score, work id, position): the page after it continues right below the last work
 shown, or - when that work's score moved since - below where (score, id) would now sort, so a
 work is neither repeated nor skipped because of its own move. A work's score is the same in every
@@ -13,16 +16,16 @@ Cursors travel through the one cursor codec (app/paging.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import redis
 
 from app.engagement import measure
-from app.engagement.counters import Ranking, hot_score
+from app.engagement.scoring import Ranking, hot_score
 from app.extensions import redis_client
 from app.paging import decode_cursor, encode_cursor, invalid_cursor
-from app.redis_keys import member
+from app.redis_keys import member, ranking_keys_pattern
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +219,67 @@ def _slice_after(
         (work_id, score) for work_id, score in scored if (-score, -work_id) > (-after.score, -after.work_id)
     ]
     return rest[:limit]
+
+
+# --------------------------------------------------------------------------------------------
+# Bulk reads and writes of whole rankings (reconcile, rebuild, unpublishing).
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def rank_scores(entries: Sequence[tuple[Ranking, int]]) -> list[float | None]:
+    pipe = redis_client.client.pipeline(transaction=False)
+    for ranking, work_id in entries:
+        pipe.zscore(ranking.key(), member(work_id))
+    return pipe.execute()
+
+
+def set_rank_scores(entries: Sequence[tuple[Ranking, int, float | None]]) -> None:
+    """Set (or, for None, remove) each work's score in each ranking."""
+    if not entries:
+        return
+    pipe = redis_client.client.pipeline(transaction=False)
+    for ranking, work_id, score in entries:
+        if score is None:
+            pipe.zrem(ranking.key(), member(work_id))
+        else:
+            pipe.zadd(ranking.key(), {member(work_id): score})
+    pipe.execute()
+
+
+def remove_from_rankings(work_id: int, rankings: Iterable[Ranking]) -> None:
+    set_rank_scores([(ranking, work_id, None) for ranking in rankings])
+
+
+def scan_ranking_keys() -> list[str]:
+    pattern = ranking_keys_pattern()
+    return sorted(_text(key) for key in redis_client.client.scan_iter(match=pattern, count=1000))
+
+
+def ranking_entries(key: str, chunk: int = 5000) -> Iterator[tuple[int, float]]:
+    client = redis_client.client
+    start = 0
+    while True:
+        page = client.zrange(key, start, start + chunk - 1, withscores=True)
+        for raw_member, score in page:
+            yield int(raw_member), float(score)
+        if len(page) < chunk:
+            return
+        start += chunk
+
+
+def replace_ranking(ranking: Ranking, scores: dict[int, float], nonce: str, chunk: int = 2000) -> None:
+    """Build the ranking under a temporary key (same slot) and RENAME it over the live one, so
+    readers see the old ranking or the new one, never a half-built one."""
+    client = redis_client.client
+    if not scores:
+        client.delete(ranking.key())
+        return
+    temp = ranking.temp_key(nonce)
+    client.delete(temp)
+    items = [(member(work_id), score) for work_id, score in scores.items()]
+    for start in range(0, len(items), chunk):
+        client.zadd(temp, dict(items[start : start + chunk]))
+    client.rename(temp, ranking.key())

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app.engagement import counters, measure
-from app.engagement.counters import MeasuredCounts, Ranking, WorkCounts
+from app.engagement import counters, measure, rankings, scoring
+from app.engagement.counters import MeasuredCounts, WorkCounts
+from app.engagement.scoring import Ranking
 from app.extensions import db
 from app.observability import shared as shared_metrics
 
@@ -170,15 +171,15 @@ def _set_rankings(
             elif ranking.metric == "likes":
                 score = float(n)
             else:
-                score = counters.hot_score(n, fact.published_at)
+                score = scoring.hot_score(n, fact.published_at)
             expected.append((ranking, work_id, score))
-    found = counters.rank_scores([(ranking, work_id) for ranking, work_id, _ in expected])
+    found = rankings.rank_scores([(ranking, work_id) for ranking, work_id, _ in expected])
     fixes, drifts = [], []
     for (ranking, work_id, score), current in zip(expected, found, strict=True):
-        if not counters.same_score(ranking, current, score):
+        if not scoring.same_score(ranking, current, score):
             fixes.append((ranking, work_id, score))
             drifts.append(Drift(work_id, f"rank:{ranking.name}", current, score))
-    counters.set_rank_scores(fixes)
+    rankings.set_rank_scores(fixes)
     return drifts
 
 
@@ -197,12 +198,12 @@ def _remove_stale_ranking_members() -> list[Drift]:
     # is then always seen as published, so it is never removed by mistake.
     members: dict[Ranking, list[int]] = {}
     leftovers = []
-    for key in counters.scan_ranking_keys():
-        ranking, is_temp = counters.parse_ranking_key(key)
+    for key in rankings.scan_ranking_keys():
+        ranking, is_temp = scoring.parse_ranking_key(key)
         if ranking is None or is_temp:
             leftovers.append(key)
             continue
-        members[ranking] = [work_id for work_id, _ in counters.ranking_entries(key)]
+        members[ranking] = [work_id for work_id, _ in rankings.ranking_entries(key)]
     counters.delete_keys(leftovers)
     facts = measure.work_facts({work_id for ids in members.values() for work_id in ids})
     stale, drifts = [], []
@@ -212,7 +213,7 @@ def _remove_stale_ranking_members() -> list[Drift]:
             if fact is None or not fact.published or ranking not in fact.rankings:
                 stale.append((ranking, work_id, None))
                 drifts.append(Drift(work_id, f"rank:{ranking.name}", None, None))
-    counters.set_rank_scores(stale)
+    rankings.set_rank_scores(stale)
     return drifts
 
 
@@ -253,15 +254,15 @@ def rebuild_counters(*, batch_size: int = 500, lock_wait: float | None = None) -
             likes = measure.like_counts(ids)
             for work_id, fact in facts.items():
                 n = likes.get(work_id, 0)
-                hot = counters.hot_score(n, fact.published_at)
+                hot = scoring.hot_score(n, fact.published_at)
                 for ranking in fact.rankings:
                     expected.setdefault(ranking, {})[work_id] = float(n) if ranking.metric == "likes" else hot
         nonce = secrets.token_hex(4)
         for ranking, scores in expected.items():
-            counters.replace_ranking(ranking, scores, nonce)
+            rankings.replace_ranking(ranking, scores, nonce)
         stale_keys = []
-        for key in counters.scan_ranking_keys():
-            ranking, _ = counters.parse_ranking_key(key)
+        for key in rankings.scan_ranking_keys():
+            ranking, _ = scoring.parse_ranking_key(key)
             if ranking is None or ranking not in expected or key != ranking.key():
                 stale_keys.append(key)
         counters.delete_keys(stale_keys)

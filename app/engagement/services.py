@@ -27,9 +27,10 @@ from flask_babel import gettext as _
 
 from app.auth.verification import ensure_may_engage
 from app.clock import format_local, in_window
-from app.engagement import counters, measure, reconcile
-from app.engagement.counters import Flight, FlightResult, Ranking, WorkCounts
+from app.engagement import counters, measure, rankings, reconcile, scoring
+from app.engagement.counters import Flight, FlightResult, WorkCounts
 from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
+from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db
 from app.models import Campaign, Like, Work, WorkStatus, utcnow
@@ -72,7 +73,7 @@ def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = 
 
 
 def work_rankings(work: Work) -> tuple[Ranking, ...]:
-    return counters.rankings_for(work.campaign_id, work.collective.industry, work.collective.province)
+    return scoring.rankings_for(work.campaign_id, work.collective.industry, work.collective.province)
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def work_published(work: Work) -> None:
 def work_unpublished(work: Work) -> None:
     """Call after a work is withdrawn, rejected or hidden: it leaves every ranking."""
     try:
-        counters.remove_from_rankings(work.id, work_rankings(work))
+        rankings.remove_from_rankings(work.id, work_rankings(work))
     except redis.RedisError:
         log.warning("work %s unpublished while Redis is away; reconcile unranks it", work.id)
 

@@ -9,7 +9,7 @@ no term at all ("%%%", "*", "'") matches nothing; an empty one is the ordinary l
 Sorts: ``relevance`` (the default with a query: a term in the title weighs 8, in the collective's
 name 4, in the summary 2, in the story 1; ties newest first), ``new``, and ``likes`` / ``hot``,
 which order the best :data:`MATCH_CAP` matches by the live Redis counts (likes are never counted
-in SQL; ``hot`` is the rankings' own score, ``counters.hot_score``).
+in SQL; ``hot`` is the rankings' own score, ``scoring.hot_score``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sqlalchemy.orm as so
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from app.engagement.counters import hot_score
+from app.engagement.scoring import hot_score
 from app.errors import ServiceError
 from app.extensions import db
 from app.field_limits import QUERY_MAX
