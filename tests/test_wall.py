@@ -190,6 +190,7 @@ def test_a_note_longer_than_255_characters_is_refused(curator, publish):
     assert wall.featured()[0].note == "原来的"
 
 
+@pytest.mark.race
 def test_curators_adding_at_the_same_time_leave_dense_positions(app, curator, publish):
     work_ids = [publish(str(n)).id for n in range(6)]
     start = threading.Barrier(len(work_ids))
