@@ -23,7 +23,6 @@ never import it.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -105,6 +104,7 @@ def claim_key(name: str) -> str:
 def run_job(name: str, target: str, every: float, time_limit: int) -> str:
     """One scheduled run of `target` (a dotted path), unless it is running or already ran in
     this interval. Returns what happened; raises what the job raised."""
+    job = import_attribute(target)  # first, so that the claim's time is the run's start
     client = redis_client.client
     lock = client.lock(lock_key(name), timeout=time_limit)
     if not lock.acquire(blocking=False):
@@ -112,12 +112,13 @@ def run_job(name: str, target: str, every: float, time_limit: int) -> str:
         return "running"
     try:
         claim_ms = max(1, int(every * CLAIM_SHARE * 1000))
-        if not client.set(claim_key(name), os.getpid(), nx=True, px=claim_ms):
+        # The claim holds when it was taken, for whoever wants to know when the job last ran.
+        if not client.set(claim_key(name), repr(time.time()), nx=True, px=claim_ms):
             log.debug("scheduled job %s skipped: it ran in this interval", name)
             return "done"
         started = time.monotonic()
         try:
-            import_attribute(target)()
+            job()
         except JobBusy:
             # A by-hand rebuild or another counters job holds the counters' lock: next time.
             log.info("scheduled job %s skipped: another counters job holds the lock", name)

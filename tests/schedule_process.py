@@ -20,7 +20,7 @@ from pathlib import Path
 from flask import current_app
 
 from app.extensions import redis_client
-from app.schedule import Periodic
+from app.schedule import Periodic, claim_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = (
@@ -95,7 +95,10 @@ def _runs_key(name: str) -> str:
 
 
 def _write_down(name: str) -> None:
-    redis_client.client.rpush(_runs_key(name), repr(time.time()))
+    # The time the run claimed its interval (app.schedule.run_job), not the time this line
+    # runs: a run paused between the two must not look like two runs closer than they were.
+    claimed = redis_client.client.get(claim_key(name))
+    redis_client.client.rpush(_runs_key(name), claimed)
 
 
 def record_often() -> None:
