@@ -75,6 +75,15 @@ def test_the_cron_enqueues_each_job_on_the_maintenance_queue_at_its_interval(app
         assert registered[job.name].args == (job.name, job.target, job.every, job.time_limit)
 
 
+def test_the_list_command_prints_each_job_with_its_interval(runner):
+    result = runner.invoke(schedule.schedule_cli, ["list"])
+    assert result.exit_code == 0, result.output
+    for job in SCHEDULE:
+        assert f"every {job.every:g} s" in next(
+            line for line in result.output.splitlines() if job.name in line
+        )
+
+
 # --- one run ---------------------------------------------------------------------------------
 
 
