@@ -1,5 +1,5 @@
 """Command-line tools: `flask users …`, `flask demo load`, `flask counters …`, `flask moderation …`,
-`flask search rebuild`."""
+`flask search rebuild`, `flask schedule …`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def init_commands(app: Flask) -> None:
     from app.engagement.cli import counters_cli
     from app.media.cli import media_cli
     from app.moderation.cli import moderation_cli
+    from app.schedule import schedule_cli
     from app.search.cli import search_cli
 
     app.cli.add_command(users_cli)
@@ -20,3 +21,4 @@ def init_commands(app: Flask) -> None:
     app.cli.add_command(media_cli)
     app.cli.add_command(moderation_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(schedule_cli)

@@ -266,8 +266,8 @@ class DemoCampaign:
         for day in range(content.HISTORY_DAYS - 1, -1, -1):
             self.day(day)
         videos = self.video_drafts()
-        # The detector runs every minute in `flask counters run`; run once now, so that the burst
-        # is on the vote-integrity page however the demo was loaded.
+        # The detector runs every minute on the schedule (app/schedule.py); run once now, so
+        # that the burst is on the vote-integrity page however the demo was loaded.
         integrity.detect()
         return LoadedDemo(credentials=self.accounts.credentials, videos=videos)
 

@@ -4,7 +4,7 @@
 - ``measure``: what SQL says the numbers are
 - ``services``: like/unlike, counts, rankings, publication and comment hooks
 - ``views``: one view per viewer per work per day; batched flush to SQL
-- ``reconcile``: recount, reconcile, rebuild, the periodic loop
+- ``reconcile``: recount, reconcile, rebuild, the scheduled repair
 - ``cli``: ``flask counters rebuild | reconcile | flush-views | run``
 - ``like_limits``: the rate limits of PUT/DELETE /api/v1/works/<id>/like (``app/api/likes.py``)
 - ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_routes`` is the
