@@ -56,12 +56,12 @@ def register_security_headers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
-    from app.engagement.comment_routes import bp as comments_bp
     from app.health import bp as health_bp
     from app.media import bp as media_bp
     from app.moderation import bp as moderation_bp
     from app.notifications import bp as notifications_bp
     from app.observability.metrics import bp as metrics_bp
+    from app.pages.comments import bp as comments_bp
     from app.search import bp as search_bp
     from app.wall import bp as wall_bp
     from app.works import bp as works_bp

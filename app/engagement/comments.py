@@ -43,9 +43,8 @@ from app.models import Comment, CommentStatus, ModerationEvent, User, Work, Work
 from app.moderation.sensitive import find_sensitive
 from app.notifications import services as notifications
 from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size
-from app.policy import in_scope, signed_in
+from app.policy import can_view_work, in_scope, signed_in
 from app.sql_locks import lock
-from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,8 @@ from app.moderation import audit
 from app.moderation.queues import ACTIONS, QUEUES
 from app.notifications import services as notifications
 from app.policy import in_scope, is_national, province_of, require_moderator
-from app.works.services import WorkFilters, apply_work_filters, get_work
+from app.works.listing import WorkFilters, apply_work_filters
+from app.works.services import get_work
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
