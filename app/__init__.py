@@ -21,6 +21,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_extensions(app)
     register_security_headers(app)
     register_blueprints(app)
+    register_subscribers(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -77,6 +78,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(search_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def register_subscribers(app: Flask) -> None:
+    """Higher capabilities listen to what lower ones announce (app/signals.py)."""
+    from app import notifications
+
+    notifications.subscribe()
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -38,6 +38,7 @@ from app.models import FeaturedSlot, Work, WorkStatus
 from app.moderation import audit
 from app.notifications import services as notifications
 from app.policy import require_national
+from app.signals import announce, wall_changed
 from app.sql_locks import lock
 from app.works.listing import WorkFilters, apply_work_filters, parse_work_filters
 
@@ -137,6 +138,7 @@ def _clean_note(note: Any) -> str:
 def _commit(actor: Any, action: str, target_type: str, target_id: int, reason: str = "") -> None:
     audit.record(actor, action, target_type, target_id, reason)
     db.session.commit()
+    announce(wall_changed)
 
 
 def _rollback_on_error(change):

@@ -30,6 +30,7 @@ from app.field_limits import BODY_MAX, SUMMARY_MAX, TITLE_MAX
 from app.images import process_upload
 from app.models import AssetRole, AssetStatus, MediaAsset, Role, Work, WorkKind, WorkStatus
 from app.policy import can_edit_work, can_view_work, signed_in
+from app.signals import announce, work_edited
 from app.sql_locks import lock
 from app.storage import delete_quietly
 from app.stored_files import media_url, store_then_commit
@@ -208,6 +209,7 @@ def update_work(
     work.title, work.summary, work.body = title, summary, body
     work.body_html = render_markdown(body, story_image_urls(work))
     db.session.commit()
+    announce(work_edited, work=work)
     return work
 
 
