@@ -25,6 +25,7 @@ from app.engagement.work_lists import work_dict
 from app.ids import ID_MAX, invalid_parameter, query_int
 from app.models import Work
 from app.moderation import services as moderation
+from app.moderation.comment_review import comment_queue
 from app.policy import require_moderator
 from app.works.listing import parse_work_filters
 
@@ -63,8 +64,6 @@ def moderation_queue():
     kind = request.args.get("kind") or "works"
     limit = query_int("limit", minimum=-ID_MAX, maximum=ID_MAX) or moderation.PAGE_SIZE
     if kind == "comments":
-        from app.moderation.comment_review import comment_queue
-
         items, next_cursor = comment_queue(current_user, cursor=request.args.get("cursor"), limit=limit)
         return {"items": items, "next_cursor": next_cursor}
     if kind != "works":
