@@ -22,6 +22,7 @@ from app.moderation import bp as moderation_bp
 from app.notifications import bp as notifications_bp
 from app.observability import init_observability
 from app.observability.metrics import bp as metrics_bp
+from app.pages import works as work_pages  # noqa: F401  (the works blueprint's public pages)
 from app.pages.comments import bp as comments_bp
 from app.search import bp as search_bp
 from app.security_headers import init_security_headers
