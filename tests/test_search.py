@@ -14,8 +14,8 @@ from app.models import Role, Work, WorkKind, WorkStatus, utcnow
 from app.moderation.services import approve_work, reject_work
 from app.search import services as search
 from app.search.models import WorkSearch
+from app.works.listing import WorkFilters
 from app.works.markdown import render_markdown
-from app.works.services import WorkFilters
 from tests.contract import assert_matches_schema
 from tests.works_helpers import make_campaign
 
@@ -339,9 +339,9 @@ def test_a_cursor_of_another_sort_is_refused(metro, publish, client):
 
 
 def _encoded(cursor):
-    from app.api.helpers import encode_cursor
+    from app.paging import encode_position
 
-    return encode_cursor(cursor)
+    return encode_position(cursor)
 
 
 # --------------------------------------------------------------------------------------------

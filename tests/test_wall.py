@@ -13,7 +13,7 @@ from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFa
 from app.extensions import db
 from app.models import FeaturedSlot, ModerationEvent, Role, User, WorkStatus
 from app.wall import services as wall
-from app.works.services import WorkFilters
+from app.works.listing import WorkFilters
 from tests.contract import assert_matches_schema
 from tests.works_helpers import make_work, page_csrf_token, sign_in
 

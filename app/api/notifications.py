@@ -14,15 +14,16 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.docs import answers
-from app.api.helpers import decode_cursor, encode_cursor, login_required_api
+from app.api.helpers import login_required_api
 from app.api.parsing import body
 from app.api.schemas import NotificationListQuery, NotificationPage, NotificationsRead, ReadNotificationsBody
 from app.errors import ServiceError
 from app.notifications import services as notifications
+from app.paging import decode_position, encode_position
 
 
 def _before(cursor: str | None) -> int | None:
-    value = decode_cursor(cursor)
+    value = decode_position(cursor)
     if value is None:
         return None
     before = value.get("before")
@@ -42,7 +43,7 @@ def list_notifications():
     )
     return {
         "items": [notifications.notification_to_dict(item) for item in page.items],
-        "next_cursor": encode_cursor({"before": page.next_before}) if page.next_before else None,
+        "next_cursor": encode_position({"before": page.next_before}) if page.next_before else None,
         "unread": notifications.unread_count(current_user),
     }
 

@@ -7,9 +7,11 @@
 - ``reconcile``: recount, reconcile, rebuild, the scheduled repair
 - ``cli``: ``flask counters rebuild | reconcile | flush-views | run``
 - ``like_limits``: the rate limits of PUT/DELETE /api/v1/works/<id>/like (``app/api/likes.py``)
-- ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_routes`` is the
-  work page's comment section and its no-JS form routes; ``comment_limits`` their rate limits
+- ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_limits`` the
+  rate limits of posting them
+- ``work_lists``: works in the rankings' order, and works with their counts (lists, the API's
+  work dictionaries)
 
-Pages and API routes call ``services`` and ``comments``; ``comment_routes.bp`` ("comments") holds
-the comment form routes.
+Pages (app/pages/: the work page, its comment section and no-JS comment forms) and API routes
+call ``services``, ``comments`` and ``work_lists``.
 """

@@ -23,14 +23,14 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 
 from app.auth.verification import ensure_may_engage
+from app.catalog.campaigns import ensure_voting_open
 from app.engagement import counters, measure, reconcile
 from app.engagement.counters import Flight, FlightResult, RankCursor, Ranking, WorkCounts
 from app.errors import ServiceError
 from app.extensions import db
-from app.models import Campaign, Like, Work, WorkStatus, utcnow
+from app.models import Like, Work, WorkStatus, utcnow
 from app.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -44,30 +44,6 @@ SCAN_BATCH_MAX = 200
 
 def _unavailable() -> ServiceError:
     return ServiceError(_("点赞服务暂时繁忙，请稍后再试。"), code="counters_unavailable", status=503)
-
-
-def _local(value: datetime) -> str:
-    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M")
-
-
-def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    return campaign.voting_opens <= now < campaign.voting_closes
-
-
-def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
-    """Refuse (409 ``voting_closed``) outside the campaign's voting window, naming the window in
-    Beijing time. The one check and the one message for everything the window gates."""
-    if not voting_is_open(campaign, now):
-        raise ServiceError(
-            _(
-                "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
-                opens=_local(campaign.voting_opens),
-                closes=_local(campaign.voting_closes),
-            ),
-            code="voting_closed",
-            status=409,
-        )
 
 
 def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = None) -> None:

@@ -38,7 +38,8 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import gettext as _
 
-from app.catalog import status_label
+from app.catalog.campaigns import ensure_submission_open
+from app.catalog.lists import status_label
 from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.ids import SQL_INT_MAX, parse_int
@@ -56,9 +57,10 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
+from app.policy import can_edit_work, can_view_work
 from app.sql_locks import lock
 from app.storage import MAX_PART_NUMBER, MultipartError, delete_quietly, get_storage
-from app.works.services import can_edit_work, can_view_work, ensure_submission_open, get_work
+from app.works.services import get_work
 
 log = logging.getLogger(__name__)
 

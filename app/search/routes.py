@@ -5,30 +5,30 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from app.api.helpers import decode_cursor, encode_cursor
+from app.engagement.work_lists import engagement_counts, liked_work_ids
+from app.paging import decode_position, encode_position
 from app.search import bp
 from app.search import services as search
 from app.search.limits import search_limit
-from app.works import services as works
 
 
 @bp.get("/search")
 @search_limit
 def results():
     query, filters, sort = search.parse_search_args(request.args)
-    page = search.search_works(query, filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
+    page = search.search_works(query, filters, sort=sort, after=decode_position(request.args.get("cursor")))
     more_url = None
     if page.after is not None:
         args = {k: v for k, v in request.args.items() if k != "cursor" and v}
-        more_url = url_for("search.results", **args, cursor=encode_cursor(page.after))
+        more_url = url_for("search.results", **args, cursor=encode_position(page.after))
     ids = [work.id for work in page.works]
     return render_template(
         "search/results.html",
         query=query,
         has_terms=bool(page.terms) or not query,
         page=page,
-        counts=works.engagement_counts(ids),
-        liked=works.liked_work_ids(current_user, ids),
+        counts=engagement_counts(ids),
+        liked=liked_work_ids(current_user, ids),
         filters=filters,
         sort=sort,
         more_url=more_url,
