@@ -4,8 +4,9 @@ Keys are named here so that no two modules can invent colliding names, so that e
 the configurable prefix (``P = app.config["REDIS_KEY_PREFIX"]``: deployments and test runs share a
 Redis), and so that their hash tags (Redis Cluster) are decided together. The modules that use
 them own their meaning: the counters (``app.engagement.counters``), the views buffer
-(``app.engagement.views``), transcode progress (``app.media.progress``) and the metrics of
-unscraped processes (``app.observability.shared``). Libraries name their own keys: RQ under its
+(``app.engagement.views``), transcode progress (``app.media.progress``), the periodic jobs'
+locks and claims (``app.schedule``) and the metrics of unscraped processes
+(``app.observability.shared``). Libraries name their own keys: RQ under its
 fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (config.py)::
 
     P{w:<id>}:n                hash   likes, comments, views of one work
@@ -21,6 +22,8 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
                                       i:<industry> | p:<province>
     P{r:<...>}:tmp:<nonce>     zset   a ranking being rebuilt, RENAMEd over the live one
     Pmedia:progress:<work id>  string transcode progress 0..1 (a display value with a TTL)
+    P{schedule}:lock:<job>     string redis-py lock: one run of a periodic job at a time
+    P{schedule}:claim:<job>    string the job ran in this interval (time of the run; expires)
     P{metrics}:transcode:seconds   hash  b<i>: transcodes in bucket i, sum, count
     P{metrics}:transcode:failures  hash  <reason>: failed attempts
     P{metrics}:reconcile           hash  runs, last_run, last_drift, drift:<counter>
@@ -29,7 +32,8 @@ Hash tags. Every per-work counter key is tagged ``{w:<id>}``, so the Lua scripts
 write a work's counters, fence, pending views and viewer sets touch one slot. Every ranking has
 its own tag, so rankings spread over the cluster and a rebuilt ranking (tagged like the live one)
 can replace it with an atomic RENAME. The metrics share ``{metrics}`` so they are read in one
-round trip. Progress keys are single-key operations and need no tag.
+round trip. Progress keys are single-key operations and need no tag; the schedule's share
+``{schedule}``.
 """
 
 from __future__ import annotations
@@ -172,6 +176,18 @@ def _is_hex(text: str) -> bool:
 
 def progress_key(work_id: int) -> str:
     return f"{prefix()}media:progress:{work_id}"
+
+
+# --------------------------------------------------------------------------------------------
+# The periodic jobs (app.schedule).
+
+
+def schedule_lock_key(job: str) -> str:
+    return f"{prefix()}{{schedule}}:lock:{job}"
+
+
+def schedule_claim_key(job: str) -> str:
+    return f"{prefix()}{{schedule}}:claim:{job}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import get_locale
 
 from app import field_limits
-from app.catalog import (
+from app.catalog.lists import (
     INDUSTRIES,
     PROVINCES,
     industry_label,

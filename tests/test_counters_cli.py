@@ -1,13 +1,11 @@
-"""Rebuild, reconcile, the repair queue, the periodic loop and their commands."""
+"""Rebuild, reconcile, the repair queue, their scheduled jobs and their commands."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 import sqlalchemy as sa
 
-from app import redis_keys
+from app import redis_keys, schedule
 from app.engagement import counters, reconcile, scoring, services
 from app.engagement.cli import counters_cli
 from app.engagement.scoring import Ranking
@@ -183,40 +181,42 @@ def test_the_repair_queue_recounts_the_works_it_holds(works):
     _assert_exact(works[2])
 
 
-# --- periodic loop ---------------------------------------------------------------------------
+# --- the scheduled jobs (app/schedule.py) -----------------------------------------------------
 
 
 def _reloaded(works) -> list[Work]:
-    # The loop ends each tick with db.session.remove(), which detaches the test's objects.
+    # Flushing views writes through SQL: the test's objects are read again.
+    db.session.expire_all()
     return [db.session.get(Work, work_id) for work_id in works]
 
 
-def test_one_periodic_tick_flushes_views_repairs_and_reconciles(works):
+def test_the_scheduled_jobs_flush_views_and_repair_drift(works):
     ids = [w.id for w in works]
     record_view(works[0], "u1")
     redis_client.client.hset(redis_keys.counts_key(ids[1]), "likes", 77)
-    reconcile.run_periodic(0, ticks=1)
+    schedule.flush_views_now()
+    reconcile.repair_counters()
     reloaded = _reloaded(ids)
     assert reloaded[0].view_count == 1
     _assert_exact(reloaded[1])
 
 
-def test_a_periodic_tick_reconciles_at_once_when_redis_lost_its_data(works):
+def test_the_scheduled_repair_reconciles_at_once_when_redis_lost_its_data(works):
     ids = [w.id for w in works]
-    reconcile.run_periodic(0, ticks=1)
+    reconcile.repair_counters()
     flush_test_keys()
-    reconcile.run_periodic(0, reconcile_every=1000, stop=threading.Event(), ticks=1)
+    reconcile.repair_counters()
     for work in _reloaded(ids):
         _assert_exact(work)
 
 
-def test_a_periodic_tick_leaves_the_full_reconcile_to_its_schedule_while_redis_is_intact(works):
+def test_the_scheduled_repair_leaves_the_full_reconcile_to_its_schedule_while_redis_is_intact(works):
     ids = [w.id for w in works]
     reconcile.reconcile_counters()
     redis_client.client.zadd(Ranking.of().key(), {redis_keys.member(ids[0]): 1000})
-    reconcile.run_periodic(0, reconcile_every=1000, ticks=2)
+    reconcile.repair_counters()
     assert zscore(Ranking.of(), ids[0]) == 1000
-    reconcile.run_periodic(0, reconcile_every=1, ticks=2)
+    schedule.reconcile_counters_now()
     assert zscore(Ranking.of(), ids[0]) == 3
 
 

@@ -27,6 +27,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from app import create_app, redis_keys
+from app.catalog.campaigns import create_campaign
 from app.clock import clock_at, utcnow
 from app.demo import content
 from app.demo.videos import CLIP_JOB, clip_job_id
@@ -390,7 +391,7 @@ def test_likes_written_in_the_past_keep_their_time_and_count_now(app, make_user,
     from app.works import services as svc
 
     now = utcnow()
-    campaign = svc.create_campaign(
+    campaign = create_campaign(
         "活动",
         submission_opens=now - timedelta(days=10),
         submission_closes=now + timedelta(days=10),

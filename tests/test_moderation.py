@@ -12,7 +12,7 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, redis_client
 from app.models import ModerationEvent, Role, WorkStatus
 from app.moderation import services as moderation
-from app.works.services import WorkFilters
+from app.works.listing import WorkFilters
 from tests.works_helpers import make_work, page_csrf_token, sign_in
 
 

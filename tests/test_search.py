@@ -15,8 +15,8 @@ from app.moderation.services import approve_work, reject_work
 from app.paging import encode_cursor
 from app.search import services as search
 from app.search.models import WorkSearch
+from app.works.listing import WorkFilters
 from app.works.markdown import render_markdown
-from app.works.services import WorkFilters
 from tests.contract import assert_matches_schema
 from tests.works_helpers import make_campaign
 

@@ -8,12 +8,14 @@
 - ``measure``: what SQL says the numbers are
 - ``services``: like/unlike, counts, rankings, publication and comment hooks
 - ``views``: one view per viewer per work per day, buffered in Redis; batched flush to SQL
-- ``reconcile``: recount, reconcile, rebuild, the periodic loop
-- ``cli``: ``flask counters rebuild | reconcile | flush-views | run``
+- ``reconcile``: recount, reconcile, rebuild, the scheduled repair (app/schedule.py runs it)
+- ``cli``: ``flask counters rebuild | reconcile | flush-views``
 - ``like_limits``: the rate limits of PUT/DELETE /api/v1/works/<id>/like (``app/api/likes.py``)
-- ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_routes`` is the
-  work page's comment section and its no-JS form routes; ``comment_limits`` their rate limits
+- ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_limits`` the
+  rate limits of posting them
+- ``work_lists``: works in the rankings' order, and works with their counts (lists, the API's
+  work dictionaries)
 
-Pages and API routes call ``services`` and ``comments``; ``comment_routes.bp`` ("comments") holds
-the comment form routes.
+Pages (app/pages/: the work page, its comment section and no-JS comment forms) and API routes
+call ``services``, ``comments`` and ``work_lists``.
 """

@@ -7,19 +7,18 @@ cannot be made valid (a write stayed in flight, or Redis lost the fence) only fi
 missing and queues the work for the next repair: it never overwrites a good number with a
 doubtful one.
 
-``reconcile_counters`` (periodic) recounts every published work and removes works that no longer
-belong in a ranking. ``rebuild_counters`` (after a Redis loss, or on demand) rebuilds every
-ranking from SQL under temporary keys swapped in with RENAME, then recounts every work, which
-also settles the likes that landed while the rankings were being built.
+``reconcile_counters`` (scheduled in app.schedule) recounts every published work and removes
+works that no longer belong in a ranking. ``rebuild_counters`` (after a Redis loss, or on
+demand) rebuilds every ranking from SQL under temporary keys swapped in with RENAME, then
+recounts every work, which also settles the likes that landed while the rankings were being built.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis
@@ -27,7 +26,6 @@ import redis
 from app.engagement import counters, measure, rankings, scoring
 from app.engagement.counters import MeasuredCounts, WorkCounts
 from app.engagement.scoring import Ranking
-from app.extensions import db
 from app.observability import shared as shared_metrics
 
 log = logging.getLogger(__name__)
@@ -289,39 +287,14 @@ def rebuild_counters(*, batch_size: int = 500, lock_wait: float | None = None) -
     )
 
 
-def run_periodic(
-    interval: float = 60.0,
-    *,
-    reconcile_every: int = 10,
-    stop: threading.Event | None = None,
-    ticks: int | None = None,
-    jobs: Sequence[tuple[str, Callable[[], object]]] = (),
-) -> None:
-    """The counters' housekeeping loop, run inside an app context by one or more processes.
-
-    Every ``interval`` seconds: flush buffered views to SQL and recount the works queued for
-    repair. A full reconcile every ``reconcile_every`` ticks, and on any tick that finds Redis
-    lost its data (restarted empty, flushed; this includes the first start). Jobs take the
-    Redis job lock, so running the loop in several
-    processes is safe (a busy tick is skipped). ``jobs`` run every tick too. ``stop`` ends the
-    loop; ``ticks`` bounds it.
-    """
-    from app.engagement.views import flush_views
-
-    stop = stop or threading.Event()
-    tick = 0
-    while not stop.is_set():
-        _run_quietly("flush views", lambda: flush_views(lock_wait=0))
-        _run_quietly("repair", repair_dirty)
-        for name, job in jobs:  # other capabilities' minute jobs (the vote-integrity detector)
-            _run_quietly(name, job)
-        if _lost_data() or (tick and tick % max(reconcile_every, 1) == 0):
-            _run_quietly("reconcile", lambda: reconcile_counters(lock_wait=0))
-        db.session.remove()  # a long-lived loop must not keep one transaction and identity map
-        tick += 1
-        if ticks is not None and tick >= ticks:
-            return
-        stop.wait(interval)
+def repair_counters() -> list[Drift]:
+    """The scheduled repair (app.schedule, every minute): recount the works the live paths
+    queued, or reconcile everything when Redis lost its data (restarted empty, flushed; this
+    includes the first start), since works nobody touches would stay missing from rankings
+    until the next full reconcile. Raises ``counters.JobBusy`` like the reconcile."""
+    if _lost_data():
+        return reconcile_counters(lock_wait=0)
+    return repair_dirty()
 
 
 def _lost_data() -> bool:
@@ -329,13 +302,3 @@ def _lost_data() -> bool:
         return counters.lost_data()
     except redis.RedisError:
         return False
-
-
-def _run_quietly(what: str, job: Callable[[], object]) -> None:
-    try:
-        job()
-    except counters.JobBusy:
-        log.info("counters: %s skipped, another job holds the lock", what)
-    except Exception:  # one failed tick (Redis or SQL away) must not end the loop
-        log.exception("counters: %s failed", what)
-        db.session.rollback()

@@ -26,14 +26,14 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.auth.verification import ensure_may_engage
-from app.clock import format_local, in_window
+from app.catalog.campaigns import ensure_voting_open
 from app.engagement import counters, measure, rankings, reconcile, scoring
 from app.engagement.counters import Flight, FlightResult, WorkCounts
 from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
 from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db
-from app.models import Campaign, Like, Work, WorkStatus, utcnow
+from app.models import Like, Work, WorkStatus, utcnow
 from app.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -41,25 +41,6 @@ log = logging.getLogger(__name__)
 
 def _unavailable() -> ServiceError:
     return ServiceError(_("点赞服务暂时繁忙，请稍后再试。"), code="counters_unavailable", status=503)
-
-
-def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
-    return in_window(campaign.voting_opens, campaign.voting_closes, now)
-
-
-def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
-    """Refuse (409 ``voting_closed``) outside the campaign's voting window, naming the window in
-    Beijing time. The one check and the one message for everything the window gates."""
-    if not voting_is_open(campaign, now):
-        raise ServiceError(
-            _(
-                "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
-                opens=format_local(campaign.voting_opens),
-                closes=format_local(campaign.voting_closes),
-            ),
-            code="voting_closed",
-            status=409,
-        )
 
 
 def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = None) -> None:

@@ -1,8 +1,9 @@
 """Metrics recorded by processes that nobody scrapes, kept in Redis for `/metrics` to read.
 
 Transcodes run in media workers (forked work horses, on any number of hosts) and reconcile runs
-in `flask counters run`; neither serves HTTP. They add to a few Redis hashes instead, and every
-web process exposes the same cluster-wide totals at scrape time (docs/observability.md).
+in the scheduled jobs' worker (`flask schedule worker`); neither serves HTTP. They add to a few
+Redis hashes instead, and every web process exposes the same cluster-wide totals at scrape time
+(docs/observability.md).
 
 Keys (named in app/redis_keys.py with every other key; one hash tag, so they share a slot)::
 

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from app.engagement.scoring import hot_score
+from app.engagement.work_lists import engagement_counts, list_published_works
 from app.errors import ServiceError
 from app.extensions import db
 from app.field_limits import QUERY_MAX
@@ -34,8 +35,7 @@ from app.models import Work, WorkStatus
 from app.paging import invalid_cursor
 from app.search import postgresql, sqlite
 from app.search.models import WorkSearch
-from app.works import services as works
-from app.works.services import WorkFilters
+from app.works.listing import PAGE_SIZE, PAGE_SIZE_MAX, WorkFilters, apply_work_filters, parse_work_filters
 
 MAX_TERMS = 8
 MATCH_CAP = 1000
@@ -89,7 +89,7 @@ def parse_search_args(args: Mapping[str, Any]) -> tuple[str, WorkFilters, str]:
     sort = args.get("sort") or ("relevance" if query else "new")
     if sort not in SORTS:
         raise _invalid_sort(sort)
-    filters, _sort = works.parse_work_filters({k: v for k, v in args.items() if k != "sort"})
+    filters, _sort = parse_work_filters({k: v for k, v in args.items() if k != "sort"})
     return query, filters, sort
 
 
@@ -112,14 +112,14 @@ def search_works(
     *,
     sort: str | None = None,
     after: Mapping[str, Any] | None = None,
-    limit: int = works.PAGE_SIZE,
+    limit: int = PAGE_SIZE,
 ) -> SearchPage:
     """One page of published works matching ``query`` and ``filters``, and the position after it
-    (None on the last page). An empty query is :func:`app.works.services.list_published_works`."""
+    (None on the last page). An empty query is :func:`app.engagement.work_lists.list_published_works`."""
     filters = filters or WorkFilters()
-    limit = max(1, min(limit, works.PAGE_SIZE_MAX))
+    limit = max(1, min(limit, PAGE_SIZE_MAX))
     if not query:
-        listed, position = works.list_published_works(
+        listed, position = list_published_works(
             filters, sort="new" if sort in (None, "relevance") else sort, after=after, limit=limit
         )
         return SearchPage(listed, position)
@@ -148,7 +148,7 @@ def search_works(
         .where(Work.status == WorkStatus.PUBLISHED, Work.published_at.is_not(None))
         .where(*backend.matches(table, found, like))
     )
-    matched = works.apply_work_filters(matched, filters)
+    matched = apply_work_filters(matched, filters)
     if sort in ("likes", "hot"):
         ids, position = _by_counts(matched, score, sort, after, limit)
     else:
@@ -202,7 +202,7 @@ def _by_counts(
     rows = db.session.execute(
         matched.order_by(score.element.desc(), Work.published_at.desc(), Work.id.desc()).limit(MATCH_CAP)
     ).all()
-    counts = works.engagement_counts(row.id for row in rows)
+    counts = engagement_counts(row.id for row in rows)
 
     def key(row) -> tuple[float, int]:
         likes = counts[row.id].likes if row.id in counts else 0
