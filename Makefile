@@ -14,7 +14,7 @@ export FLASK_APP := wsgi
 help:
 	@echo "make run        serve the site and the media worker at http://HOST:PORT/ (127.0.0.1:5000)"
 	@echo "make test       the whole test suite, in parallel (PYTEST_ARGS='-k ...' to narrow it, TEST_WORKERS=n)"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make lint       ruff check + ruff format --check + lint-imports (the layers, pyproject.toml)"
 	@echo "make fmt        ruff format + ruff check --fix"
 	@echo "make migrate    flask db upgrade"
 	@echo "make migration  flask db migrate -m \"\$$m\" (a new migration from the models)"
@@ -34,6 +34,7 @@ test:
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 fmt: bootstrap
 	$(BIN)/ruff format .
@@ -52,7 +53,7 @@ bench: bootstrap
 	for bench in "$${benches[@]}"; do echo "==> $$bench"; $(BIN)/python "$$bench" || exit $$?; done
 
 clean:
-	rm -rf .pytest_cache .ruff_cache test-results
+	rm -rf .pytest_cache .ruff_cache .import_linter_cache test-results
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -47,6 +47,9 @@ class Config:
     # or test runs can share one server.
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "wmcwm:")
     MEDIA_QUEUE = os.environ.get("MEDIA_QUEUE", "media")
+    # The periodic jobs' queue (app/schedule.py): `flask schedule cron` feeds it, `flask
+    # schedule worker` runs it.
+    MAINTENANCE_QUEUE = os.environ.get("MAINTENANCE_QUEUE", "maintenance")
 
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(INSTANCE_DIR / "media"))
@@ -230,6 +233,7 @@ class TestingConfig(Config):
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"
     # RQ's keys are global to the Redis server: a test app never feeds a real worker's "media".
     MEDIA_QUEUE = os.environ.get("MEDIA_QUEUE", f"media-test-{secrets.token_hex(4)}")
+    MAINTENANCE_QUEUE = os.environ.get("MAINTENANCE_QUEUE", f"maintenance-test-{secrets.token_hex(4)}")
     SESSION_COOKIE_SECURE = False
     REQUIRE_VERIFIED_EMAIL = False
     TRUSTED_HOSTS = None

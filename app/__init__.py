@@ -5,7 +5,30 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import notifications
+from app.api import bp as api_bp
+from app.auth import bp as auth_bp
+from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
+from app.commands import init_commands
+from app.errors import init_errorhandlers
+from app.extensions import init_extensions
+from app.health import bp as health_bp
+from app.ids import refuse_impossible_ids
+from app.mail import init_mail
+from app.media import bp as media_bp
+from app.moderation import bp as moderation_bp
+from app.notifications import bp as notifications_bp
+from app.observability import init_observability
+from app.observability.metrics import bp as metrics_bp
+from app.pages import works as work_pages  # noqa: F401  (the works blueprint's public pages)
+from app.pages.comments import bp as comments_bp
+from app.search import bp as search_bp
+from app.security_headers import init_security_headers
+from app.templating import init_templating
+from app.wall import bp as wall_bp
+from app.works import bp as works_bp
 from config import CONFIGS
 
 
@@ -21,6 +44,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_extensions(app)
     register_security_headers(app)
     register_blueprints(app)
+    register_subscribers(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -32,40 +56,20 @@ def trust_proxies(app: Flask) -> None:
     """Take the client's address and scheme from the PROXY_HOPS reverse proxies in front of us."""
     hops = app.config["PROXY_HOPS"]
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:
-    from app.extensions import init_extensions
-
     init_extensions(app)
-    from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
-    from app.mail import init_mail
 
     init_mail(app)
 
 
 def register_security_headers(app: Flask) -> None:
-    from app.security_headers import init_security_headers
-
     init_security_headers(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
-    from app.engagement.comment_routes import bp as comments_bp
-    from app.health import bp as health_bp
-    from app.media import bp as media_bp
-    from app.moderation import bp as moderation_bp
-    from app.notifications import bp as notifications_bp
-    from app.observability.metrics import bp as metrics_bp
-    from app.search import bp as search_bp
-    from app.wall import bp as wall_bp
-    from app.works import bp as works_bp
-
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(media_bp)
@@ -79,25 +83,26 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 
-def register_errorhandlers(app: Flask) -> None:
-    from app.errors import init_errorhandlers
+def register_subscribers(app: Flask) -> None:
+    """Higher capabilities listen to what lower ones announce (app/signals.py)."""
 
+    notifications.subscribe()
+
+
+def register_errorhandlers(app: Flask) -> None:
     init_errorhandlers(app)
+    # An id in a URL that no row can have is simply not found, on every page and API path
+    # (blueprints included: app-level preprocessors run for them too), before a query fails on it.
+    app.url_value_preprocessor(refuse_impossible_ids)
 
 
 def register_commands(app: Flask) -> None:
-    from app.commands import init_commands
-
     init_commands(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app.templating import init_templating
-
     init_templating(app)
 
 
 def configure_logging(app: Flask) -> None:
-    from app.observability import init_observability
-
     init_observability(app)

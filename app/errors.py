@@ -17,6 +17,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import limiter, login_manager
+
 log = logging.getLogger(__name__)
 
 NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # SQLSTATE
@@ -94,7 +96,6 @@ def error_response(status: int, code: str, message: str, **extra):
 def _seconds_until_reset(exc) -> int:
     """Seconds until the breached limit's window resets (Flask-Limiter's X-RateLimit headers,
     which would say it, are off: see config.py); its whole window if the store cannot tell."""
-    from app.extensions import limiter
 
     try:
         breached = limiter.current_limit
@@ -118,12 +119,6 @@ def _database_unavailable(exc: sa.exc.DBAPIError) -> bool:
 
 
 def init_errorhandlers(app: Flask) -> None:
-    from app.ids import refuse_impossible_ids
-
-    # An id in a URL that no row can have is simply not found, on every page and API path
-    # (blueprints included: app-level preprocessors run for them too), before a query fails on it.
-    app.url_value_preprocessor(refuse_impossible_ids)
-
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError):
         extra = {"fields": exc.fields} if isinstance(exc, ValidationFailed) and exc.fields else {}
@@ -163,7 +158,6 @@ def init_errorhandlers(app: Flask) -> None:
         if _database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
             code, message = _http_messages()[503]
-            from app.extensions import login_manager
 
             # The page must not look the signed-in account up again: that is what just failed.
             g._login_user = login_manager.anonymous_user()

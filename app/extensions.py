@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
 from app.clients import client_ip
+from app.storage import init_storage
 
 # Named constraints make migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -37,7 +38,6 @@ LANGUAGE_COOKIE = "lang"
 def _locale() -> str:
     """The footer's switch (``?lang=``, then remembered in a cookie), else the browser's
     preferred language among ours, else Simplified Chinese."""
-    from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
     # Services also run without a request (CLI, worker): they speak the default language.
@@ -51,7 +51,6 @@ def _locale() -> str:
 
 def remember_language(response):
     """After ``?lang=xx`` the choice sticks for the following pages, for a year."""
-    from flask import current_app
 
     chosen = request.args.get("lang")
     if chosen in current_app.config["LANGUAGES"] and request.cookies.get(LANGUAGE_COOKIE) != chosen:
@@ -68,7 +67,6 @@ def remember_language(response):
 
 def account_or_ip_key() -> str:
     """Per account when signed in, else per IP: an office NAT shares one IP."""
-    from flask_login import current_user
 
     if current_user and current_user.is_authenticated:
         return f"user:{current_user.id}"
@@ -121,7 +119,5 @@ def init_extensions(app: Flask) -> None:
     app.after_request(remember_language)
     limiter.init_app(app)
     redis_client.init_app(app)
-
-    from app.storage import init_storage
 
     init_storage(app)

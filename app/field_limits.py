@@ -13,7 +13,7 @@ TITLE_MAX = 120
 SUMMARY_MAX = 500
 BODY_MAX = 20_000  # a story's Markdown
 
-# Collectives.
+# Collectives (app/catalog/collectives.py).
 PROMISE_MAX = 1000
 CHANNEL_MAX = 255
 

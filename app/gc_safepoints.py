@@ -48,7 +48,7 @@ class CollectAfterResponse:
 
     The automatic collector is turned off when the first request arrives, not at import:
     ``flask`` commands import wsgi.py too (FLASK_APP=wsgi), and a command that serves no request
-    (``flask counters run`` loops for days) must keep the interpreter's own collector. Objects
+    (``flask schedule worker`` runs for days) must keep the interpreter's own collector. Objects
     alive by then (the app, its modules) are frozen out of the generations, so a full
     collection walks only what requests created.
     """

@@ -8,10 +8,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -19,32 +16,8 @@ from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.clock import utcnow
 from app.extensions import db
-
-# How far ``utcnow`` is from the real clock in this thread or task: always zero, except inside
-# ``clock_at`` (the demo replaying a campaign's past days through the real services).
-_clock_offset: ContextVar[timedelta] = ContextVar("clock_offset", default=timedelta(0))
-
-
-def utcnow() -> datetime:
-    """Now, in UTC: the one clock every timestamp the app writes is read from."""
-    return datetime.now(UTC) + _clock_offset.get()
-
-
-@contextmanager
-def clock_at(moment: datetime) -> Iterator[None]:
-    """Inside the block, in this thread or task only, ``utcnow()`` runs on from ``moment``.
-
-    For writing the past through the real services (``flask demo load`` replays two weeks of a
-    campaign), so that each row and each counter says when its event happened and everything
-    derived from time (publication order, hot scores, the day a view counts for) agrees with
-    what a reconcile recomputes later. Requests never run inside it.
-    """
-    token = _clock_offset.set(moment - datetime.now(UTC))
-    try:
-        yield
-    finally:
-        _clock_offset.reset(token)
 
 
 class UTCDateTime(sa.TypeDecorator):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import get_locale
 
 from app import field_limits
-from app.catalog import (
+from app.catalog.lists import (
     INDUSTRIES,
     PROVINCES,
     industry_label,
@@ -18,16 +15,11 @@ from app.catalog import (
     province_label,
     status_label,
 )
-
-
-def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).strftime(fmt)
+from app.clock import format_local
 
 
 def init_templating(app: Flask) -> None:
-    app.jinja_env.filters["local_time"] = _local_time
+    app.jinja_env.filters["local_time"] = format_local
     app.jinja_env.globals.update(
         get_locale=get_locale,
         INDUSTRIES=INDUSTRIES,

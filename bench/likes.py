@@ -286,8 +286,9 @@ def check_exact(ours: list[int], naive: list[int]) -> dict[str, object]:
     """Every liked work has exactly ACCOUNTS likes in SQL, in Redis and in its likes ranking."""
     import sqlalchemy as sa
 
+    from app import redis_keys
     from app.engagement import counters
-    from app.engagement.counters import Ranking
+    from app.engagement.scoring import Ranking
     from app.extensions import db, redis_client
     from app.models import Like
 
@@ -302,7 +303,7 @@ def check_exact(ours: list[int], naive: list[int]) -> dict[str, object]:
         work_id: counts.likes if counts else None for work_id, counts in counters.read_counts(ours).items()
     }
     ranked = {
-        work_id: redis_client.client.zscore(Ranking.of("likes").key(), counters.member(work_id))
+        work_id: redis_client.client.zscore(Ranking.of("likes").key(), redis_keys.member(work_id))
         for work_id in ours
     }
     naive_counter = dict(db.session.execute(sa.text("SELECT id, likes FROM bench_naive_work")).tuples().all())

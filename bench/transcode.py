@@ -31,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from media_worker import hls, ladder  # noqa: E402
+from media_worker import probe as pr  # noqa: E402
 from media_worker import transcode as tc  # noqa: E402
 
 FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
@@ -76,20 +78,20 @@ def measure(run: Callable[[Path], None], out: Path, repeat: int) -> tuple[float,
 
 def _ladder_args(seconds: float) -> tuple[float, int]:
     """Poster time and GOP as the pipeline picks them for a 30 fps source."""
-    return tc.poster_time(seconds), 30 * tc.SEGMENT_SECONDS
+    return ladder.poster_time(seconds), 30 * hls.SEGMENT_SECONDS
 
 
 def _x264(preset: str, gop: int) -> list[str]:
     return [
         "-c:v", "libx264", "-preset", preset, "-crf", str(tc.DEFAULT_CRF), "-profile:v", "high",
         "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-        "-force_key_frames", f"expr:gte(t,n_forced*{tc.SEGMENT_SECONDS})",
+        "-force_key_frames", f"expr:gte(t,n_forced*{hls.SEGMENT_SECONDS})",
     ]  # fmt: skip
 
 
 def _hls(name: str) -> str:
     return (
-        f"f=hls:hls_time={tc.SEGMENT_SECONDS}:hls_playlist_type=vod:hls_flags=independent_segments"
+        f"f=hls:hls_time={hls.SEGMENT_SECONDS}:hls_playlist_type=vod:hls_flags=independent_segments"
         f":hls_segment_type=mpegts:hls_segment_filename=hls/{name}/seg_%05d.ts]hls/{name}/index.m3u8"
     )
 
@@ -178,7 +180,7 @@ def main() -> None:
         if not source.exists():
             print(f"making a {args.seconds} s {args.size} 30 fps clip with audio …", flush=True)
             make_source(source, args.seconds, args.size)
-        probed = tc.probe(source)
+        probed = pr.probe(source)
         seconds = probed.duration
 
         def ours(out: Path) -> None:

@@ -5,9 +5,9 @@ what they work on, so enqueueing twice runs once. Every job runs inside the work
 context, so it can use the models and the storage backend.
 
 `transcode_asset(asset_id)` turns an uploaded source (app.media.uploads) into the rendition
-ladder: ffprobe validation and one ffmpeg pass (`media_worker/transcode.py`), outputs stored
-under `output_prefix` (`works/<work_id>/v<asset_id>-<digest>/`), asset rows written, the work
-moved to `pending_review`.
+ladder: ffprobe validation (`media_worker/probe.py`) and one ffmpeg pass
+(`media_worker/transcode.py`), outputs stored under `output_prefix`
+(`works/<work_id>/v<asset_id>-<digest>/`), asset rows written, the work moved to `pending_review`.
 
 `upload_demo_clip(work_id, spec, then)` is the demo's (``flask demo load``): it makes a film's or
 video's source clip with ffmpeg (`media_worker/demo_clips.py`) and uploads it through the same
@@ -44,7 +44,9 @@ from app.observability import shared as shared_metrics
 from app.queue import enqueue_after
 from app.storage import get_storage
 from media_worker.demo_clips import ClipSpec, make_clip
-from media_worker.transcode import InvalidMedia, TranscodeTimeout, probe, transcode
+from media_worker.errors import InvalidMedia, TranscodeTimeout
+from media_worker.probe import probe
+from media_worker.transcode import transcode
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,13 @@ import logging
 import os
 import re
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 from flask import Flask
 from rq import Queue, Worker
-from rq.exceptions import StopRequested
 from rq.job import Job
 
 from app import create_app
@@ -68,20 +70,37 @@ def redis_display(url: str) -> str:
 
 
 def recover(app: Flask) -> None:
-    """At start-up: clean up after jobs whose worker died, and enqueue works stuck in processing."""
-    remove_orphaned_temp_dirs()
-    with app.app_context():
-        try:
-            requeue_stuck_works()
-        except StopRequested:
-            # RQ's warm shutdown: its SIGTERM handler raises this in an idle worker, wherever
-            # the worker is (here too, between jobs). Swallowed, the worker would go back to
-            # waiting on the queue and never stop.
-            raise
-        except Exception:  # never keep a worker from starting: the next start tries again
-            log.exception("could not requeue stuck works")
-        finally:
-            db.session.remove()
+    """At start-up (and between jobs): clean up after jobs whose worker died, and enqueue works
+    stuck in processing."""
+    with _stop_signals_held():
+        remove_orphaned_temp_dirs()
+        with app.app_context():
+            try:
+                requeue_stuck_works()
+            except Exception:  # never keep a worker from starting: the next start tries again
+                log.exception("could not requeue stuck works")
+            finally:
+                db.session.remove()
+
+
+@contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT wait until the block is done, then arrive.
+
+    RQ's handler stops an idle worker by raising StopRequested from wherever the worker is. In
+    here that would be inside a query or a log call, where ``except Exception`` (or logging's own
+    error handling) swallows it, and the worker went back to waiting on its queue for good.
+    Held, the signal lands as the block ends and stops the worker from there.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    held = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def build_worker(app: Flask) -> MediaWorker:

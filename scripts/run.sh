@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Serve the site locally: migrate, load the demo on the first run, start the media worker, the
-# counters' periodic jobs (flask counters run) and the web server (gunicorn), print the URL, and
-# stop all three on Ctrl-C or SIGTERM.
+# periodic jobs' scheduler (flask schedule cron) and its worker (flask schedule worker), and the
+# web server (gunicorn), print the URL, and stop them all on Ctrl-C or SIGTERM.
 # `make run` calls scripts/bootstrap.sh first; this script expects .venv and Redis to be there.
 #
 # Environment: HOST (127.0.0.1), PORT (5000), APP_ENV (development), WEB_WORKERS (2),
@@ -35,25 +35,26 @@ if [[ $APP_ENV != production ]]; then
 fi
 
 WORKER_PID=""
-COUNTERS_PID=""
+CRON_PID=""
+JOBS_PID=""
 WEB_PID=""
 
 stop_children() {
     trap - INT TERM EXIT
     local pid
-    for pid in $WEB_PID $WORKER_PID $COUNTERS_PID; do
+    for pid in $WEB_PID $WORKER_PID $CRON_PID $JOBS_PID; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    # gunicorn, the RQ worker and the counters loop all shut down gracefully on SIGTERM; give them 20 s.
+    # gunicorn, the RQ workers and the cron all shut down gracefully on SIGTERM; give them 20 s.
     for _ in $(seq 1 200); do
         alive=0
-        for pid in $WEB_PID $WORKER_PID $COUNTERS_PID; do
+        for pid in $WEB_PID $WORKER_PID $CRON_PID $JOBS_PID; do
             kill -0 "$pid" 2>/dev/null && alive=1
         done
         ((alive)) || break
         sleep 0.1
     done
-    for pid in $WEB_PID $WORKER_PID $COUNTERS_PID; do
+    for pid in $WEB_PID $WORKER_PID $CRON_PID $JOBS_PID; do
         kill -KILL "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
@@ -70,9 +71,13 @@ trap 'stop_children' EXIT
 "$BIN/python" -m media_worker &
 WORKER_PID=$!
 
-# Flushes buffered views to SQL every minute and repairs counter drift (docs/counters.md).
-"$BIN/flask" counters run &
-COUNTERS_PID=$!
+# The periodic jobs (app/schedule.py): flushing buffered views to SQL every minute, repairing
+# counter drift (docs/counters.md), the vote-integrity detector, stuck transcodes, abandoned
+# uploads. The cron enqueues each when it is due; the jobs' worker runs them.
+"$BIN/flask" schedule cron &
+CRON_PID=$!
+"$BIN/flask" schedule worker &
+JOBS_PID=$!
 
 # The gunicorn processes add up their metrics through files here (docs/observability.md); files
 # left by an earlier run would be counted again, so the folder starts empty. The app writes its
@@ -109,14 +114,17 @@ if [[ -n $DEMO_SUMMARY ]]; then
     echo
 fi
 echo "网络倡文明 已启动 / is running at $URL"
+echo "进程 / processes: web server (gunicorn, pid $WEB_PID), media worker (pid $WORKER_PID)," \
+    "scheduler (flask schedule cron, pid $CRON_PID), scheduled jobs' worker (flask schedule worker, pid $JOBS_PID)"
 echo "按 Ctrl-C 停止 / press Ctrl-C to stop"
 echo
 
-# Wait for any child to end. The worker or the counters loop ending is reported and the site
-# keeps serving (uploads wait in the queue; views wait in Redis); the web server ending ends the run.
+# Wait for any child to end. The media worker, the cron or the jobs' worker ending is reported
+# and the site keeps serving (uploads wait in the queue; views wait in Redis); the web server
+# ending ends the run.
 while true; do
     # shellcheck disable=SC2086  # a PID is empty once its process has gone
-    wait -n $WEB_PID $WORKER_PID $COUNTERS_PID 2>/dev/null || true
+    wait -n $WEB_PID $WORKER_PID $CRON_PID $JOBS_PID 2>/dev/null || true
     if ! kill -0 "$WEB_PID" 2>/dev/null; then
         wait "$WEB_PID" && status=0 || status=$?
         echo "run.sh: 网站进程已退出 / the web server exited (status $status)" >&2
@@ -127,9 +135,14 @@ while true; do
         echo "run.sh: 媒体处理进程已退出 / the media worker exited (status $status); the site keeps serving, but media jobs wait until a worker runs (python -m media_worker)" >&2
         WORKER_PID=""
     fi
-    if [[ -n $COUNTERS_PID ]] && ! kill -0 "$COUNTERS_PID" 2>/dev/null; then
-        wait "$COUNTERS_PID" && status=0 || status=$?
-        echo "run.sh: 计数维护进程已退出 / the counters loop exited (status $status); the site keeps serving, but views are not written to SQL until \`flask counters run\` runs again" >&2
-        COUNTERS_PID=""
+    if [[ -n $CRON_PID ]] && ! kill -0 "$CRON_PID" 2>/dev/null; then
+        wait "$CRON_PID" && status=0 || status=$?
+        echo "run.sh: 定时任务进程已退出 / the scheduler exited (status $status); the site keeps serving, but the periodic jobs (views written to SQL, counter repair) wait until \`flask schedule cron\` runs again" >&2
+        CRON_PID=""
+    fi
+    if [[ -n $JOBS_PID ]] && ! kill -0 "$JOBS_PID" 2>/dev/null; then
+        wait "$JOBS_PID" && status=0 || status=$?
+        echo "run.sh: 定时任务执行进程已退出 / the scheduled jobs' worker exited (status $status); the site keeps serving, but the periodic jobs wait until \`flask schedule worker\` runs again" >&2
+        JOBS_PID=""
     fi
 done

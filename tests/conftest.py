@@ -125,6 +125,10 @@ def pytest_configure(config):
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
     # The queue a media worker or app started without one listens on: never the shared "media".
     os.environ["MEDIA_QUEUE"] = f"media-test-{WORKER}-{RUN_TOKEN}"
+    os.environ["MAINTENANCE_QUEUE"] = f"maintenance-test-{WORKER}-{RUN_TOKEN}"
+    # And the instance folder (SQLite, secret key) of a process started without one: not the
+    # checkout's instance/, which a developer's `make run` uses.
+    os.environ["INSTANCE_PATH"] = str(own_tmp / "instance")
 
 
 def pytest_unconfigure(config):

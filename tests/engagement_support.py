@@ -14,6 +14,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
+from app import redis_keys
 from app.engagement import counters
 from app.extensions import db, redis_client
 from app.models import Like
@@ -54,7 +55,7 @@ def revive_redis() -> None:
 
 
 def zscore(ranking: counters.Ranking, work_id: int) -> float | None:
-    return redis_client.client.zscore(ranking.key(), counters.member(work_id))
+    return redis_client.client.zscore(ranking.key(), redis_keys.member(work_id))
 
 
 def ranking_ids(ranking: counters.Ranking) -> list[int]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import comments, counters, measure, reconcile, services
+from app import redis_keys
+from app.engagement import comments, counters, measure, reconcile, scoring, services
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, Like, Role, User
@@ -42,8 +43,8 @@ def _assert_counters_and_rankings_match_sql(works) -> None:
         expected = likes.get(work.id, 0)
         assert cached[work.id].likes == expected, work.id
         for ranking in services.work_rankings(work):
-            score = client.zscore(ranking.key(), counters.member(work.id))
-            want = expected if ranking.metric == "likes" else counters.hot_score(expected, work.published_at)
+            score = client.zscore(ranking.key(), redis_keys.member(work.id))
+            want = expected if ranking.metric == "likes" else scoring.hot_score(expected, work.published_at)
             assert score == pytest.approx(want, abs=1e-6), (work.id, ranking.name)
 
 

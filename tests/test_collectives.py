@@ -7,11 +7,11 @@ import re
 
 import pytest
 
+from app.catalog.collectives import set_collective_badge, update_collective_profile
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Role
 from app.storage import get_storage
-from app.works import services as svc
 from tests.builders_support import make_work
 from tests.images_support import jpeg_bytes, png_bytes
 from tests.sign_in_support import page_csrf_token, sign_in
@@ -67,16 +67,16 @@ def test_a_member_edits_the_promise_and_uploads_a_badge(client, collective, memb
 
 
 def test_a_new_badge_replaces_and_deletes_the_old_one(collective, member):
-    svc.set_collective_badge(collective, member, jpeg_bytes())
+    set_collective_badge(collective, member, jpeg_bytes())
     old = collective.badge_key
-    svc.set_collective_badge(collective, member, png_bytes(mode="RGBA", color=(0, 0, 0, 0)))
+    set_collective_badge(collective, member, png_bytes(mode="RGBA", color=(0, 0, 0, 0)))
     assert collective.badge_key.endswith(".png") and collective.badge_key != old
     assert not get_storage().exists(old)
 
 
 def test_a_badge_that_is_not_an_image_changes_nothing(collective, member):
     with pytest.raises(ValidationFailed, match="文件不是有效的图片"):
-        svc.update_collective_profile(
+        update_collective_profile(
             collective, member, promise="不该保存", supervision_channel="", badge=b"GIF89a-but-not-really"
         )
     db.session.refresh(collective)
@@ -106,9 +106,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, collective):
 
 
 def test_an_admin_may_edit_any_profile(collective, make_user):
-    svc.update_collective_profile(
-        collective, make_user(Role.ADMIN), promise="管理员改", supervision_channel=""
-    )
+    update_collective_profile(collective, make_user(Role.ADMIN), promise="管理员改", supervision_channel="")
     assert collective.promise == "管理员改"
 
 
@@ -128,7 +126,7 @@ def test_the_api_gives_the_profile_with_a_null_badge(client, collective):
 
 
 def test_the_api_gives_the_badge_url(client, collective, member):
-    svc.set_collective_badge(collective, member, jpeg_bytes())
+    set_collective_badge(collective, member, jpeg_bytes())
     badge = client.get(f"/api/v1/collectives/{collective.id}").json["badge"]
     assert badge.endswith(collective.badge_key)
     response = client.get(badge)

@@ -8,7 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import comments, counters, measure
+from app import redis_keys
+from app.engagement import comments, measure
 from app.engagement.services import counts_for
 from app.errors import ServiceError
 from app.extensions import db, redis_client
@@ -59,7 +60,7 @@ def _sql_visible(work_id) -> int:
 
 
 def _redis_comments(work_id) -> int | None:
-    value = redis_client.client.hget(counters.counts_key(work_id), "comments")
+    value = redis_client.client.hget(redis_keys.counts_key(work_id), "comments")
     return None if value is None else int(value)
 
 
@@ -291,7 +292,7 @@ def test_the_counter_stays_exact_through_adds_pending_deletes_and_a_recount(work
     _assert_counter_exact(work.id, 4)
     comments.delete_comment(users[0], posted[0])  # takes its reply with it
     _assert_counter_exact(work.id, 2)
-    redis_client.client.delete(counters.counts_key(work.id))  # Redis lost the hash
+    redis_client.client.delete(redis_keys.counts_key(work.id))  # Redis lost the hash
     comments.post_comment(users[2], work, "再来一条")
     _assert_counter_exact(work.id, 3)
     assert reconcile.reconcile_counters() == []

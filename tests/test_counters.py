@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from redis.crc import key_slot
 
-from app.engagement import counters, reconcile, services
-from app.engagement.counters import Ranking
+from app import redis_keys
+from app.engagement import counters, reconcile, scoring, services
+from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
@@ -36,13 +37,13 @@ def test_every_engagement_key_starts_with_the_configured_prefix(app, open_campai
 
 def test_the_keys_of_one_work_share_one_cluster_slot(app):
     keys = [
-        counters.counts_key(42),
-        counters.fence_key(42),
-        counters.pending_views_key(42),
-        counters.seen_key(42, "20260701"),
+        redis_keys.counts_key(42),
+        redis_keys.fence_key(42),
+        redis_keys.pending_views_key(42),
+        redis_keys.seen_key(42, "20260701"),
     ]
     assert len({key_slot(key.encode()) for key in keys}) == 1
-    assert key_slot(counters.counts_key(43).encode()) != key_slot(counters.counts_key(42).encode())
+    assert key_slot(redis_keys.counts_key(43).encode()) != key_slot(redis_keys.counts_key(42).encode())
 
 
 def test_a_rankings_temporary_key_shares_its_slot_so_it_can_be_renamed_over_it(app):
@@ -63,8 +64,8 @@ def test_a_rankings_temporary_key_shares_its_slot_so_it_can_be_renamed_over_it(a
     ids=lambda r: r.name,
 )
 def test_a_ranking_is_recognised_from_its_key(app, ranking):
-    assert counters.parse_ranking_key(ranking.key()) == (ranking, False)
-    assert counters.parse_ranking_key(ranking.temp_key("ab12")) == (ranking, True)
+    assert scoring.parse_ranking_key(ranking.key()) == (ranking, False)
+    assert scoring.parse_ranking_key(ranking.temp_key("ab12")) == (ranking, True)
 
 
 def test_a_ranking_has_at_most_one_scope():
@@ -78,13 +79,13 @@ def test_a_ranking_has_at_most_one_scope():
 def test_a_hot_score_needs_ten_times_the_likes_to_keep_up_with_a_work_one_decay_period_newer(app):
     older = utcnow()
     newer = older + timedelta(seconds=app.config["HOT_DECAY_SECONDS"])
-    assert counters.hot_score(99, older) == pytest.approx(counters.hot_score(9, newer))
+    assert scoring.hot_score(99, older) == pytest.approx(scoring.hot_score(9, newer))
 
 
 def test_a_hot_score_decays_so_a_newer_work_passes_an_older_one_with_more_likes(app):
     now = utcnow()
-    assert counters.hot_score(1, now) > counters.hot_score(5, now - timedelta(days=1))
-    assert counters.hot_score(50, now - timedelta(hours=1)) > counters.hot_score(1, now)
+    assert scoring.hot_score(1, now) > scoring.hot_score(5, now - timedelta(days=1))
+    assert scoring.hot_score(50, now - timedelta(hours=1)) > scoring.hot_score(1, now)
 
 
 def test_live_hot_scores_equal_the_ones_recomputed_from_sql(app, open_campaign):
@@ -92,7 +93,7 @@ def test_live_hot_scores_equal_the_ones_recomputed_from_sql(app, open_campaign):
     services.work_published(work)
     _like_n(work, 7)
     live = zscore(Ranking.of("hot"), work.id)
-    assert live == pytest.approx(counters.hot_score(7, work.published_at), abs=counters.HOT_TOLERANCE)
+    assert live == pytest.approx(scoring.hot_score(7, work.published_at), abs=scoring.HOT_TOLERANCE)
 
 
 # --- rankings --------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ def test_a_published_work_enters_every_ranking_with_its_likes(app, open_campaign
     services.work_unpublished(work)
     services.work_published(work)
     for ranking in services.work_rankings(work):
-        expected = 1 if ranking.metric == "likes" else counters.hot_score(1, work.published_at)
+        expected = 1 if ranking.metric == "likes" else scoring.hot_score(1, work.published_at)
         assert zscore(ranking, work.id) == pytest.approx(expected), ranking.name
 
 
@@ -234,7 +235,7 @@ def test_an_increment_never_puts_a_work_into_a_ranking_it_is_not_in(app, open_ca
 def test_a_stale_fence_token_of_a_dead_writer_does_not_hold_up_a_recount(app, open_campaign, make_user):
     work = make_work(make_collective("集体"), open_campaign)
     services.work_published(work)
-    redis_client.client.hset(counters.fence_key(work.id), "t:deadbeef", 1)  # 1 ms after 1970
+    redis_client.client.hset(redis_keys.fence_key(work.id), "t:deadbeef", 1)  # 1 ms after 1970
     services.like_work(make_user(), work)
     recount = reconcile.recount_works([work.id])
     assert recount.unsettled == set()
@@ -247,7 +248,7 @@ def test_a_recount_while_a_write_stays_in_flight_only_fills_gaps_and_queues_the_
     work = make_work(make_collective("集体"), open_campaign)
     services.work_published(work)
     flight = counters.begin_flight(work.id)
-    redis_client.client.hset(counters.counts_key(work.id), "likes", 5)  # must not be overwritten
+    redis_client.client.hset(redis_keys.counts_key(work.id), "likes", 5)  # must not be overwritten
     monkeypatch.setattr(counters, "DRAIN_WAIT_SECONDS", 0.05)
     recount = reconcile.recount_works([work.id])
     flight.abandon()

@@ -1,15 +1,14 @@
-"""Rebuild, reconcile, the repair queue, the periodic loop and their commands."""
+"""Rebuild, reconcile, the repair queue, their scheduled jobs and their commands."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import counters, reconcile, services
+from app import redis_keys, schedule
+from app.engagement import counters, reconcile, scoring, services
 from app.engagement.cli import counters_cli
-from app.engagement.counters import Ranking
+from app.engagement.scoring import Ranking
 from app.engagement.views import record_view
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, Like, User, Work, WorkStatus
@@ -50,17 +49,17 @@ def _assert_exact(work: Work) -> None:
     assert counts is not None
     assert (counts.likes, counts.comments) == (likes, comments)
     for ranking in services.work_rankings(work):
-        expected = likes if ranking.metric == "likes" else counters.hot_score(likes, work.published_at)
-        assert zscore(ranking, work.id) == pytest.approx(expected, abs=counters.HOT_TOLERANCE), ranking.name
+        expected = likes if ranking.metric == "likes" else scoring.hot_score(likes, work.published_at)
+        assert zscore(ranking, work.id) == pytest.approx(expected, abs=scoring.HOT_TOLERANCE), ranking.name
 
 
 def _corrupt(works) -> None:
     client = redis_client.client
-    client.hset(counters.counts_key(works[0].id), "likes", 99)
-    client.hdel(counters.counts_key(works[1].id), "comments")
-    client.zadd(Ranking.of().key(), {counters.member(works[2].id): 50})
+    client.hset(redis_keys.counts_key(works[0].id), "likes", 99)
+    client.hdel(redis_keys.counts_key(works[1].id), "comments")
+    client.zadd(Ranking.of().key(), {redis_keys.member(works[2].id): 50})
     client.delete(Ranking.of("hot").key())
-    client.zadd(Ranking.of(province="上海").key(), {counters.member(works[0].id): 1})
+    client.zadd(Ranking.of(province="上海").key(), {redis_keys.member(works[0].id): 1})
 
 
 # --- rebuild ---------------------------------------------------------------------------------
@@ -98,7 +97,7 @@ def test_a_rebuild_forgets_the_counters_of_deleted_works(app, open_campaign):
     db.session.delete(work)
     db.session.commit()
     assert reconcile.rebuild_counters().forgotten_works == 1
-    assert not redis_client.client.exists(counters.counts_key(work.id))
+    assert not redis_client.client.exists(redis_keys.counts_key(work.id))
 
 
 # --- reconcile -------------------------------------------------------------------------------
@@ -168,47 +167,49 @@ def test_a_second_job_is_refused_while_one_holds_the_lock(works):
 
 
 def test_the_repair_queue_recounts_the_works_it_holds(works):
-    redis_client.client.hset(counters.counts_key(works[2].id), "likes", 40)
+    redis_client.client.hset(redis_keys.counts_key(works[2].id), "likes", 40)
     counters.mark_for_repair([works[2].id])
     drifts = reconcile.repair_dirty()
     assert [(d.work_id, d.counter, d.redis, d.sql) for d in drifts] == [(works[2].id, "likes", 40, 1)]
     _assert_exact(works[2])
 
 
-# --- periodic loop ---------------------------------------------------------------------------
+# --- the scheduled jobs (app/schedule.py) -----------------------------------------------------
 
 
 def _reloaded(works) -> list[Work]:
-    # The loop ends each tick with db.session.remove(), which detaches the test's objects.
+    # Flushing views writes through SQL: the test's objects are read again.
+    db.session.expire_all()
     return [db.session.get(Work, work_id) for work_id in works]
 
 
-def test_one_periodic_tick_flushes_views_repairs_and_reconciles(works):
+def test_the_scheduled_jobs_flush_views_and_repair_drift(works):
     ids = [w.id for w in works]
     record_view(works[0], "u1")
-    redis_client.client.hset(counters.counts_key(ids[1]), "likes", 77)
-    reconcile.run_periodic(0, ticks=1)
+    redis_client.client.hset(redis_keys.counts_key(ids[1]), "likes", 77)
+    schedule.flush_views_now()
+    reconcile.repair_counters()
     reloaded = _reloaded(ids)
     assert reloaded[0].view_count == 1
     _assert_exact(reloaded[1])
 
 
-def test_a_periodic_tick_reconciles_at_once_when_redis_lost_its_data(works):
+def test_the_scheduled_repair_reconciles_at_once_when_redis_lost_its_data(works):
     ids = [w.id for w in works]
-    reconcile.run_periodic(0, ticks=1)
+    reconcile.repair_counters()
     flush_test_keys()
-    reconcile.run_periodic(0, reconcile_every=1000, stop=threading.Event(), ticks=1)
+    reconcile.repair_counters()
     for work in _reloaded(ids):
         _assert_exact(work)
 
 
-def test_a_periodic_tick_leaves_the_full_reconcile_to_its_schedule_while_redis_is_intact(works):
+def test_the_scheduled_repair_leaves_the_full_reconcile_to_its_schedule_while_redis_is_intact(works):
     ids = [w.id for w in works]
     reconcile.reconcile_counters()
-    redis_client.client.zadd(Ranking.of().key(), {counters.member(ids[0]): 1000})
-    reconcile.run_periodic(0, reconcile_every=1000, ticks=2)
+    redis_client.client.zadd(Ranking.of().key(), {redis_keys.member(ids[0]): 1000})
+    reconcile.repair_counters()
     assert zscore(Ranking.of(), ids[0]) == 1000
-    reconcile.run_periodic(0, reconcile_every=1, ticks=2)
+    schedule.reconcile_counters_now()
     assert zscore(Ranking.of(), ids[0]) == 3
 
 
@@ -223,7 +224,7 @@ def test_the_rebuild_command_prints_what_it_rebuilt(works, runner):
 
 def test_the_reconcile_command_lists_each_repair(works, runner):
     reconcile.reconcile_counters()
-    redis_client.client.hset(counters.counts_key(works[0].id), "likes", 99)
+    redis_client.client.hset(redis_keys.counts_key(works[0].id), "likes", 99)
     result = runner.invoke(counters_cli, ["reconcile"])
     assert result.exit_code == 0, result.output
     assert f"已修复 work {works[0].id} likes: redis=99 sql=3" in result.output

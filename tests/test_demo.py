@@ -25,11 +25,14 @@ from flask import Flask
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from app import redis_keys
+from app.catalog.campaigns import create_campaign
+from app.clock import clock_at, utcnow
 from app.demo import content
 from app.demo.videos import CLIP_JOB, clip_job_id
-from app.engagement import counters
-from app.engagement.counters import Ranking
+from app.engagement import counters, rankings
 from app.engagement.reconcile import reconcile_counters
+from app.engagement.scoring import Ranking
 from app.engagement.services import counts_for
 from app.extensions import db, redis_client
 from app.models import (
@@ -43,8 +46,6 @@ from app.models import (
     Work,
     WorkKind,
     WorkStatus,
-    clock_at,
-    utcnow,
 )
 from app.moderation import dashboard
 from app.moderation import flags as vote_flags
@@ -281,21 +282,21 @@ def test_the_demo_never_loads_in_production(app, runner):
 
 def test_forget_all_leaves_nothing_an_earlier_database_counted_but_the_job_locks(app):
     client = redis_client.client
-    counters.set_rank_scores([(Ranking.of("hot"), 1, 5.0)])
-    client.hset(counters.counts_key(1), mapping={"likes": 3, "comments": 0, "views": 9})
-    client.set(counters.pending_views_key(1), 4)
-    client.sadd(counters.views_dirty_key(), 1)
+    rankings.set_rank_scores([(Ranking.of("hot"), 1, 5.0)])
+    client.hset(redis_keys.counts_key(1), mapping={"likes": 3, "comments": 0, "views": 9})
+    client.set(redis_keys.pending_views_key(1), 4)
+    client.sadd(redis_keys.views_dirty_key(), 1)
     counters.mark_intact()
-    client.set(counters.job_lock_key("counters"), "someone")
+    client.set(redis_keys.job_lock_key("counters"), "someone")
     assert counters.forget_all() >= 5
     assert not client.exists(
         Ranking.of("hot").key(),
-        counters.counts_key(1),
-        counters.pending_views_key(1),
-        counters.views_dirty_key(),
-        counters.intact_key(),
+        redis_keys.counts_key(1),
+        redis_keys.pending_views_key(1),
+        redis_keys.views_dirty_key(),
+        redis_keys.intact_key(),
     )
-    assert client.get(counters.job_lock_key("counters")) == b"someone"
+    assert client.get(redis_keys.job_lock_key("counters")) == b"someone"
 
 
 def test_forget_jobs_drops_the_queues_job_records_so_reused_ids_run_again(app, redis_server):
@@ -364,7 +365,7 @@ def test_likes_written_in_the_past_keep_their_time_and_count_now(app, make_user,
     from app.works import services as svc
 
     now = utcnow()
-    campaign = svc.create_campaign(
+    campaign = create_campaign(
         "活动",
         submission_opens=now - timedelta(days=10),
         submission_closes=now + timedelta(days=10),

@@ -8,7 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import counters, services
+from app import redis_keys
+from app.engagement import services, views
 from app.engagement.views import flush_views, view_day
 from app.extensions import db, redis_client
 from app.models import Like, Role, Work, WorkStatus
@@ -96,7 +97,7 @@ def test_an_unpublished_work_has_no_like_toggle(client, open_campaign, make_user
 
 
 def test_counts_on_pages_come_from_the_redis_counters(client, work):
-    redis_client.client.hset(counters.counts_key(work.id), "likes", 42)
+    redis_client.client.hset(redis_keys.counts_key(work.id), "likes", 42)
     assert _count(client.get(f"/works/{work.id}").get_data(as_text=True), "点赞") == 42
     assert _count(client.get("/").get_data(as_text=True), "点赞") == 42
 
@@ -108,7 +109,7 @@ def test_publishing_ranks_the_work_with_its_likes(app, open_campaign, make_user)
     svc.submit_for_review(work, member)
     moderation.approve_work(make_user(Role.ADMIN), work.id)
     for ranking in services.work_rankings(work):
-        assert redis_client.client.zscore(ranking.key(), counters.member(work.id)) is not None, ranking.name
+        assert redis_client.client.zscore(ranking.key(), redis_keys.member(work.id)) is not None, ranking.name
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def test_opening_the_work_page_counts_one_view_per_visitor_per_day(app, client, 
 
 def test_a_known_visitor_is_counted_by_the_page_itself(client, work):
     _open_page(client, work)
-    redis_client.client.delete(counters.seen_key(work.id, view_day()))  # a new day, as it were
+    redis_client.client.delete(redis_keys.seen_key(work.id, view_day()))  # a new day, as it were
     html = client.get(f"/works/{work.id}").get_data(as_text=True)
     assert "data-view-beacon" not in html
     assert services.counts_for([work.id])[work.id].views == 2
@@ -157,12 +158,12 @@ def test_an_unpublished_work_counts_no_view(client, open_campaign, make_user):
     draft = make_work(group, open_campaign, status=WorkStatus.PENDING_REVIEW)
     sign_in(client, make_user(Role.COLLECTIVE, collective=group))
     client.get(f"/works/{draft.id}")
-    assert counters.pending_views(draft.id) == 0
+    assert views.pending_views(draft.id) == 0
 
 
 def test_a_head_request_is_not_a_view(client, work):
     client.head(f"/works/{work.id}")
-    assert counters.pending_views(work.id) == 0
+    assert views.pending_views(work.id) == 0
 
 
 def test_the_periodic_flush_moves_page_views_to_sql(app, client, work):

@@ -22,13 +22,12 @@ import pytest
 import sqlalchemy as sa
 from rq.job import Job
 
-from app import create_app
+from app import create_app, redis_keys
 from app.auth.services import issue_token
 from app.engagement import counters
 from app.engagement.reconcile import reconcile_counters
 from app.extensions import db, limiter, redis_client
 from app.media.keys import transcode_job_id
-from app.media.progress import get_progress
 from app.models import (
     AssetRole,
     Comment,
@@ -217,7 +216,7 @@ def assert_counters_equal_sql(work_ids: list[int]) -> None:
         likes, comments = sql_counts(work_id)
         assert cached[work_id] is not None, f"work {work_id} has no counters in Redis"
         assert (cached[work_id].likes, cached[work_id].comments) == (likes, comments), work_id
-        score = redis_client.client.zscore(ranking.key(), counters.member(work_id))
+        score = redis_client.client.zscore(ranking.key(), redis_keys.member(work_id))
         assert score == likes, f"work {work_id}: ranked with {score} likes, SQL counts {likes}"
     assert reconcile_counters() == [], "reconcile still found drift after the rebuild"
 
@@ -594,6 +593,18 @@ def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_
 # keeps running, takes the job over by itself.
 
 
+def _temp_folder_pids(temp) -> list[int]:
+    return [int(p.name[len(TEMP_PREFIX) :].split("-", 1)[0]) for p in temp.glob(f"{TEMP_PREFIX}*")]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.fixture
 def two_workers_app(app, redis_server, tmp_path, monkeypatch):
     queue = f"media-drill-{secrets.token_hex(4)}"
@@ -617,19 +628,24 @@ def test_a_worker_killed_mid_transcode_is_taken_over_by_the_other_running_worker
     work = make_work(collective, open_campaign, kind="video", status="draft")
     # Long enough that the transcode is still running when its worker is killed.
     clip = make_clip(tmp_path / "long.mp4", width=1280, height=720, seconds=6)
-    completed = Uploader(app, issue_token(owner)).upload(work.id, clip.read_bytes())
-    assert completed.status_code == 202, completed.json
 
     logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
     settings = {key: app.config[key] for key in ("MEDIA_STALE_JOB_SECONDS", "MEDIA_JOB_MONITORING_INTERVAL")}
+    # Both listening before the job exists: started one after the other with the job waiting,
+    # the first could finish it before the second had even booted.
     workers = [start_media_worker(app, log, **settings) for log in logs]
     try:
-        busy = wait_until(
-            lambda: [w for w in workers if children(w.pid)] if (get_progress(work.id) or 0) > 0 else None,
+        completed = Uploader(app, issue_token(owner)).upload(work.id, clip.read_bytes())
+        assert completed.status_code == 202, completed.json
+        # The job's work horse makes its temp folder, named after its pid, as it begins; the
+        # victim is the worker that forked it (the other may have children too: RQ's scheduler).
+        horse = wait_until(
+            lambda: next((pid for pid in _temp_folder_pids(temp) if _alive(pid)), None),
             60,
             lambda: "no transcode started:\n" + "\n".join(log.read_text() for log in logs),
         )
-        assert len(busy) == 1, "both workers took the one job"
+        busy = [w for w in workers if horse in children(w.pid)]
+        assert len(busy) == 1, f"the work horse {horse} is no worker's child"
         victim = busy[0]
         horses = children(victim.pid)
         os.kill(victim.pid, signal.SIGKILL)

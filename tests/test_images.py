@@ -8,7 +8,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from app.errors import ValidationFailed
-from app.works.images import process_image
+from app.images import process_image
 from tests.images_support import jpeg_bytes, png_bomb, png_bytes
 
 MiB = 1024 * 1024

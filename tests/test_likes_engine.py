@@ -10,8 +10,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from app.engagement import counters, reconcile, services
-from app.engagement.counters import Ranking
+from app import redis_keys
+from app.engagement import counters, reconcile, scoring, services
+from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db, redis_client
 from app.models import Comment, CommentStatus, Like, User, Work, WorkStatus, utcnow
@@ -49,7 +50,7 @@ def _assert_exact(work: Work) -> None:
         if ranking.metric == "likes":
             assert zscore(ranking, work.id) == expected, ranking.name
         else:
-            hot = counters.hot_score(expected, work.published_at)
+            hot = scoring.hot_score(expected, work.published_at)
             assert zscore(ranking, work.id) == pytest.approx(hot, abs=1e-6), ranking.name
 
 
@@ -208,7 +209,7 @@ def test_a_like_after_redis_lost_the_counters_answers_the_exact_count(work, make
 def test_a_write_whose_fence_token_vanished_moves_no_counter(work, make_user):
     services.like_work(make_user(), work)
     flight = counters.begin_flight(work.id, services.work_rankings(work))
-    redis_client.client.delete(counters.fence_key(work.id))  # Redis lost the token mid-flight
+    redis_client.client.delete(redis_keys.fence_key(work.id))  # Redis lost the token mid-flight
     flight.likes = 1
     assert flight.finish().status == "lost"
     assert _redis_likes(work.id) == 1

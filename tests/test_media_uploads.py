@@ -21,10 +21,10 @@ from app.extensions import db, redis_client
 from app.media.keys import output_prefix, transcode_job_id
 from app.media.progress import get_progress, set_progress
 from app.media.transcodes import requeue_stuck_works
-from app.media.uploads import sniff_video_type
-from app.models import AssetRole, AssetStatus, MediaAsset, UploadSession, Work, WorkStatus
+from app.media.uploads import expire_abandoned_uploads, sniff_video_type
+from app.models import AssetRole, AssetStatus, MediaAsset, UploadSession, UploadStatus, Work, WorkStatus
 from app.queue import media_queue
-from app.storage import get_storage
+from app.storage import MultipartError, get_storage
 from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
 from tests.builders_support import make_work
 from tests.engagement_support import all_at_once
@@ -235,6 +235,24 @@ def test_completion_with_a_part_missing(media_app, people, samples):
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_part"
     # The upload is still open: the right list completes it.
     assert owner.complete(opened["upload_id"], parts).status_code == 202
+
+
+def test_an_upload_left_open_past_its_expiry_is_closed_and_its_parts_dropped(media_app, people, samples):
+    work = video_draft(people)
+    data = samples.tiny().read_bytes()
+    owner = Uploader(media_app, people["owner"])
+    opened = owner.open(work.id, data).json
+    parts = owner.send(opened, data)
+    assert expire_abandoned_uploads() == []  # not expired yet: left alone
+    session = db.session.get(UploadSession, opened["upload_id"])
+    assert expire_abandoned_uploads(session.expires_at) == [opened["upload_id"]]
+    db.session.expire_all()
+    assert session.status == UploadStatus.ABORTED
+    assert fresh(work.id).status == WorkStatus.DRAFT
+    with pytest.raises(MultipartError):
+        get_storage().list_parts(session.storage_key, session.storage_upload_id)
+    response = owner.complete(opened["upload_id"], parts)
+    assert response.status_code == 409, response.json
 
 
 def test_someone_elses_upload_session_is_404(media_app, people, samples):

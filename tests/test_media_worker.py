@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -139,17 +140,29 @@ def test_worker_stops_cleanly_on_sigterm(tmp_path):
     assert "stopped" in process.log_path.read_text()
 
 
-def test_a_warm_shutdown_asked_for_during_recovery_is_not_swallowed(queue_app, monkeypatch):
+def test_a_sigterm_while_the_worker_takes_back_stuck_works_stops_it_once_that_is_done(queue_app, monkeypatch):
     from rq.exceptions import StopRequested
 
     from media_worker.worker import recover
 
-    def sigterm_arrives():
-        raise StopRequested()  # what RQ's SIGTERM handler raises in an idle worker
+    done = []
 
-    monkeypatch.setattr("media_worker.worker.requeue_stuck_works", sigterm_arrives)
-    with pytest.raises(StopRequested):
-        recover(queue_app)
+    def rq_warm_shutdown(signum, frame):
+        raise StopRequested()  # what RQ's SIGTERM handler does in an idle worker
+
+    def requeue_while_sigterm_arrives():
+        os.kill(os.getpid(), signal.SIGTERM)
+        done.append("requeued")
+        return []
+
+    monkeypatch.setattr("media_worker.worker.requeue_stuck_works", requeue_while_sigterm_arrives)
+    previous = signal.signal(signal.SIGTERM, rq_warm_shutdown)
+    try:
+        with pytest.raises(StopRequested):
+            recover(queue_app)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert done == ["requeued"]
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
-from app.engagement import counters, reconcile, services
+from app import create_app, redis_keys
+from app.engagement import reconcile, services
 from app.extensions import redis_client
 from app.models import Role, WorkStatus
 from app.queue import enqueue_job
@@ -161,7 +161,7 @@ def test_a_transcode_of_a_broken_video_counts_one_failure_with_its_reason(media_
 
 def test_a_reconcile_that_repaired_drift_says_how_much_and_when(client, work, make_user):
     _like(client, work.id, make_user())
-    redis_client.client.hset(counters.counts_key(work.id), "likes", 99)
+    redis_client.client.hset(redis_keys.counts_key(work.id), "likes", 99)
     before = time.time()
 
     drifts = reconcile.reconcile_counters()

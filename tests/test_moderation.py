@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import counters
-from app.engagement.counters import Ranking
+from app import redis_keys
+from app.engagement.scoring import Ranking
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, redis_client
 from app.models import ModerationEvent, Role, WorkStatus
 from app.moderation import services as moderation
-from app.works.services import WorkFilters
+from app.works.listing import WorkFilters
 from tests.builders_support import make_work
 from tests.sign_in_support import page_csrf_token, sign_in
 
@@ -49,7 +49,7 @@ def events(action: str | None = None) -> list[ModerationEvent]:
 
 
 def likes_rank(work_id: int) -> float | None:
-    return redis_client.client.zscore(Ranking.of("likes").key(), counters.member(work_id))
+    return redis_client.client.zscore(Ranking.of("likes").key(), redis_keys.member(work_id))
 
 
 # --- queues ---------------------------------------------------------------------------------------

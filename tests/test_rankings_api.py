@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from app import redis_keys
 from app.engagement import counters, services
+from app.engagement.work_lists import ranking_for
 from app.extensions import db, redis_client
 from app.models import User, WorkStatus, utcnow
-from app.works import services as svc
+from app.works.listing import WorkFilters
 from tests.builders_support import make_campaign, make_voters, make_work
 from tests.engagement_support import kill_redis
 
@@ -40,7 +42,7 @@ def test_the_order_is_the_redis_rankings(client, metro, open_campaign):
     first = _published(metro, open_campaign, "甲")
     second = _published(metro, open_campaign, "乙")
     # SQL says both have no like; the ranking alone puts the older one on top.
-    redis_client.client.zadd(counters.Ranking.of("likes").key(), {counters.member(first.id): 9})
+    redis_client.client.zadd(counters.Ranking.of("likes").key(), {redis_keys.member(first.id): 9})
     assert _ids(client, "sort=likes") == [first.id, second.id]
 
 
@@ -100,10 +102,10 @@ def test_filters_keep_the_ranking_order(client, metro, bank, open_campaign, quer
 
 
 def test_a_single_filter_reads_its_own_ranking_and_several_the_narrowest(app):
-    assert svc.ranking_for(svc.WorkFilters(campaign_id=7), "hot") == counters.Ranking.of("hot", campaign_id=7)
-    both = svc.WorkFilters(campaign_id=7, industry="金融", province="上海")
-    assert svc.ranking_for(both, "likes") == counters.Ranking.of("likes", province="上海")
-    assert svc.ranking_for(svc.WorkFilters(campaign_id=7, industry="金融"), "likes").scope == "industry"
+    assert ranking_for(WorkFilters(campaign_id=7), "hot") == counters.Ranking.of("hot", campaign_id=7)
+    both = WorkFilters(campaign_id=7, industry="金融", province="上海")
+    assert ranking_for(both, "likes") == counters.Ranking.of("likes", province="上海")
+    assert ranking_for(WorkFilters(campaign_id=7, industry="金融"), "likes").scope == "industry"
 
 
 def test_a_post_filtered_page_examines_a_bounded_number_of_works_and_goes_on(app, metro, open_campaign):

@@ -73,6 +73,7 @@ def run_env(tmp_path, redis_server):
         REDIS_URL=REDIS_URL,
         REDIS_KEY_PREFIX=f"wmcwm-runtest-{token}:",
         MEDIA_QUEUE=f"media-runtest-{token}",
+        MAINTENANCE_QUEUE=f"maintenance-runtest-{token}",
         WEB_WORKERS="1",
         WEB_THREADS="2",
         # The demo's clips made short: the suite pays for their transcodes.
@@ -82,7 +83,8 @@ def run_env(tmp_path, redis_server):
     for pattern in (f"wmcwm-runtest-{token}:*", f"rq:*runtest-{token}*"):
         for key in redis_server.scan_iter(match=pattern, count=1000):
             redis_server.delete(key)
-    redis_server.srem("rq:queues", f"rq:queue:media-runtest-{token}")
+    for queue in (f"media-runtest-{token}", f"maintenance-runtest-{token}"):
+        redis_server.srem("rq:queues", f"rq:queue:{queue}")
 
 
 def demo_video_statuses(database: Path) -> dict[str, str]:
@@ -94,9 +96,7 @@ def demo_video_statuses(database: Path) -> dict[str, str]:
     return dict(rows)
 
 
-def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly(
-    run_env, tmp_path, redis_server
-):
+def test_run_serves_the_site_with_its_worker_and_scheduler_and_stops_cleanly(run_env, tmp_path, redis_server):
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -123,17 +123,21 @@ def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly
         members = process_group(pgid)
         assert any("-m media_worker" in cmd for cmd in members.values()), members
         assert any("gunicorn" in cmd for cmd in members.values()), members
-        assert any("counters run" in cmd for cmd in members.values()), members
+        assert any("schedule cron" in cmd for cmd in members.values()), members
+        assert any("schedule worker" in cmd for cmd in members.values()), members
         assert (Path(run_env["INSTANCE_PATH"]) / "app.db").exists()
-        # The loop takes SIGTERM between jobs once it has started; a signal that lands while it
-        # is still importing the app ends it before it has anything to lose, and says nothing.
-        while "计数维护已启动" not in log_path.read_text(errors="replace"):
-            assert time.monotonic() < deadline, f"the counters loop did not start:\n{log_path.read_text()}"
-            time.sleep(0.2)
+        # The scheduler's processes take SIGTERM between jobs once they have started; a signal
+        # that lands while one is still importing the app ends it before it has anything to
+        # lose, and says nothing.
+        for started in ("定时任务已启动", "定时任务执行进程已启动"):
+            while started not in log_path.read_text(errors="replace"):
+                assert time.monotonic() < deadline, f"no {started}:\n{log_path.read_text()}"
+                time.sleep(0.2)
 
         # The first start: the demo's accounts are printed with the URL, the worker makes,
         # uploads and transcodes the demo's film and videos (two published, one left for review),
-        # and the first reconcile (the loop's first tick) finds the demo's numbers right.
+        # and the first reconcile (the scheduler's first repair-counters run) finds the demo's
+        # numbers right.
         log = log_path.read_text()
         assert log.index("demo accounts") < log.index("is running at"), log
         assert len(re.findall(r"email: \S+\s+password: \S+", log)) == 10
@@ -174,7 +178,9 @@ def test_run_serves_the_site_with_its_worker_and_counters_loop_and_stops_cleanly
         assert process_group(pgid) == {}, "children outlived run.sh"
         log = log_path.read_text()
         assert re.search(r"media worker \S+ stopped", log), log[-2000:]
-        assert "计数维护已停止" in log, log[-2000:]
+        assert "定时任务已停止" in log, log[-2000:]
+        assert "定时任务执行进程已停止" in log, log[-2000:]
+        assert "scheduler (flask schedule cron, pid" in log, log[-2000:]
     finally:
         if process_group(pgid):
             os.killpg(pgid, signal.SIGKILL)

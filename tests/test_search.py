@@ -12,10 +12,11 @@ from app.engagement.services import like_work
 from app.extensions import db
 from app.models import Role, Work, WorkKind, WorkStatus, utcnow
 from app.moderation.services import approve_work, reject_work
+from app.paging import encode_cursor
 from app.search import services as search
 from app.search.models import WorkSearch
+from app.works.listing import WorkFilters
 from app.works.markdown import render_markdown
-from app.works.services import WorkFilters
 from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
 
@@ -337,8 +338,6 @@ def test_a_cursor_of_another_sort_is_refused(metro, publish, client):
 
 
 def _encoded(cursor):
-    from app.api.helpers import encode_cursor
-
     return encode_cursor(cursor)
 
 

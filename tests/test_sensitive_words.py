@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from app.moderation import sensitive
+from app.engagement import sensitive
 
 
 @pytest.mark.parametrize(

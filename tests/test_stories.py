@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
-from app.models import MediaAsset, Role, Work, WorkStatus
+from app.models import MediaAsset, Role, Work, WorkStatus, utcnow
 from app.moderation import services as moderation
 from app.policy import can_view_work
 from app.storage import get_storage
@@ -80,7 +80,7 @@ def test_writing_before_the_submission_window_is_refused(member):
 
 
 def test_editing_after_the_submission_window_closed_is_refused(story, open_campaign):
-    open_campaign.submission_closes = svc.utcnow()
+    open_campaign.submission_closes = utcnow()
     db.session.commit()
     with pytest.raises(ServiceError, match="现在不在征集期内"):
         svc.update_work(story, story.author, title="新标题", body="x")

@@ -18,6 +18,8 @@ from pathlib import Path
 import ffmpeg
 import pytest
 
+from media_worker import errors, ladder
+from media_worker import probe as pr
 from media_worker import transcode as tc
 from tests.media_samples import SampleFactory, make_clip
 
@@ -146,13 +148,13 @@ def test_one_ffmpeg_invocation_running_the_built_command(samples, tmp_path, monk
         return real_popen(argv, *args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
-    probed = tc.probe(source)
+    probed = pr.probe(source)
     launched.clear()  # ffprobe runs are not the encode
     result = tc.transcode(source, tmp_path / "out", preset=FAST, probe_result=probed)
 
     ffmpeg_runs = [argv for argv in launched if Path(argv[0]).name == "ffmpeg"]
     assert len(ffmpeg_runs) == 1 and len(launched) == 1
-    plans = tc.plan_renditions(probed)
+    plans = ladder.plan_renditions(probed)
     assert ffmpeg_runs[0] == result.command == tc.build_command(source, probed, plans, preset=FAST)
     argv = ffmpeg_runs[0]
     # Decoded once (one input file), normalised once to the top rung's size, split, each
@@ -168,20 +170,20 @@ def test_one_ffmpeg_invocation_running_the_built_command(samples, tmp_path, monk
 
 
 def test_hdr_is_tone_mapped_to_8_bit_bt709(samples, tmp_path):
-    probed = tc.probe(samples.hdr_hlg())
+    probed = pr.probe(samples.hdr_hlg())
     assert probed.hdr and probed.pix_fmt == "yuv420p10le"
     result = tc.transcode(samples.hdr_hlg(), tmp_path / "out", preset=FAST, probe_result=probed)
     assert any("tonemap" in arg for arg in result.command)
     video = streams(result.renditions[0].path_mp4)["video"]
     assert video["pix_fmt"] == "yuv420p" and video["profile"] != "High 10"
     assert video.get("color_transfer") == "bt709" and video.get("color_primaries") == "bt709"
-    assert not tc.probe(result.renditions[0].path_mp4).hdr
+    assert not pr.probe(result.renditions[0].path_mp4).hdr
 
 
 def test_silent_source_gets_a_generated_track_and_one_audio_encode(samples):
-    probed = tc.probe(samples.portrait_silent())
+    probed = pr.probe(samples.portrait_silent())
     assert not probed.has_audio
-    argv = tc.build_command(samples.portrait_silent(), probed, tc.plan_renditions(probed))
+    argv = tc.build_command(samples.portrait_silent(), probed, ladder.plan_renditions(probed))
     assert any(a.startswith("anullsrc=") for a in argv)
     assert argv.count("-acodec") == 1
 
@@ -198,12 +200,12 @@ def test_silent_source_gets_a_generated_track_and_one_audio_encode(samples):
 )
 def test_bad_inputs_are_refused_with_a_reason(samples, tmp_path, name, code):
     source = getattr(samples, name)()
-    with pytest.raises(tc.InvalidMedia) as refused:
-        tc.probe(source)
+    with pytest.raises(errors.InvalidMedia) as refused:
+        pr.probe(source)
     assert refused.value.code == code
     assert re.search(r"[\u4e00-\u9fff]", refused.value.message_zh)
     # transcode probes first, so it refuses the same way without starting ffmpeg.
-    with pytest.raises(tc.InvalidMedia):
+    with pytest.raises(errors.InvalidMedia):
         tc.transcode(source, tmp_path / "out", preset=FAST)
     assert not any((tmp_path / "out").rglob("*.*"))
 
@@ -219,36 +221,36 @@ def test_bad_inputs_are_refused_with_a_reason(samples, tmp_path, name, code):
 def test_playlists_posing_as_videos_are_not_opened(tmp_path, text):
     upload = tmp_path / "upload.mp4"
     upload.write_text(text)
-    with pytest.raises(tc.InvalidMedia) as refused:
-        tc.probe(upload)
+    with pytest.raises(errors.InvalidMedia) as refused:
+        pr.probe(upload)
     assert refused.value.code == "not_media"
     assert "whitelist" in refused.value.detail or "Invalid data" in refused.value.detail
 
 
 def test_limits(samples):
-    with pytest.raises(tc.InvalidMedia) as too_long:
-        tc.probe(samples.one_second(), max_duration=0.4)
+    with pytest.raises(errors.InvalidMedia) as too_long:
+        pr.probe(samples.one_second(), max_duration=0.4)
     assert too_long.value.code == "too_long" and "秒" in too_long.value.message_zh
-    assert tc.probe(samples.one_second(), max_duration=1).duration == pytest.approx(1.0, abs=0.05)
-    with pytest.raises(tc.InvalidMedia) as too_big:
-        tc.probe(samples.landscape_1080(), max_side=1280)
+    assert pr.probe(samples.one_second(), max_duration=1).duration == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(errors.InvalidMedia) as too_big:
+        pr.probe(samples.landscape_1080(), max_side=1280)
     assert too_big.value.code == "resolution_too_large"
 
 
 def test_probe_describes_what_a_viewer_sees(samples):
-    rotated = tc.probe(samples.rotated())
+    rotated = pr.probe(samples.rotated())
     assert (rotated.width, rotated.height, rotated.rotation) == (640, 360, 90)
     assert (rotated.display_width, rotated.display_height) == (360, 640) and rotated.portrait
-    vfr = tc.probe(samples.vfr())
+    vfr = pr.probe(samples.vfr())
     # Matroska claims a timebase-derived rate; the measured one is what the encode uses.
     assert 12 <= vfr.fps <= 30
-    silent = tc.probe(samples.portrait_silent())
+    silent = pr.probe(samples.portrait_silent())
     assert not silent.has_audio and silent.audio_index is None
 
 
 def test_timeout_kills_ffmpeg_and_removes_partial_outputs(samples, tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(tc.TranscodeTimeout) as stopped:
+    with pytest.raises(errors.TranscodeTimeout) as stopped:
         tc.transcode(samples.landscape_1080(), out, preset="medium", timeout=0.3)
     assert stopped.value.message_zh
     assert [p for p in out.rglob("*") if p.is_file()] == []
@@ -308,7 +310,7 @@ def test_ffmpeg_failure_is_reported_and_cleaned_up(samples, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("the caller's file")
-    with pytest.raises(tc.TranscodeError) as failed:
+    with pytest.raises(errors.TranscodeError) as failed:
         tc.transcode(samples.one_second(), out, preset="no-such-preset")
     assert failed.value.code == "ffmpeg_failed" and failed.value.detail
     assert [p.name for p in out.rglob("*") if p.is_file()] == ["keep.txt"]
@@ -321,10 +323,10 @@ def test_a_full_disk_during_the_encode_is_never_taken_for_a_broken_upload(sample
     # Depending on which output fills the disk, ffmpeg fails, or carries on without its HLS
     # segments and exits 0 with outputs cut short: either way a transient error, to be retried.
     with small_filesystem("700k") as disk:
-        with pytest.raises((OSError, tc.TranscodeError)) as failed:
+        with pytest.raises((OSError, errors.TranscodeError)) as failed:
             tc.transcode(clip, disk / "out")
         assert not [p for p in (disk / "out").rglob("*") if p.is_file()]
-    assert not isinstance(failed.value, tc.InvalidMedia), failed.value
+    assert not isinstance(failed.value, errors.InvalidMedia), failed.value
 
 
 def test_a_failing_progress_callback_does_not_stop_the_encode(samples, tmp_path):
@@ -335,8 +337,8 @@ def test_a_failing_progress_callback_does_not_stop_the_encode(samples, tmp_path)
     assert result.renditions[0].path_mp4.is_file()
 
 
-def _source(width: int, height: int, fps: str = "30") -> tc.ProbeResult:
-    return tc.ProbeResult(
+def _source(width: int, height: int, fps: str = "30") -> pr.ProbeResult:
+    return pr.ProbeResult(
         duration=10.0, width=width, height=height, display_width=width, display_height=height,
         rotation=0, fps=float(Fraction(fps)), avg_frame_rate=fps, video_codec="h264",
         pix_fmt="yuv420p", video_index=0, has_audio=True, audio_codec="aac", audio_index=1,
@@ -362,7 +364,7 @@ def _source(width: int, height: int, fps: str = "30") -> tc.ProbeResult:
     ],
 )
 def test_plan_renditions(size, max_height, expected):
-    plans = tc.plan_renditions(_source(*size), max_height=max_height)
+    plans = ladder.plan_renditions(_source(*size), max_height=max_height)
     assert [(p.width, p.height) for p in plans] == expected
     assert all(p.width % 2 == 0 and p.height % 2 == 0 for p in plans)
 
@@ -381,4 +383,4 @@ def test_plan_renditions(size, max_height, expected):
     ],
 )
 def test_output_frame_rate(rate, expected):
-    assert tc.output_frame_rate(_source(640, 360, rate)) == expected
+    assert ladder.output_frame_rate(_source(640, 360, rate)) == expected

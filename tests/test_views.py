@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.engagement import counters, services
+from app import redis_keys
+from app.engagement import services, views
 from app.engagement.views import flush_views, record_view, view_day, viewer_key
 from app.extensions import db, redis_client
 from app.models import Work, WorkStatus
@@ -54,8 +55,8 @@ def test_the_viewing_day_starts_at_midnight_in_the_campaigns_time_zone(app):
 
 def test_a_days_viewer_set_expires_on_its_own(work):
     record_view(work, "u1", now=DAY)
-    ttl = redis_client.client.ttl(counters.seen_key(work.id, view_day(DAY)))
-    assert 0 < ttl <= counters.SEEN_TTL_SECONDS
+    ttl = redis_client.client.ttl(redis_keys.seen_key(work.id, view_day(DAY)))
+    assert 0 < ttl <= views.SEEN_TTL_SECONDS
 
 
 @pytest.mark.parametrize("status", [WorkStatus.DRAFT, WorkStatus.PENDING_REVIEW, WorkStatus.WITHDRAWN])
@@ -98,7 +99,7 @@ def test_a_flush_moves_buffered_views_to_sql_in_batches(app, open_campaign):
     assert flush_views(batch_size=2) == 15
     assert [_sql_views(w.id) for w in works] == [1, 2, 3, 4, 5]
     assert flush_views() == 0
-    assert all(counters.pending_views(w.id) == 0 for w in works)
+    assert all(views.pending_views(w.id) == 0 for w in works)
 
 
 def test_a_flush_leaves_the_works_updated_at_alone(work):
@@ -137,7 +138,7 @@ def test_a_flush_that_cannot_write_to_sql_puts_the_views_back(work, monkeypatch)
     with pytest.raises(sa.exc.OperationalError):
         flush_views()
     monkeypatch.undo()
-    assert counters.pending_views(work.id) == 2
+    assert views.pending_views(work.id) == 2
     assert flush_views() == 2
     assert _sql_views(work.id) == 2
 

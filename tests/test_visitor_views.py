@@ -10,6 +10,7 @@ import pytest
 
 from app.engagement import services, visitors
 from app.models import Role
+from app.stored_files import media_url
 from app.works import services as works
 from tests.builders_support import make_collective, make_work
 from tests.images_support import jpeg_bytes
@@ -136,7 +137,7 @@ def test_a_story_cannot_show_pictures_from_another_site(story):
 def test_a_story_shows_its_own_uploaded_picture(story):
     member, draft = story
     asset = works.add_story_image(draft, member, jpeg_bytes((64, 48)))
-    url = works.media_url(asset.storage_key)
+    url = media_url(asset.storage_key)
     works.update_work(draft, member, title=draft.title, body=f"站台一角\n\n![]({url})")
     assert f'src="{url}"' in draft.body_html
 
@@ -145,6 +146,6 @@ def test_a_picture_of_another_story_is_not_the_works_own(story, make_user, open_
     member, draft = story
     other_member = make_user(Role.COLLECTIVE, collective=make_collective("别的集体"))
     other = works.create_story(other_member, title="别人的故事", campaign_id=open_campaign.id)
-    foreign = works.media_url(works.add_story_image(other, other_member, jpeg_bytes((64, 48))).storage_key)
+    foreign = media_url(works.add_story_image(other, other_member, jpeg_bytes((64, 48))).storage_key)
     works.update_work(draft, member, title=draft.title, body=f"![]({foreign})")
     assert foreign not in draft.body_html

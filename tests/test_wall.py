@@ -11,7 +11,7 @@ from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFa
 from app.extensions import db
 from app.models import FeaturedSlot, ModerationEvent, Role, User, WorkStatus
 from app.wall import services as wall
-from app.works.services import WorkFilters
+from app.works.listing import WorkFilters
 from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
 from tests.engagement_support import all_at_once
@@ -180,6 +180,7 @@ def test_a_note_longer_than_255_characters_is_refused(curator, publish):
     assert wall.featured()[0].note == "原来的"
 
 
+@pytest.mark.race
 def test_curators_adding_at_the_same_time_leave_dense_positions(app, curator, publish):
     work_ids = [publish(str(n)).id for n in range(6)]
     curator_id = curator.id

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.engagement.work_lists import list_published_works
 from app.extensions import db
 from app.models import Comment, CommentStatus, Like, Role, Work, WorkStatus, utcnow
 from app.moderation import services as moderation
@@ -94,9 +95,9 @@ def test_likes_sort_paginates_with_its_own_cursor(app, collective, open_campaign
     works = [make_work(collective, open_campaign, title=f"作品{n}") for n in range(5)]
     db.session.add(Like(user_id=make_user().id, work_id=works[2].id))
     db.session.commit()
-    first, after = svc.list_published_works(sort="likes", limit=2)
-    second, after2 = svc.list_published_works(sort="likes", after=after, limit=2)
-    third, after3 = svc.list_published_works(sort="likes", after=after2, limit=2)
+    first, after = list_published_works(sort="likes", limit=2)
+    second, after2 = list_published_works(sort="likes", after=after, limit=2)
+    third, after3 = list_published_works(sort="likes", after=after2, limit=2)
     order = [w.id for w in first + second + third]
     assert order == [works[2].id, works[4].id, works[3].id, works[1].id, works[0].id]
     assert after3 is None

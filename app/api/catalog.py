@@ -5,14 +5,15 @@ from __future__ import annotations
 from app.api import bp
 from app.api.docs import answers
 from app.api.schemas import CampaignList, Collective
-from app.works import services as svc
+from app.catalog import campaigns, collectives
+from app.catalog.serialise import campaign_to_dict, collective_to_dict
 
 
 @bp.get("/campaigns")
 @answers(200, CampaignList)
 def list_campaigns():
     """Campaigns with their submission and voting windows"""
-    return {"items": [svc.campaign_to_dict(campaign) for campaign in svc.list_campaigns()]}
+    return {"items": [campaign_to_dict(campaign) for campaign in campaigns.list_campaigns()]}
 
 
 # The path parameter is named `id`, as the published spec names it.
@@ -20,4 +21,4 @@ def list_campaigns():
 @answers(200, Collective, refusing=(404,))
 def get_collective(id: int):
     """A collective's public profile"""
-    return svc.collective_to_dict(svc.get_collective(id))
+    return collective_to_dict(collectives.get_collective(id))

@@ -21,11 +21,13 @@ from app.api.schemas import (
     ReviewQueuePage,
     ReviewQueueQuery,
 )
+from app.engagement.work_lists import work_dict
 from app.ids import ID_MAX, invalid_parameter, query_int
 from app.models import Work
 from app.moderation import services as moderation
+from app.moderation.comment_review import comment_queue
 from app.policy import require_moderator
-from app.works import services as works
+from app.works.listing import parse_work_filters
 
 
 def moderators_first(view: Callable) -> Callable:
@@ -42,7 +44,7 @@ def moderators_first(view: Callable) -> Callable:
 def review_dict(work: Work) -> dict[str, Any]:
     """A work as moderators see it: the public shape plus the review fields."""
     return {
-        **works.work_to_dict(work, current_user),
+        **work_dict(work, current_user),
         "reject_reason": work.reject_reason,
         "recommended": work.recommended,
         "recommended_at": work.recommended_at.isoformat() if work.recommended_at else None,
@@ -62,16 +64,12 @@ def moderation_queue():
     kind = request.args.get("kind") or "works"
     limit = query_int("limit", minimum=-ID_MAX, maximum=ID_MAX) or moderation.PAGE_SIZE
     if kind == "comments":
-        from app.moderation.comment_review import comment_queue
-
         items, next_cursor = comment_queue(current_user, cursor=request.args.get("cursor"), limit=limit)
         return {"items": items, "next_cursor": next_cursor}
     if kind != "works":
         raise invalid_parameter("kind", kind)
     # The work's own kind (film, video, story) is `work_kind` here: `kind` names the queue.
-    filters, _sort = works.parse_work_filters(
-        {**request.args.to_dict(), "kind": request.args.get("work_kind")}
-    )
+    filters, _sort = parse_work_filters({**request.args.to_dict(), "kind": request.args.get("work_kind")})
     page = moderation.review_queue(
         current_user,
         request.args.get("queue") or "pending",

@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.api import bp
 from app.api.docs import answers
-from app.api.helpers import decode_cursor, encode_cursor, login_required_api
+from app.api.helpers import login_required_api
 from app.api.parsing import body
 from app.api.schemas import NotificationListQuery, NotificationPage, NotificationsRead, ReadNotificationsBody
-from app.errors import ServiceError
 from app.notifications import services as notifications
+from app.paging import decode_cursor, encode_cursor, invalid_cursor
 
 
 def _before(cursor: str | None) -> int | None:
@@ -27,7 +26,7 @@ def _before(cursor: str | None) -> int | None:
         return None
     before = value.get("before")
     if isinstance(before, bool) or not isinstance(before, int):
-        raise ServiceError(_("分页游标无效。"), code="invalid_cursor")
+        raise invalid_cursor()
     return before
 
 

@@ -20,8 +20,8 @@ from app.api.schemas import (
     WorkAnswer,
     WorkStatusAnswer,
 )
+from app.engagement.work_lists import work_dict
 from app.media import transcodes, uploads
-from app.works import services as svc
 
 
 @bp.post("/works/<int:id>/uploads")
@@ -78,7 +78,7 @@ def complete_upload(data: dict[str, Any], upload_id: str):
     transcode job is queued"""
     session = uploads.get_upload_session(upload_id, current_user)
     work = uploads.complete_upload(session, current_user, data["parts"])
-    return {"work": svc.work_to_dict(work, current_user)}, 202
+    return {"work": work_dict(work, current_user)}, 202
 
 
 @bp.get("/works/<int:id>/status")

@@ -13,22 +13,21 @@ from app.api import bp
 from app.api.docs import answers
 from app.api.parsing import body
 from app.api.schemas import Wall, WallOrder, WallOrderBody, WallQuery
+from app.engagement.work_lists import EngagementCounts, engagement_counts, liked_work_ids
 from app.policy import require_national
 from app.wall import services as wall
-from app.works import services as works
+from app.works.serialise import work_to_dict
 
 
 def _work_dict(work, counts, liked) -> dict[str, Any]:
-    return works.work_to_dict(
-        work, current_user, counts=counts.get(work.id, works.EngagementCounts()), liked=work.id in liked
-    )
+    return work_to_dict(work, counts=counts.get(work.id, EngagementCounts()), liked=work.id in liked)
 
 
 def _serialise(featured: list[wall.FeaturedWork], **ranked: list) -> dict[str, Any]:
     # One counts read and one likes query for every section together.
     ids = [item.work.id for item in featured] + [w.id for section in ranked.values() for w in section]
-    counts = works.engagement_counts(ids)
-    liked = works.liked_work_ids(current_user, ids)
+    counts = engagement_counts(ids)
+    liked = liked_work_ids(current_user, ids)
     answer = {
         "featured": [
             {**_work_dict(item.work, counts, liked), "note": item.note, "position": item.position}

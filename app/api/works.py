@@ -9,12 +9,15 @@ from flask_login import current_user
 
 from app.api import bp
 from app.api.docs import answers
-from app.api.helpers import decode_cursor, encode_cursor, login_required_api
+from app.api.helpers import login_required_api
 from app.api.parsing import body
 from app.api.schemas import Work, WorkAnswer, WorkBody, WorkListQuery, WorkPage
+from app.engagement.work_lists import list_published_works, work_dict, works_to_dicts
+from app.paging import decode_cursor, encode_cursor
 from app.search import services as search
 from app.search.limits import search_limit
 from app.works import services as svc
+from app.works.listing import parse_work_filters
 
 
 @bp.get("/works")
@@ -33,12 +36,10 @@ def list_works():
     """
     if request.args.get("q") or request.args.get("sort") == "relevance":
         return _search_works()
-    filters, sort = svc.parse_work_filters(request.args)
-    works, after = svc.list_published_works(
-        filters, sort=sort, after=decode_cursor(request.args.get("cursor"))
-    )
+    filters, sort = parse_work_filters(request.args)
+    works, after = list_published_works(filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
     return {
-        "items": svc.works_to_dicts(works, current_user),
+        "items": works_to_dicts(works, current_user),
         "next_cursor": encode_cursor(after) if after is not None else None,
     }
 
@@ -46,7 +47,7 @@ def list_works():
 def _search_works():
     query, filters, sort = search.parse_search_args(request.args)
     page = search.search_works(query, filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
-    items = svc.works_to_dicts(page.works, current_user)
+    items = works_to_dicts(page.works, current_user)
     for item in items:
         highlight = page.highlights.get(item["id"])
         if highlight is not None:
@@ -59,7 +60,7 @@ def _search_works():
 @answers(200, Work, refusing=(404,))
 def get_work(id: int):
     """One work (drafts only for their collective and moderators)"""
-    return svc.work_to_dict(svc.get_visible_work(id, current_user), current_user)
+    return work_dict(svc.get_visible_work(id, current_user), current_user)
 
 
 @bp.post("/works")
@@ -76,4 +77,4 @@ def create_work(data: dict[str, Any]):
         body=data["body"],
         campaign_id=data["campaign_id"],
     )
-    return {"work": svc.work_to_dict(work, current_user)}, 201
+    return {"work": work_dict(work, current_user)}, 201

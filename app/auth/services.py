@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.auth import lockout, sessions
-from app.catalog import INDUSTRIES, PROVINCES
+from app.catalog.lists import INDUSTRIES, PROVINCES
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, login_manager
 from app.field_limits import (

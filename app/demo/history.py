@@ -30,16 +30,20 @@ from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
 
 from app.auth.services import create_account
+from app.catalog.campaigns import create_campaign
+from app.catalog.collectives import create_collective, set_collective_badge
+from app.clock import clock_at, utcnow
 from app.demo import content
 from app.demo.content import DemoStory
 from app.engagement import comments as comment_service
 from app.engagement import services as engagement
 from app.engagement import views
 from app.extensions import db
-from app.models import Comment, Role, User, Work, WorkKind, clock_at, utcnow
+from app.models import Comment, Role, User, Work, WorkKind
 from app.moderation import integrity
 from app.moderation import services as moderation
 from app.notifications import services as notifications
+from app.stored_files import media_url
 from app.wall import services as wall
 from app.works import services as svc
 
@@ -191,7 +195,7 @@ def _accounts(replay: Replay) -> Accounts:
     for number, spec in enumerate(content.COLLECTIVES, start=1):
         with replay.at(26):
             collectives.append(
-                svc.create_collective(
+                create_collective(
                     spec.name,
                     industry=spec.industry,
                     province=spec.province,
@@ -227,9 +231,7 @@ def _accounts(replay: Replay) -> Accounts:
     viewer = users[3 + len(collectives)]
     for number, (collective, member) in enumerate(zip(collectives, members, strict=True), start=1):
         with replay.at(26):
-            svc.set_collective_badge(
-                collective, member, _badge(content.COLLECTIVES[number - 1].color, number)
-            )
+            set_collective_badge(collective, member, _badge(content.COLLECTIVES[number - 1].color, number))
     return Accounts(admin, moderator, provincial, members, viewer, users[len(staff) :], credentials)
 
 
@@ -255,7 +257,7 @@ class DemoCampaign:
         replay = self.replay
         self.accounts = _accounts(replay)
         with replay.at(25):
-            self.campaign = svc.create_campaign(
+            self.campaign = create_campaign(
                 "2026年青年文明号“网络倡文明”主题活动",
                 description="用微电影、微视频、微故事讲述青年文明号集体的职业文明。",
                 submission_opens=replay.moment(20),
@@ -266,8 +268,8 @@ class DemoCampaign:
         for day in range(content.HISTORY_DAYS - 1, -1, -1):
             self.day(day)
         videos = self.video_drafts()
-        # The detector runs every minute in `flask counters run`; run once now, so that the burst
-        # is on the vote-integrity page however the demo was loaded.
+        # The detector runs every minute on the schedule (app/schedule.py); run once now, so
+        # that the burst is on the vote-integrity page however the demo was loaded.
         integrity.detect()
         return LoadedDemo(credentials=self.accounts.credentials, videos=videos)
 
@@ -307,7 +309,7 @@ class DemoCampaign:
                 for i in range(story.pictures)
             ]
             # The first picture goes inline, as the editor's "插入正文" button would put it.
-            first = svc.media_url(assets[0].storage_key)
+            first = media_url(assets[0].storage_key)
             body = "\n\n".join([story.paragraphs[0], f"![]({first})", *story.paragraphs[1:]])
             svc.update_work(work, member, title=story.title, summary=story.summary, body=body)
         self.works[story.title] = work

@@ -36,16 +36,15 @@ from app.auth.services import public_user_to_dict
 from app.auth.verification import ensure_may_engage
 from app.engagement import services
 from app.engagement.counters import Flight
+from app.engagement.sensitive import find_sensitive
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.ids import parse_id
 from app.models import Comment, CommentStatus, ModerationEvent, User, Work, WorkStatus
-from app.moderation.sensitive import find_sensitive
-from app.notifications import services as notifications
-from app.paging import PAGE_SIZE, decode_cursor, encode_cursor, page_size
-from app.policy import in_scope, signed_in
+from app.paging import PAGE_SIZE, decode_id_cursor, encode_id_cursor, page_size
+from app.policy import can_view_work, in_scope, signed_in
+from app.signals import announce, comment_posted, comments_hidden
 from app.sql_locks import lock
-from app.works.services import can_view_work
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _unavailable() -> ServiceError:
 
 
 @contextmanager
-def _counting(work: Work) -> Iterator[Flight]:
+def counting_comments(work: Work) -> Iterator[Flight]:
     """``services.counting`` with a message about comments when Redis does not answer."""
     try:
         with services.counting(work) as flight:
@@ -124,7 +123,7 @@ def _thread_root(work: Work, parent_id: Any) -> int | None:
     return root.id
 
 
-def _lock_root(root_id: int, *, shared: bool = False) -> CommentStatus | None:
+def lock_thread_root(root_id: int, *, shared: bool = False) -> CommentStatus | None:
     """Hold the thread's top-level row until the commit and read its status: a reply (shared,
     so replies to one thread run side by side) and the hiding of its thread (exclusive) never
     interleave, so no visible reply is left under a hidden root."""
@@ -143,8 +142,8 @@ def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Com
     root_id = _thread_root(work, parent_id)
     hits = find_sensitive(text)
     status = CommentStatus.PENDING if hits else CommentStatus.VISIBLE
-    with _counting(work) as flight:
-        if root_id is not None and _lock_root(root_id, shared=True) != CommentStatus.VISIBLE:
+    with counting_comments(work) as flight:
+        if root_id is not None and lock_thread_root(root_id, shared=True) != CommentStatus.VISIBLE:
             raise _invalid_parent()
         comment = Comment(work_id=work.id, user_id=user.id, parent_id=root_id, body=text, status=status)
         db.session.add(comment)
@@ -159,9 +158,9 @@ def post_comment(user: Any, work: Work, body: Any, parent_id: Any = None) -> Com
                     reason=_("敏感词：%(words)s", words="、".join(hits))[:500],
                 )
             )
-        notifications.comment_posted(comment, parent_id)
         db.session.commit()
         services.comment_added(work, status == CommentStatus.VISIBLE, flight=flight)
+    announce(comment_posted, comment=comment, replied_to=parent_id)
     if hits:
         log.info("comment %s on work %s held for review (%d words)", comment.id, work.id, len(hits))
     return comment
@@ -201,12 +200,12 @@ def get_comment(comment_id: int, viewer: Any) -> Comment:
 
 
 def hide_thread(work: Work, comment: Comment) -> list[int]:
-    """Inside ``_counting(work)``: hide the comment and, for a top-level one, its replies (its
+    """Inside ``counting_comments(work)``: hide the comment and, for a top-level one, its replies (its
     thread locked first). Returns the ids that were visible: only rows this statement turned from
     visible to hidden are uncounted, so hiding twice at once uncounts once."""
     thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
     if comment.parent_id is None:
-        _lock_root(comment.id)
+        lock_thread_root(comment.id)
     gone = db.session.scalars(
         sa.update(Comment)
         .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.VISIBLE)
@@ -236,7 +235,7 @@ def delete_comment(user: Any, comment: Comment) -> int:
     if not can_delete_comment(user, comment, work):
         raise Forbidden(_("只能删除自己的评论。"))
     by_moderator = comment.user_id != user.id
-    with _counting(work) as flight:
+    with counting_comments(work) as flight:
         gone = hide_thread(work, comment)
         if by_moderator:
             db.session.add(
@@ -247,6 +246,7 @@ def delete_comment(user: Any, comment: Comment) -> int:
         db.session.commit()
         for _row in gone:
             services.comment_removed(work, True, flight=flight)
+    announce(comments_hidden, work=work, comment_ids=gone)
     return len(gone)
 
 
@@ -287,7 +287,7 @@ def list_comments(work: Work, viewer: Any, cursor: str | None = None, limit: Any
     """Top-level comments newest first (cursor: ids descending, stable while comments arrive),
     each with its first ``REPLIES_SHOWN`` replies oldest first and its ``reply_count``."""
     size = page_size(limit)
-    before = decode_cursor(cursor)
+    before = decode_id_cursor(cursor)
     query = (
         sa.select(Comment, User)
         .join(User, User.id == Comment.user_id)
@@ -300,7 +300,7 @@ def list_comments(work: Work, viewer: Any, cursor: str | None = None, limit: Any
     found = _with_authors(query)
     items = found[:size]
     _attach_replies(work, viewer, items)
-    next_cursor = encode_cursor(items[-1].comment.id) if len(found) > size else None
+    next_cursor = encode_id_cursor(items[-1].comment.id) if len(found) > size else None
     return CommentPage(items, next_cursor)
 
 
@@ -346,7 +346,7 @@ def list_replies(
     ):
         raise NotFound(_("评论不存在或已被删除。"))
     size = page_size(limit)
-    after = decode_cursor(cursor)
+    after = decode_id_cursor(cursor)
     query = (
         sa.select(Comment, User)
         .join(User, User.id == Comment.user_id)
@@ -358,7 +358,7 @@ def list_replies(
         query = query.where(Comment.id > after)
     found = _with_authors(query)
     items = found[:size]
-    next_cursor = encode_cursor(items[-1].comment.id) if len(found) > size else None
+    next_cursor = encode_id_cursor(items[-1].comment.id) if len(found) > size else None
     return CommentPage(items, next_cursor)
 
 

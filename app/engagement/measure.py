@@ -12,7 +12,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.engagement.counters import Ranking, WorkCounts, rankings_for
+from app.engagement.counters import WorkCounts
+from app.engagement.scoring import Ranking, rankings_for
 from app.extensions import db
 from app.models import Collective, Comment, CommentStatus, Like, Work, WorkStatus
 

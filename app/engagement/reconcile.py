@@ -7,26 +7,25 @@ cannot be made valid (a write stayed in flight, or Redis lost the fence) only fi
 missing and queues the work for the next repair: it never overwrites a good number with a
 doubtful one.
 
-``reconcile_counters`` (periodic) recounts every published work and removes works that no longer
-belong in a ranking. ``rebuild_counters`` (after a Redis loss, or on demand) rebuilds every
-ranking from SQL under temporary keys swapped in with RENAME, then recounts every work, which
-also settles the likes that landed while the rankings were being built.
+``reconcile_counters`` (scheduled in app.schedule) recounts every published work and removes
+works that no longer belong in a ranking. ``rebuild_counters`` (after a Redis loss, or on
+demand) rebuilds every ranking from SQL under temporary keys swapped in with RENAME, then
+recounts every work, which also settles the likes that landed while the rankings were being built.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis
 
-from app.engagement import counters, measure
-from app.engagement.counters import MeasuredCounts, Ranking, WorkCounts
-from app.extensions import db
+from app.engagement import counters, measure, rankings, scoring
+from app.engagement.counters import MeasuredCounts, WorkCounts
+from app.engagement.scoring import Ranking
 from app.observability import shared as shared_metrics
 
 log = logging.getLogger(__name__)
@@ -170,15 +169,15 @@ def _set_rankings(
             elif ranking.metric == "likes":
                 score = float(n)
             else:
-                score = counters.hot_score(n, fact.published_at)
+                score = scoring.hot_score(n, fact.published_at)
             expected.append((ranking, work_id, score))
-    found = counters.rank_scores([(ranking, work_id) for ranking, work_id, _ in expected])
+    found = rankings.rank_scores([(ranking, work_id) for ranking, work_id, _ in expected])
     fixes, drifts = [], []
     for (ranking, work_id, score), current in zip(expected, found, strict=True):
-        if not counters.same_score(ranking, current, score):
+        if not scoring.same_score(ranking, current, score):
             fixes.append((ranking, work_id, score))
             drifts.append(Drift(work_id, f"rank:{ranking.name}", current, score))
-    counters.set_rank_scores(fixes)
+    rankings.set_rank_scores(fixes)
     return drifts
 
 
@@ -197,12 +196,12 @@ def _remove_stale_ranking_members() -> list[Drift]:
     # is then always seen as published, so it is never removed by mistake.
     members: dict[Ranking, list[int]] = {}
     leftovers = []
-    for key in counters.scan_ranking_keys():
-        ranking, is_temp = counters.parse_ranking_key(key)
+    for key in rankings.scan_ranking_keys():
+        ranking, is_temp = scoring.parse_ranking_key(key)
         if ranking is None or is_temp:
             leftovers.append(key)
             continue
-        members[ranking] = [work_id for work_id, _ in counters.ranking_entries(key)]
+        members[ranking] = [work_id for work_id, _ in rankings.ranking_entries(key)]
     counters.delete_keys(leftovers)
     facts = measure.work_facts({work_id for ids in members.values() for work_id in ids})
     stale, drifts = [], []
@@ -212,7 +211,7 @@ def _remove_stale_ranking_members() -> list[Drift]:
             if fact is None or not fact.published or ranking not in fact.rankings:
                 stale.append((ranking, work_id, None))
                 drifts.append(Drift(work_id, f"rank:{ranking.name}", None, None))
-    counters.set_rank_scores(stale)
+    rankings.set_rank_scores(stale)
     return drifts
 
 
@@ -253,15 +252,15 @@ def rebuild_counters(*, batch_size: int = 500, lock_wait: float | None = None) -
             likes = measure.like_counts(ids)
             for work_id, fact in facts.items():
                 n = likes.get(work_id, 0)
-                hot = counters.hot_score(n, fact.published_at)
+                hot = scoring.hot_score(n, fact.published_at)
                 for ranking in fact.rankings:
                     expected.setdefault(ranking, {})[work_id] = float(n) if ranking.metric == "likes" else hot
         nonce = secrets.token_hex(4)
         for ranking, scores in expected.items():
-            counters.replace_ranking(ranking, scores, nonce)
+            rankings.replace_ranking(ranking, scores, nonce)
         stale_keys = []
-        for key in counters.scan_ranking_keys():
-            ranking, _ = counters.parse_ranking_key(key)
+        for key in rankings.scan_ranking_keys():
+            ranking, _ = scoring.parse_ranking_key(key)
             if ranking is None or ranking not in expected or key != ranking.key():
                 stale_keys.append(key)
         counters.delete_keys(stale_keys)
@@ -288,39 +287,14 @@ def rebuild_counters(*, batch_size: int = 500, lock_wait: float | None = None) -
     )
 
 
-def run_periodic(
-    interval: float = 60.0,
-    *,
-    reconcile_every: int = 10,
-    stop: threading.Event | None = None,
-    ticks: int | None = None,
-    jobs: Sequence[tuple[str, Callable[[], object]]] = (),
-) -> None:
-    """The counters' housekeeping loop, run inside an app context by one or more processes.
-
-    Every ``interval`` seconds: flush buffered views to SQL and recount the works queued for
-    repair. A full reconcile every ``reconcile_every`` ticks, and on any tick that finds Redis
-    lost its data (restarted empty, flushed; this includes the first start). Jobs take the
-    Redis job lock, so running the loop in several
-    processes is safe (a busy tick is skipped). ``jobs`` run every tick too. ``stop`` ends the
-    loop; ``ticks`` bounds it.
-    """
-    from app.engagement.views import flush_views
-
-    stop = stop or threading.Event()
-    tick = 0
-    while not stop.is_set():
-        _run_quietly("flush views", lambda: flush_views(lock_wait=0))
-        _run_quietly("repair", repair_dirty)
-        for name, job in jobs:  # other capabilities' minute jobs (the vote-integrity detector)
-            _run_quietly(name, job)
-        if _lost_data() or (tick and tick % max(reconcile_every, 1) == 0):
-            _run_quietly("reconcile", lambda: reconcile_counters(lock_wait=0))
-        db.session.remove()  # a long-lived loop must not keep one transaction and identity map
-        tick += 1
-        if ticks is not None and tick >= ticks:
-            return
-        stop.wait(interval)
+def repair_counters() -> list[Drift]:
+    """The scheduled repair (app.schedule, every minute): recount the works the live paths
+    queued, or reconcile everything when Redis lost its data (restarted empty, flushed; this
+    includes the first start), since works nobody touches would stay missing from rankings
+    until the next full reconcile. Raises ``counters.JobBusy`` like the reconcile."""
+    if _lost_data():
+        return reconcile_counters(lock_wait=0)
+    return repair_dirty()
 
 
 def _lost_data() -> bool:
@@ -328,13 +302,3 @@ def _lost_data() -> bool:
         return counters.lost_data()
     except redis.RedisError:
         return False
-
-
-def _run_quietly(what: str, job: Callable[[], object]) -> None:
-    try:
-        job()
-    except counters.JobBusy:
-        log.info("counters: %s skipped, another job holds the lock", what)
-    except Exception:  # one failed tick (Redis or SQL away) must not end the loop
-        log.exception("counters: %s failed", what)
-        db.session.rollback()

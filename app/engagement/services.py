@@ -8,66 +8,39 @@ column in SQL.
 Redis down: ``like_work``/``unlike_work`` (and anything using ``counting``) refuse with 503 before
 writing SQL, so nothing is half-written. If Redis fails *after* the commit, the like stands (it
 is durable) and the answer is counted from SQL; the periodic reconcile repairs the counter.
-Reads (``counts_for``, ``top_works``) fall back to SQL.
+Reads (``counts_for``, ``top_works``) fall back to SQL. The rankings reader lives in
+app/engagement/rankings.py; ``top_works`` and its page types are re-exported here, the one door
+pages and other capabilities use.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 
 from app.auth.verification import ensure_may_engage
-from app.engagement import counters, measure, reconcile
-from app.engagement.counters import Flight, FlightResult, RankCursor, Ranking, WorkCounts
+from app.catalog.campaigns import ensure_voting_open
+from app.engagement import counters, measure, rankings, reconcile, scoring
+from app.engagement.counters import Flight, FlightResult, WorkCounts
+from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
+from app.engagement.scoring import Ranking
 from app.errors import ServiceError
 from app.extensions import db
-from app.models import Campaign, Like, Work, WorkStatus, utcnow
+from app.models import Like, Work, WorkStatus, utcnow
 from app.observability import metrics
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 100
-# A post-filtered ranking page examines at most this many ranked works, in batches up to
-# SCAN_BATCH_MAX, so a filter that matches few works cannot make one request scan a whole ranking.
-SCAN_LIMIT = 1000
-SCAN_BATCH_MAX = 200
-
 
 def _unavailable() -> ServiceError:
     return ServiceError(_("点赞服务暂时繁忙，请稍后再试。"), code="counters_unavailable", status=503)
-
-
-def _local(value: datetime) -> str:
-    return to_user_timezone(value).strftime("%Y-%m-%d %H:%M")
-
-
-def voting_is_open(campaign: Campaign, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    return campaign.voting_opens <= now < campaign.voting_closes
-
-
-def ensure_voting_open(campaign: Campaign, now: datetime | None = None) -> None:
-    """Refuse (409 ``voting_closed``) outside the campaign's voting window, naming the window in
-    Beijing time. The one check and the one message for everything the window gates."""
-    if not voting_is_open(campaign, now):
-        raise ServiceError(
-            _(
-                "本次活动的投票时间为 %(opens)s 至 %(closes)s，现在不在投票期内。",
-                opens=_local(campaign.voting_opens),
-                closes=_local(campaign.voting_closes),
-            ),
-            code="voting_closed",
-            status=409,
-        )
 
 
 def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = None) -> None:
@@ -81,7 +54,7 @@ def ensure_can_vote(work: Work, *, unlike: bool = False, now: datetime | None = 
 
 
 def work_rankings(work: Work) -> tuple[Ranking, ...]:
-    return counters.rankings_for(work.campaign_id, work.collective.industry, work.collective.province)
+    return scoring.rankings_for(work.campaign_id, work.collective.industry, work.collective.province)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,7 +231,7 @@ def work_published(work: Work) -> None:
 def work_unpublished(work: Work) -> None:
     """Call after a work is withdrawn, rejected or hidden: it leaves every ranking."""
     try:
-        counters.remove_from_rankings(work.id, work_rankings(work))
+        rankings.remove_from_rankings(work.id, work_rankings(work))
     except redis.RedisError:
         log.warning("work %s unpublished while Redis is away; reconcile unranks it", work.id)
 
@@ -303,126 +276,3 @@ def liked_by(user: Any, work_ids: Iterable[int]) -> set[int]:
         query = sa.select(Like.work_id).where(Like.user_id == user.id, Like.work_id.in_(chunk))
         liked.update(db.session.scalars(query))
     return liked
-
-
-@dataclass(frozen=True, slots=True)
-class RankedWork:
-    work_id: int
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class RankingPage:
-    items: list[RankedWork]
-    next_cursor: str | None
-    from_sql: bool = False
-
-    @property
-    def work_ids(self) -> list[int]:
-        return [item.work_id for item in self.items]
-
-
-def top_works(
-    ranking: Ranking,
-    *,
-    cursor: str | None = None,
-    offset: int = 0,
-    limit: int = 20,
-    keep: Callable[[list[int]], Container[int]] | None = None,
-    scan_limit: int = SCAN_LIMIT,
-) -> RankingPage:
-    """A page of a ranking, best first; ``next_cursor`` continues it (None on the last page).
-
-    Reads the Redis sorted set; when Redis is away or the ranking is missing there, the same
-    order is computed from SQL (``from_sql``).
-
-    ``keep`` post-filters: it gets the ids of each batch of ranked works (best first) and
-    returns those to list, e.g. the ones matching a filter the ranking has no set for. At most
-    ``scan_limit`` ranked works are examined per page, so a filtered page may hold fewer than
-    ``limit`` items and still have a ``next_cursor``, which then continues after the last work
-    examined. A cursor is (score, work id): a work's score is the same in every ranking of a
-    metric, so a cursor stays valid across the rankings of one metric.
-    """
-    limit = max(1, min(int(limit), MAX_PAGE))
-    after = None
-    if cursor:
-        try:
-            after = RankCursor.decode(cursor)
-        except ValueError as exc:
-            raise ServiceError(_("分页参数无效，请从第一页重新浏览。"), code="invalid_cursor") from exc
-    position = after.offset if after else max(int(offset), 0)
-    reader = _RankingReader(ranking)
-    items: list[RankedWork] = []
-    item_cursors: list[RankCursor] = []
-    scanned = 0
-    batch = limit + 1
-    exhausted = False
-    while len(items) <= limit:
-        found = reader.read(after, position, batch)
-        kept = None if keep is None else keep([work_id for work_id, _score in found])
-        for work_id, score in found:
-            position += 1
-            scanned += 1
-            after = RankCursor(score, work_id, position)
-            if kept is None or work_id in kept:
-                items.append(RankedWork(work_id, score))
-                item_cursors.append(after)
-                if len(items) > limit:
-                    break
-        if len(found) < batch:
-            exhausted = True
-            break
-        if scanned >= scan_limit:
-            break
-        batch = min(batch * 2, SCAN_BATCH_MAX)
-    next_cursor = None
-    if len(items) > limit:
-        next_cursor = item_cursors[limit - 1].encode()
-    elif not exhausted and after is not None:
-        next_cursor = after.encode()
-    return RankingPage(items[:limit], next_cursor, reader.from_sql)
-
-
-class _RankingReader:
-    """Batches of one ranking from Redis; from SQL (computed once) when Redis cannot answer."""
-
-    def __init__(self, ranking: Ranking) -> None:
-        self.ranking = ranking
-        self.from_sql = False
-        self._scored: list[tuple[int, float]] | None = None
-
-    def read(self, after: RankCursor | None, offset: int, limit: int) -> list[tuple[int, float]]:
-        if not self.from_sql:
-            try:
-                found = counters.read_ranking(self.ranking, after=after, offset=offset, limit=limit)
-            except redis.RedisError:
-                log.info("ranking %s from SQL, Redis is away", self.ranking.name)
-                found = None
-            if found is not None:
-                return found
-            self.from_sql = True
-        if self._scored is None:
-            self._scored = _scored_from_sql(self.ranking)
-        return _slice_after(self._scored, after, offset, limit)
-
-
-def _scored_from_sql(ranking: Ranking) -> list[tuple[int, float]]:
-    scored = [
-        (work_id, float(n) if ranking.metric == "likes" else counters.hot_score(n, published_at))
-        for work_id, n, published_at in measure.published_in_scope(ranking)
-    ]
-    # Best first; among equals the newest work first, as in Redis.
-    scored.sort(key=lambda item: (-item[1], -item[0]))
-    return scored
-
-
-def _slice_after(
-    scored: list[tuple[int, float]], after: RankCursor | None, offset: int, limit: int
-) -> list[tuple[int, float]]:
-    if after is None:
-        return scored[offset : offset + limit]
-    # Strictly after the cursor in that order.
-    rest = [
-        (work_id, score) for work_id, score in scored if (-score, -work_id) > (-after.score, -after.work_id)
-    ]
-    return rest[:limit]

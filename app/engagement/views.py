@@ -14,6 +14,10 @@ GETDEL and its commit, the views of that one batch. The day's viewer sets go wit
 too, so someone may be counted twice that day: views can be over- or under-counted by at most
 one interval's worth, never more. Likes and comments are never at risk this way: their truth is
 their SQL rows.
+
+The buffer's Redis operations are here with the rest of views (key names: app/redis_keys.py); the
+one script that touches the work's counts hash keeps to the counters' rule: it only moves a
+``views`` field that exists, never creates it (app/engagement/counters.py repopulates a lost hash).
 """
 
 from __future__ import annotations
@@ -23,19 +27,33 @@ import hmac
 import logging
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
 import sqlalchemy as sa
 from flask import current_app
 
+from app import clock
 from app.engagement import counters
-from app.extensions import db
-from app.models import ViewDay, Work, WorkStatus, utcnow
+from app.extensions import db, redis_client
+from app.models import ViewDay, Work, WorkStatus
+from app.redis_keys import counts_key, pending_views_key, seen_key, views_dirty_key
 
 log = logging.getLogger(__name__)
 
 FLUSH_BATCH = 500
+# Viewer sets live two days: long enough to cover the day they count, whatever the time zone.
+SEEN_TTL_SECONDS = 2 * 24 * 3600
+
+# KEYS: viewers of the day, counts, pending views. ARGV: viewer, ttl seconds.
+# 0 = this viewer was already counted today; else the pending count after this view.
+_RECORD_VIEW = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local pending = redis.call('INCR', KEYS[3])
+if redis.call('HEXISTS', KEYS[2], 'views') == 1 then redis.call('HINCRBY', KEYS[2], 'views', 1) end
+return pending
+"""
+
 
 # Views per work per day for the dashboard, added up in SQL (the syntax PostgreSQL and SQLite share).
 _ADD_VIEW_DAY = sa.text(
@@ -65,8 +83,7 @@ def viewer_key(user: Any, ip: str | None, user_agent: str | None, visitor: str |
 
 def view_day(now: datetime | None = None) -> str:
     """The viewing day, in the campaign's time zone (a day starts at local midnight)."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-    return (now or utcnow()).astimezone(zone).strftime("%Y%m%d")
+    return clock.local_day_key(now)
 
 
 def record_view(work: Work, viewer: str, *, now: datetime | None = None) -> bool:
@@ -77,7 +94,7 @@ def record_view(work: Work, viewer: str, *, now: datetime | None = None) -> bool
     if work.status != WorkStatus.PUBLISHED:
         return False
     try:
-        return counters.add_view(work.id, view_day(now), viewer)
+        return add_view(work.id, view_day(now), viewer)
     except redis.RedisError:
         log.info("view of work %s not counted, Redis is away", work.id)
         return False
@@ -98,7 +115,7 @@ def flush_views(*, batch_size: int = FLUSH_BATCH, lock_wait: float = 60.0) -> in
             .values(view_count=table.c.view_count + sa.bindparam("views"), updated_at=table.c.updated_at)
         )
         while True:
-            pending = counters.take_pending_views(batch_size)
+            pending = take_pending_views(batch_size)
             if not pending:
                 break
             rows = [{"work_id": work_id, "views": n} for work_id, n in pending.items() if n > 0]
@@ -107,12 +124,63 @@ def flush_views(*, batch_size: int = FLUSH_BATCH, lock_wait: float = 60.0) -> in
                     db.session.execute(statement, rows)
                     # The day the views reach SQL stands for the day they happened: off by at
                     # most one flush interval around midnight.
-                    day = datetime.strptime(view_day(), "%Y%m%d").date()
+                    day = clock.parse_day_key(view_day())
                     db.session.execute(_ADD_VIEW_DAY, [{**row, "day": day} for row in rows])
                     db.session.commit()
                 except Exception:
                     db.session.rollback()
-                    counters.restore_pending_views(pending)
+                    restore_pending_views(pending)
                     raise
             flushed += sum(row["views"] for row in rows)
     return flushed
+
+
+# --------------------------------------------------------------------------------------------
+# The buffer in Redis.
+
+
+def add_view(work_id: int, day: str, viewer: str) -> bool:
+    """Count a view unless this viewer was counted for this work on ``day``."""
+    client = redis_client.client
+    pending = client.eval(
+        _RECORD_VIEW,
+        3,
+        seen_key(work_id, day),
+        counts_key(work_id),
+        pending_views_key(work_id),
+        viewer,
+        SEEN_TTL_SECONDS,
+    )
+    if pending == 1:
+        # The first pending view since the last flush: tell the flusher about this work. (Later
+        # ones find it listed; a flush that races this SADD leaves it listed for the next one.)
+        client.sadd(views_dirty_key(), work_id)
+    return bool(pending)
+
+
+def take_pending_views(limit: int) -> dict[int, int]:
+    """Pop up to ``limit`` works with pending views and take their counts (GETDEL)."""
+    client = redis_client.client
+    ids = [int(raw) for raw in client.spop(views_dirty_key(), limit) or []]
+    if not ids:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for work_id in ids:
+        pipe.getdel(pending_views_key(work_id))
+    return {work_id: int(n or 0) for work_id, n in zip(ids, pipe.execute(), strict=True)}
+
+
+def restore_pending_views(pending: dict[int, int]) -> None:
+    """Put taken views back after the SQL write failed."""
+    client = redis_client.client
+    pipe = client.pipeline(transaction=False)
+    for work_id, n in pending.items():
+        if n:
+            pipe.incrby(pending_views_key(work_id), n)
+    if pending:
+        pipe.sadd(views_dirty_key(), *pending)
+    pipe.execute()
+
+
+def pending_views(work_id: int) -> int:
+    return int(redis_client.client.get(pending_views_key(work_id)) or 0)

@@ -1,6 +1,6 @@
 """Transcoding progress of a work, published by the media worker and read by the status call.
 
-One Redis key per work, built here only: ``<REDIS_KEY_PREFIX>media:progress:<work_id>`` holding a
+One Redis key per work (``progress_key``, named in app/redis_keys.py with every other key) holding a
 fraction 0..1 as text. It is a live display value with a TTL; the worker also writes the
 progress to the source asset's row now and then, which is what is read when Redis is down.
 """
@@ -10,17 +10,13 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import current_app
 
 from app.extensions import redis_client
+from app.redis_keys import progress_key
 
 log = logging.getLogger(__name__)
 
 PROGRESS_TTL = 24 * 3600
-
-
-def progress_key(work_id: int) -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}media:progress:{work_id}"
 
 
 def set_progress(work_id: int, fraction: float) -> None:

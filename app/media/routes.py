@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import policy
+from app.catalog.campaigns import campaigns_open_for_submission
 from app.errors import Forbidden, ServiceError
 from app.media import bp, limits, transcodes, uploads
 from app.models import WorkKind
@@ -28,7 +29,7 @@ def _ensure_member() -> None:
 @login_required
 def new_media_work():
     _ensure_member()
-    campaigns = svc.campaigns_open_for_submission()
+    campaigns = campaigns_open_for_submission()
     form = {
         "kind": request.args.get("kind", "video"),
         "title": "",

@@ -30,7 +30,7 @@ import logging
 import math
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 import redis
@@ -38,7 +38,8 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import gettext as _
 
-from app.catalog import status_label
+from app.catalog.campaigns import ensure_submission_open
+from app.catalog.lists import status_label
 from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
 from app.ids import SQL_INT_MAX, parse_int
@@ -56,9 +57,10 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
+from app.policy import can_edit_work, can_view_work
 from app.sql_locks import lock
 from app.storage import MAX_PART_NUMBER, MultipartError, delete_quietly, get_storage
-from app.works.services import can_edit_work, can_view_work, ensure_submission_open, get_work
+from app.works.services import get_work
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +403,52 @@ def _lock_for_completion(session: UploadSession) -> None:
     """
     _lock_work(session.work_id)
     db.session.refresh(session)
+
+
+def expire_abandoned_uploads(now: datetime | None = None) -> list[str]:
+    """Close the uploads left open past their ``expires_at`` (a scheduled job, app.schedule).
+
+    Their parts are dropped from storage (local part files, or the bucket's multipart upload,
+    which S3 bills until aborted) and a work still ``uploading`` goes back to ``draft``, as after
+    a refused file, so its page stops saying an upload is under way. Returns the session ids.
+    """
+    now = now or utcnow()
+    expired = db.session.scalars(
+        sa.select(UploadSession.id)
+        .where(UploadSession.status == UploadStatus.OPEN, UploadSession.expires_at <= now)
+        .order_by(UploadSession.expires_at)
+    ).all()
+    db.session.rollback()
+    closed: list[str] = []
+    storage = get_storage()
+    for upload_id in expired:
+        session = db.session.get(UploadSession, upload_id)
+        # The work's row lock orders this with a completion or a new upload of the same work.
+        _lock_work(session.work_id)
+        db.session.refresh(session)
+        if session.status != UploadStatus.OPEN:
+            db.session.rollback()
+            continue
+        session.status = UploadStatus.ABORTED
+        others_open = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(UploadSession)
+            .where(
+                UploadSession.work_id == session.work_id,
+                UploadSession.status == UploadStatus.OPEN,
+                UploadSession.id != session.id,
+            )
+        )
+        if session.work.status == WorkStatus.UPLOADING and not others_open:
+            session.work.status = WorkStatus.DRAFT
+        db.session.commit()
+        try:
+            storage.abort_multipart(session.storage_key, session.storage_upload_id)
+        except Exception:  # an orphaned multipart upload only costs space until it expires
+            log.warning("could not abort expired upload %s", upload_id, exc_info=True)
+        closed.append(upload_id)
+        log.info("upload %s of work %s expired unfinished; closed", upload_id, session.work_id)
+    return closed
 
 
 def _remove_previous_video(work: Work) -> None:

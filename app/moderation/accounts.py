@@ -65,7 +65,7 @@ def _hide_comments_of(user_id: int) -> tuple[int, set[int], list[int]]:
     """Hide the account's comments and the replies under its top-level ones: (visible comments
     hidden, works whose comments changed, every comment hidden)."""
     # Own comments first: their row locks make a reply being posted under them wait, then see
-    # its thread hidden (comments._lock_root), so the replies statement below misses none.
+    # its thread hidden (comments.lock_thread_root), so the replies statement below misses none.
     own = Comment.user_id == user_id
     top_level = sa.select(Comment.id).where(Comment.user_id == user_id, Comment.parent_id.is_(None))
     replies = Comment.parent_id.in_(top_level)

@@ -2,7 +2,7 @@
 
 Moderators of the work's province (national moderators and admins: every province) approve or
 hide them. Approving and hiding run inside the same counter fence as posting and deleting
-(``comments._counting``), so the work's Redis comment counter moves by exactly what the commit
+(``comments.counting_comments``), so the work's Redis comment counter moves by exactly what the commit
 changed, even while a recount runs (docs/counters.md, "The fence"). Each call writes one audit
 event in the transaction of its change.
 
@@ -26,8 +26,9 @@ from app.ids import parse_id
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, User, Work, utcnow
 from app.moderation import audit
 from app.notifications import services as notifications
-from app.paging import decode_cursor, encode_cursor, page_size
+from app.paging import decode_id_cursor, encode_id_cursor, page_size
 from app.policy import in_scope, province_of, require_moderator
+from app.signals import announce, comments_hidden
 
 # Reasons shown per comment in the queue; the count says how many there are in all.
 REASONS_SHOWN = 5
@@ -76,10 +77,13 @@ def approve_comment(actor: Any, comment_id: Any) -> Comment:
     reported = db.session.scalar(sa.select(sa.func.count()).where(_open_reports_on([comment.id])))
     if comment.status == CommentStatus.HIDDEN or (comment.status == CommentStatus.VISIBLE and not reported):
         raise _already_reviewed()
-    with comments._counting(work) as flight:
+    with comments.counting_comments(work) as flight:
         # A reply made public under a hidden thread would be counted but never shown.
         parent_id = comment.parent_id
-        if parent_id is not None and comments._lock_root(parent_id, shared=True) != CommentStatus.VISIBLE:
+        if (
+            parent_id is not None
+            and comments.lock_thread_root(parent_id, shared=True) != CommentStatus.VISIBLE
+        ):
             raise Conflict(_("所回复的评论已被删除，这条回复不能再公开。"), code="parent_hidden")
         # Only a row this statement turned visible is counted, so two approvals count once.
         approved = db.session.execute(
@@ -114,7 +118,7 @@ def hide_comment(actor: Any, comment_id: Any, reason: Any = "") -> int:
 
 def hide_in_fence(actor: Any, comment: Comment, work: Work, reason: str) -> int:
     """Hide ``comment`` (already scope-checked) with one ``comment_hide`` event."""
-    with comments._counting(work) as flight:
+    with comments.counting_comments(work) as flight:
         gone = comments.hide_thread(work, comment)
         thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
         close_reports(
@@ -126,6 +130,7 @@ def hide_in_fence(actor: Any, comment: Comment, work: Work, reason: str) -> int:
         db.session.commit()
         for _row in gone:
             services.comment_removed(work, True, flight=flight)
+    announce(comments_hidden, work=work, comment_ids=gone)
     return len(gone)
 
 
@@ -136,7 +141,7 @@ def comment_queue(
     first, as JSON-ready dicts; and the cursor of the next page (None at the end)."""
     require_moderator(moderator)
     size = page_size(limit)
-    after = decode_cursor(cursor)
+    after = decode_id_cursor(cursor)
     reports = (
         sa.select(Report.target_id.label("comment_id"), sa.func.count().label("n"))
         .where(Report.target_type == "comment", Report.status == ReportStatus.OPEN)
@@ -183,7 +188,7 @@ def comment_queue(
         }
         for comment, author, title, count in page
     ]
-    next_cursor = encode_cursor(page[-1][0].id) if len(rows) > size else None
+    next_cursor = encode_id_cursor(page[-1][0].id) if len(rows) > size else None
     return items, next_cursor
 
 

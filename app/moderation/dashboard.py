@@ -13,16 +13,15 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
+from app import clock
 from app.errors import ServiceError
 from app.extensions import db
 from app.ids import query_id, query_int
-from app.models import Collective, Comment, CommentStatus, Like, ViewDay, Work, WorkStatus, utcnow
+from app.models import Collective, Comment, CommentStatus, Like, ViewDay, Work, WorkStatus
 from app.policy import province_of, require_moderator
 
 METRICS = ("works", "likes", "comments", "views")
@@ -49,16 +48,12 @@ class Dashboard:
         }
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-
-
 def _local_day(column: Any) -> Any:
     """The local calendar day of a UTC timestamp column, computed in SQL."""
     if db.engine.dialect.name == "postgresql":
-        return sa.func.date(sa.func.timezone(_zone().key, column))
+        return sa.func.date(sa.func.timezone(clock.zone().key, column))
     # SQLite keeps UTC text; the campaign's zone has no daylight saving, so a fixed offset is exact.
-    offset = utcnow().astimezone(_zone()).utcoffset() or timedelta()
+    offset = clock.utc_offset()
     return sa.func.date(column, f"{offset.total_seconds() / 3600:+.2f} hours")
 
 
@@ -86,10 +81,10 @@ def build(
 ) -> Dashboard:
     """The last ``period`` days (today included) in the moderator's scope."""
     require_moderator(moderator)
-    today = utcnow().astimezone(_zone()).date()
+    today = clock.local_today()
     first = today - timedelta(days=period - 1)
     # Local midnight of the first day, as an aware datetime: compared in UTC by the database.
-    since = datetime.combine(first, datetime.min.time(), _zone())
+    since = clock.local_midnight(first)
     days = [first + timedelta(days=n) for n in range(period)]
     index = {day: n for n, day in enumerate(days)}
     key = Collective.province if group == "province" else Collective.industry

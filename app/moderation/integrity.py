@@ -5,8 +5,9 @@ what the campaign asks for. ``app.moderation.vote_signals`` defines the signals 
 weights; this module chooses what to measure, reads it from SQL and opens the flags that
 moderators judge on ``/moderation/flags`` (``app.moderation.flags``).
 
-Three passes, each over a window ending now, run by the counters loop every minute
-(``flask counters run``; by hand ``flask moderation detect``):
+Three passes, each over a window ending now; the scheduler (app/schedule.py, ``detect-likes``)
+starts the detector every minute and runs the passes that are due (by hand
+``flask moderation detect``):
 
 ==========  ========  ===========  ==========================================================
 pass        window    runs every   measures the works that, in the window, have
@@ -25,8 +26,8 @@ of at most SAMPLE accounts (``user_id`` indexes), and only when that past could 
 to the threshold.
 The cost at a million likes a day is measured by ``bench/integrity.py`` (docs/performance.md).
 
-Each pass is claimed by one conditional UPDATE of its ``integrity_pass`` row, so several
-processes running the loop run each pass once; a partial unique index keeps one open flag per
+Each pass is claimed by one conditional UPDATE of its ``integrity_pass`` row, so a pass runs
+once however many processes start the detector; a partial unique index keeps one open flag per
 work even when two passes find the same work at the same moment.
 """
 
@@ -60,7 +61,7 @@ BASELINE = timedelta(hours=24)  # a work's usual rate: its likes in the day befo
 MAX_LIKERS = 5000  # the newest likes of one work in one window that a measure reads
 SAMPLE = 400  # likers whose past activity is probed (shares within ±5 points at 95%)
 SUSPECTS_MAX = 5000  # accounts kept in one flag's evidence (the cohort a moderator voids)
-# A loop firing a few seconds early must not skip its minute.
+# A scheduler firing a few seconds early must not skip its minute.
 DUE_SLACK = timedelta(seconds=10)
 _CHUNK = 500
 
@@ -350,7 +351,7 @@ def run_detector(
 
 
 def detect(now: datetime | None = None, *, force: bool = False) -> list[VoteFlag]:
-    """The counters loop's minute job: run the passes that are due; the flags opened or updated."""
+    """The scheduled minute job: run the passes that are due; the flags opened or updated."""
     return run_detector(now, force=force).flags
 
 

@@ -28,7 +28,7 @@ from app.extensions import db
 from app.ids import parse_id
 from app.models import Collective, Comment, CommentStatus, Report, ReportStatus, ReportTarget, User, Work
 from app.moderation import audit, comment_review
-from app.paging import decode_cursor, encode_cursor, page_size
+from app.paging import decode_id_cursor, encode_id_cursor, page_size
 from app.policy import can_view_work, in_scope, province_of, require_moderator
 from app.sql_locks import lock
 
@@ -131,7 +131,7 @@ def open_reports(moderator: Any, cursor: str | None = None, limit: Any = 20) -> 
     of the next page (None at the end)."""
     require_moderator(moderator)
     size = page_size(limit)
-    after = decode_cursor(cursor)
+    after = decode_id_cursor(cursor)
     author = so.aliased(User)
     query = _with_targets(
         sa.select(Report, User, Work.id, Work.title, Comment, author).join(
@@ -164,7 +164,7 @@ def open_reports(moderator: Any, cursor: str | None = None, limit: Any = 20) -> 
         }
         for report, reporter, work_id, title, comment, commenter in page
     ]
-    next_cursor = encode_cursor(page[-1][0].id) if len(rows) > size else None
+    next_cursor = encode_id_cursor(page[-1][0].id) if len(rows) > size else None
     return items, next_cursor
 
 

@@ -11,13 +11,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.routes import safe_next_url
+from app.catalog.campaigns import list_campaigns
 from app.errors import Forbidden, ServiceError
 from app.ids import ID_MAX, query_int
 from app.moderation import audit, bp, dashboard, vote_signals
 from app.moderation import flags as vote_flags
 from app.moderation import services as moderation
 from app.policy import is_national, require_moderator
-from app.works import services as works
+from app.works.listing import parse_work_filters
+from app.works.serialise import work_media
 
 _ACTION_DONE = {
     "approve": lambda title: _("《%(title)s》已审核通过并发布。", title=title),
@@ -37,7 +39,7 @@ def _back() -> str:
 def queue():
     require_moderator(current_user)
     queue_name = request.args.get("queue") or "pending"
-    filters, _sort = works.parse_work_filters(request.args)
+    filters, _sort = parse_work_filters(request.args)
     after = query_int("after", minimum=-ID_MAX, maximum=ID_MAX)
     page = moderation.review_queue(current_user, queue_name, filters, after_id=after)
     args = {k: v for k, v in request.args.items() if k != "after" and v}
@@ -49,10 +51,10 @@ def queue():
         queue=queue_name,
         queues=[q for q in moderation.QUEUES if q != "recommended" or is_national(current_user)],
         works=page.works,
-        media={work.id: works.work_media(work) for work in page.works},
+        media={work.id: work_media(work) for work in page.works},
         counts=moderation.queue_counts(current_user, filters),
         filters=filters,
-        campaigns=works.list_campaigns(),
+        campaigns=list_campaigns(),
         more_url=more_url,
         here=request.full_path.rstrip("?"),
     )
@@ -163,7 +165,7 @@ def dashboard_page():
         period=period,
         periods=dashboard.PERIODS,
         campaign_id=campaign_id,
-        campaigns=works.list_campaigns(),
+        campaigns=list_campaigns(),
     )
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
 
+from app import signals
 from app.engagement import services as engagement
 from app.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from app.extensions import db
@@ -36,7 +37,9 @@ from app.moderation import audit
 from app.moderation.queues import ACTIONS, QUEUES
 from app.notifications import services as notifications
 from app.policy import in_scope, is_national, province_of, require_moderator
-from app.works.services import WorkFilters, apply_work_filters, get_work
+from app.signals import announce
+from app.works.listing import WorkFilters, apply_work_filters
+from app.works.services import get_work
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
@@ -216,6 +219,7 @@ def approve_work(moderator: Any, work_id: int) -> Work:
     notifications.work_approved(moderator, work)
     db.session.commit()
     engagement.work_published(work)
+    announce(signals.work_published, work=work)
     return work
 
 
@@ -241,6 +245,7 @@ def reject_work(moderator: Any, work_id: int, reason: Any) -> Work:
     db.session.commit()
     if was_published:
         engagement.work_unpublished(work)
+        announce(signals.work_unpublished, work=work)
     return work
 
 

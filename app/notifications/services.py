@@ -266,3 +266,10 @@ def notification_to_dict(view: NotificationView) -> dict[str, Any]:
         "created_at": n.created_at.isoformat(),
         "read_at": n.read_at.isoformat() if n.read_at else None,
     }
+
+
+def on_comment_posted(_sender: Any, *, comment: Comment, replied_to: Any = None) -> None:
+    """Subscriber of ``app.signals.comment_posted``: the comment is committed; its reply
+    notification is a write of its own."""
+    if comment_posted(comment, replied_to):
+        db.session.commit()

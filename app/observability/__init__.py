@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, request, request_finished, request_started
 from flask.logging import default_handler
 
+from app.clients import client_ip
 from app.observability.context import REQUEST_ID_HEADER, request_id_from_header, request_id_var
 from app.observability.logs import install_handler
+from app.observability.metrics import observe_request
 
 access_log = logging.getLogger("app.access")
 
@@ -47,9 +49,6 @@ def _begin(sender: Flask, **extra) -> None:
 
 
 def _finish(sender: Flask, response: Response, **extra) -> None:
-    from app.clients import client_ip
-    from app.observability.metrics import observe_request
-
     request_id = request_id_var.get()
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id

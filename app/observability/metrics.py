@@ -34,6 +34,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 from app.clients import client_ip, forwarding_headers_present
 from app.extensions import limiter
 from app.observability import shared
+from app.queue import media_queue
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,6 @@ class QueueCollector:
     """The media queue's depth and its registries, read from RQ at scrape time."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from app.queue import media_queue
-
         queue = media_queue()
         jobs = GaugeMetricFamily("media_queue_jobs", "Jobs of the media queue, by state.", labels=("state",))
         registries = {

@@ -1,10 +1,11 @@
 """Metrics recorded by processes that nobody scrapes, kept in Redis for `/metrics` to read.
 
 Transcodes run in media workers (forked work horses, on any number of hosts) and reconcile runs
-in `flask counters run`; neither serves HTTP. They add to a few Redis hashes instead, and every
-web process exposes the same cluster-wide totals at scrape time (docs/observability.md).
+in the scheduled jobs' worker (`flask schedule worker`); neither serves HTTP. They add to a few
+Redis hashes instead, and every web process exposes the same cluster-wide totals at scrape time
+(docs/observability.md).
 
-Keys, built here only, with ``P = REDIS_KEY_PREFIX`` and one hash tag so they share a slot::
+Keys (named in app/redis_keys.py with every other key; one hash tag, so they share a slot)::
 
     P{metrics}:transcode:seconds   hash  b<i>: transcodes in bucket i, sum, count
     P{metrics}:transcode:failures  hash  <reason>: failed attempts
@@ -25,31 +26,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
-from flask import current_app
 
 from app.extensions import redis_client
+from app.redis_keys import reconcile_metrics_key, transcode_failures_key, transcode_seconds_key
 
 log = logging.getLogger(__name__)
 
 # Seconds: a 10-second clip takes a few seconds, a 30-minute film tens of minutes.
 TRANSCODE_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 DRIFT_COUNTERS = ("likes", "comments", "views", "rank")
-
-
-def _tag() -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}{{metrics}}"
-
-
-def transcode_seconds_key() -> str:
-    return f"{_tag()}:transcode:seconds"
-
-
-def transcode_failures_key() -> str:
-    return f"{_tag()}:transcode:failures"
-
-
-def reconcile_key() -> str:
-    return f"{_tag()}:reconcile"
 
 
 def record_transcode_seconds(seconds: float) -> None:
@@ -79,7 +64,7 @@ def record_reconcile(drift_counters: Iterable[str], now: float | None = None) ->
     found: dict[str, int] = {}
     for counter in drift_counters:
         found[counter] = found.get(counter, 0) + 1
-    key = reconcile_key()
+    key = reconcile_metrics_key()
     try:
         with redis_client.client.pipeline() as pipe:
             pipe.hincrby(key, "runs", 1)
@@ -110,7 +95,7 @@ def read_snapshot() -> Snapshot:
     with redis_client.client.pipeline(transaction=False) as pipe:
         pipe.hgetall(transcode_seconds_key())
         pipe.hgetall(transcode_failures_key())
-        pipe.hgetall(reconcile_key())
+        pipe.hgetall(reconcile_metrics_key())
         seconds, failures, reconcile = (
             {k.decode(): v.decode() for k, v in raw.items()} for raw in pipe.execute()
         )

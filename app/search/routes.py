@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from app.api.helpers import decode_cursor, encode_cursor
+from app.engagement.work_lists import engagement_counts, liked_work_ids
+from app.paging import decode_cursor, encode_cursor
 from app.search import bp
 from app.search import services as search
 from app.search.limits import search_limit
-from app.works import services as works
 
 
 @bp.get("/search")
@@ -27,8 +27,8 @@ def results():
         query=query,
         has_terms=bool(page.terms) or not query,
         page=page,
-        counts=works.engagement_counts(ids),
-        liked=works.liked_work_ids(current_user, ids),
+        counts=engagement_counts(ids),
+        liked=liked_work_ids(current_user, ids),
         filters=filters,
         sort=sort,
         more_url=more_url,

@@ -9,7 +9,7 @@ no term at all ("%%%", "*", "'") matches nothing; an empty one is the ordinary l
 Sorts: ``relevance`` (the default with a query: a term in the title weighs 8, in the collective's
 name 4, in the summary 2, in the story 1; ties newest first), ``new``, and ``likes`` / ``hot``,
 which order the best :data:`MATCH_CAP` matches by the live Redis counts (likes are never counted
-in SQL; ``hot`` is the rankings' own score, ``counters.hot_score``).
+in SQL; ``hot`` is the rankings' own score, ``scoring.hot_score``).
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ import sqlalchemy.orm as so
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from app.engagement.counters import hot_score
+from app.engagement.scoring import hot_score
+from app.engagement.work_lists import engagement_counts, list_published_works
 from app.errors import ServiceError
 from app.extensions import db
 from app.field_limits import QUERY_MAX
 from app.ids import ID_MAX, parse_int
 from app.models import Work, WorkStatus
+from app.paging import invalid_cursor
 from app.search import postgresql, sqlite
 from app.search.models import WorkSearch
-from app.works import services as works
-from app.works.services import WorkFilters
+from app.works.listing import PAGE_SIZE, PAGE_SIZE_MAX, WorkFilters, apply_work_filters, parse_work_filters
 
 MAX_TERMS = 8
 MATCH_CAP = 1000
@@ -88,7 +89,7 @@ def parse_search_args(args: Mapping[str, Any]) -> tuple[str, WorkFilters, str]:
     sort = args.get("sort") or ("relevance" if query else "new")
     if sort not in SORTS:
         raise _invalid_sort(sort)
-    filters, _sort = works.parse_work_filters({k: v for k, v in args.items() if k != "sort"})
+    filters, _sort = parse_work_filters({k: v for k, v in args.items() if k != "sort"})
     return query, filters, sort
 
 
@@ -105,24 +106,20 @@ def _invalid_sort(sort: str) -> ServiceError:
     return ServiceError(message, code="invalid_parameter", status=400)
 
 
-def _invalid_cursor() -> ServiceError:
-    return ServiceError(_("分页游标无效。"), code="invalid_cursor")
-
-
 def search_works(
     query: str | None,
     filters: WorkFilters | None = None,
     *,
     sort: str | None = None,
     after: Mapping[str, Any] | None = None,
-    limit: int = works.PAGE_SIZE,
+    limit: int = PAGE_SIZE,
 ) -> SearchPage:
     """One page of published works matching ``query`` and ``filters``, and the position after it
-    (None on the last page). An empty query is :func:`app.works.services.list_published_works`."""
+    (None on the last page). An empty query is :func:`app.engagement.work_lists.list_published_works`."""
     filters = filters or WorkFilters()
-    limit = max(1, min(limit, works.PAGE_SIZE_MAX))
+    limit = max(1, min(limit, PAGE_SIZE_MAX))
     if not query:
-        listed, position = works.list_published_works(
+        listed, position = list_published_works(
             filters, sort="new" if sort in (None, "relevance") else sort, after=after, limit=limit
         )
         return SearchPage(listed, position)
@@ -130,7 +127,7 @@ def search_works(
     if sort not in SORTS:
         raise _invalid_sort(sort)
     if after is not None and after.get("s") != sort:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     found = terms(query)
     if not found:
         return SearchPage([], None)
@@ -151,7 +148,7 @@ def search_works(
         .where(Work.status == WorkStatus.PUBLISHED, Work.published_at.is_not(None))
         .where(*backend.matches(table, found, like))
     )
-    matched = works.apply_work_filters(matched, filters)
+    matched = apply_work_filters(matched, filters)
     if sort in ("likes", "hot"):
         ids, position = _by_counts(matched, score, sort, after, limit)
     else:
@@ -173,9 +170,9 @@ def _keyset(
             last_id = parse_int(after["i"], minimum=-ID_MAX, maximum=ID_MAX)
             last_score = parse_int(after["r"], minimum=-ID_MAX, maximum=ID_MAX) if sort == "relevance" else 0
         except (KeyError, TypeError, ValueError):
-            raise _invalid_cursor() from None
+            raise invalid_cursor() from None
         if last_id is None or last_score is None:
-            raise _invalid_cursor()
+            raise invalid_cursor()
         if sort != "relevance":
             last_score = None
         later = sa.or_(Work.published_at < at, sa.and_(Work.published_at == at, Work.id < last_id))
@@ -201,11 +198,11 @@ def _by_counts(
     if after is not None:
         offset = parse_int(after.get("o"), minimum=0, maximum=MATCH_CAP)
         if offset is None:
-            raise _invalid_cursor()
+            raise invalid_cursor()
     rows = db.session.execute(
         matched.order_by(score.element.desc(), Work.published_at.desc(), Work.id.desc()).limit(MATCH_CAP)
     ).all()
-    counts = works.engagement_counts(row.id for row in rows)
+    counts = engagement_counts(row.id for row in rows)
 
     def key(row) -> tuple[float, int]:
         likes = counts[row.id].likes if row.id in counts else 0

@@ -11,12 +11,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.catalog.campaigns import list_campaigns
+from app.engagement.work_lists import engagement_counts, liked_work_ids
 from app.errors import ServiceError
 from app.ids import ID_MAX, parse_id, parse_int
 from app.policy import require_national
 from app.wall import bp
 from app.wall import services as wall
-from app.works import services as works
 
 
 @bp.get("/wall")
@@ -30,10 +31,10 @@ def index():
         featured=sections["featured"],
         hot=sections["hot"],
         likes=sections["likes"],
-        counts=works.engagement_counts(ids),
-        liked=works.liked_work_ids(current_user, ids),
+        counts=engagement_counts(ids),
+        liked=liked_work_ids(current_user, ids),
         filters=filters,
-        campaigns=works.list_campaigns(),
+        campaigns=list_campaigns(),
     )
 
 

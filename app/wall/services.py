@@ -4,7 +4,7 @@ Decisions worth knowing:
 
 * The wall holds at most :data:`WALL_MAX` slots, so reading it costs the same however many works
   exist; adding more is **409** ``wall_full``. The 最热 / 点赞最多 sections read the top of the
-  Redis rankings (``works.services.list_published_works``), never count in SQL.
+  Redis rankings (``app.engagement.work_lists.list_published_works``), never count in SQL.
 * A slot whose work is no longer ``published`` stays in the table but is not shown: it drops off
   the public wall silently, comes back if the work is published again, and the curation page
   lists it (marked) so that a moderator can remove it. It still takes one of the places.
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
 
+from app.engagement.work_lists import list_published_works
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.field_limits import NOTE_MAX, WALL_MAX
@@ -37,9 +38,9 @@ from app.models import FeaturedSlot, Work, WorkStatus
 from app.moderation import audit
 from app.notifications import services as notifications
 from app.policy import require_national
+from app.signals import announce, wall_changed
 from app.sql_locks import lock
-from app.works import services as works
-from app.works.services import WorkFilters
+from app.works.listing import WorkFilters, apply_work_filters, parse_work_filters
 
 RANKED_LIMIT = 12
 # Any constant works: it only has to be the same in every process taking the wall's lock.
@@ -70,7 +71,7 @@ def _featured_query() -> sa.Select:
 def featured(filters: WorkFilters | None = None, *, limit: int = WALL_MAX) -> list[FeaturedWork]:
     """The wall's published works in position order, optionally filtered like the listings."""
     filters = filters or WorkFilters()
-    query = works.apply_work_filters(_featured_query().where(Work.status == WorkStatus.PUBLISHED), filters)
+    query = apply_work_filters(_featured_query().where(Work.status == WorkStatus.PUBLISHED), filters)
     rows = db.session.execute(query.limit(max(1, min(limit, WALL_MAX)))).tuples()
     return [FeaturedWork(work, slot.note, slot.position) for slot, work in rows]
 
@@ -87,14 +88,14 @@ def wall(filters: WorkFilters | None = None, *, limit: int = RANKED_LIMIT) -> di
     A featured work may also appear in a ranking: the sections answer different questions.
     """
     filters = filters or WorkFilters()
-    hot, _after = works.list_published_works(filters, sort="hot", limit=limit)
-    likes, _after = works.list_published_works(filters, sort="likes", limit=limit)
+    hot, _after = list_published_works(filters, sort="hot", limit=limit)
+    likes, _after = list_published_works(filters, sort="likes", limit=limit)
     return {"featured": featured(filters), "hot": hot, "likes": likes}
 
 
 def wall_filters(args: Any) -> WorkFilters:
     """Campaign, industry, province (and kind) from query parameters; a bad value is 400."""
-    filters, _sort = works.parse_work_filters({k: v for k, v in args.items() if k != "sort"})
+    filters, _sort = parse_work_filters({k: v for k, v in args.items() if k != "sort"})
     return filters
 
 
@@ -137,6 +138,7 @@ def _clean_note(note: Any) -> str:
 def _commit(actor: Any, action: str, target_type: str, target_id: int, reason: str = "") -> None:
     audit.record(actor, action, target_type, target_id, reason)
     db.session.commit()
+    announce(wall_changed)
 
 
 def _rollback_on_error(change):

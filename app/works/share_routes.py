@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 
+from app.catalog.collectives import get_collective
 from app.works import bp, sharing
 from app.works import services as svc
 
@@ -18,7 +19,7 @@ def work_short_link(work_id: int):
 
 @bp.get("/c/<int:collective_id>")
 def collective_short_link(collective_id: int):
-    svc.get_collective(collective_id)
+    get_collective(collective_id)
     return redirect(url_for("works.collective", collective_id=collective_id), code=301)
 
 
@@ -29,7 +30,7 @@ def work_poster(work_id: int):
 
 @bp.get("/collectives/<int:collective_id>/poster")
 def collective_poster(collective_id: int):
-    poster = sharing.collective_poster(svc.get_collective(collective_id))
+    poster = sharing.collective_poster(get_collective(collective_id))
     return render_template("works/collective_poster.html", **poster)
 
 

@@ -15,10 +15,12 @@ import segno
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from app.catalog.collectives import badge_url
 from app.errors import NotFound
 from app.models import Collective, Work, WorkKind, WorkStatus
 from app.public_urls import absolute_url, public_url_for
 from app.works import services as svc
+from app.works.serialise import work_cover
 
 # Share cards cut descriptions here: WeChat and most card renderers show two or three lines.
 DESCRIPTION_MAX = 120
@@ -63,7 +65,7 @@ def collective_short_url(collective: Collective) -> str:
 
 
 def work_share_card(work: Work) -> ShareCard:
-    image = svc.work_cover(work) or svc.badge_url(work.collective)
+    image = work_cover(work) or badge_url(work.collective)
     description = work.summary or _("%(name)s的青年文明号作品", name=work.collective.name)
     return ShareCard(
         title=work.title,
@@ -76,7 +78,7 @@ def work_share_card(work: Work) -> ShareCard:
 
 
 def collective_share_card(collective: Collective) -> ShareCard:
-    badge = svc.badge_url(collective)
+    badge = badge_url(collective)
     place = {"province": collective.province, "industry": collective.industry}
     description = collective.promise or _("%(province)s · %(industry)s · 青年文明号集体", **place)
     return ShareCard(
@@ -117,8 +119,8 @@ def work_poster(work: Work) -> dict[str, Any]:
     return {
         "work": work,
         "collective": work.collective,
-        "cover": svc.work_cover(work),
-        "badge": svc.badge_url(work.collective),
+        "cover": work_cover(work),
+        "badge": badge_url(work.collective),
         "promise": truncate(work.collective.promise, PROMISE_ON_POSTER_MAX),
         "short_url": short_url,
         "qr": qr_svg(short_url, _("作品二维码：%(url)s", url=short_url)),
@@ -130,7 +132,7 @@ def collective_poster(collective: Collective) -> dict[str, Any]:
     short_url = collective_short_url(collective)
     return {
         "collective": collective,
-        "badge": svc.badge_url(collective),
+        "badge": badge_url(collective),
         "promise": truncate(collective.promise, PROMISE_ON_POSTER_MAX),
         "short_url": short_url,
         "qr": qr_svg(short_url, _("集体二维码：%(url)s", url=short_url)),

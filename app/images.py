@@ -13,8 +13,9 @@ import logging
 import struct
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageCms, ImageOps
 
@@ -180,4 +181,12 @@ def process_image(
         ext=ext,
         width=img.width,
         height=img.height,
+    )
+
+
+def process_upload(stream: BinaryIO | bytes, **kwargs: Any) -> ProcessedImage:
+    """:func:`process_image` within the configured limits (MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS)."""
+    config = current_app.config
+    return process_image(
+        stream, max_bytes=config["MAX_IMAGE_BYTES"], max_pixels=config["MAX_IMAGE_PIXELS"], **kwargs
     )

@@ -1,0 +1,109 @@
+"""The public pages of works: the home page's listing, a work's page (media, counts, comment
+section, view counting) and a collective's page."""
+
+from __future__ import annotations
+
+from flask import make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import policy
+from app.catalog.collectives import get_collective
+from app.clients import client_ip
+from app.engagement import views, visitors
+from app.engagement.work_lists import engagement_counts, liked_work_ids, list_published_works
+from app.errors import ServiceError
+from app.extensions import csrf
+from app.models import WorkStatus
+from app.pages.comment_section import comment_section
+from app.paging import decode_cursor, encode_cursor
+from app.works import bp
+from app.works.listing import collective_works, parse_work_filters
+from app.works.serialise import work_media
+from app.works.services import EDITABLE_STATUSES, get_visible_work
+
+
+@bp.get("/")
+def index():
+    filters, sort = parse_work_filters(request.args)
+    works, after = list_published_works(filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
+    more_url = None
+    if after is not None:
+        args = {k: v for k, v in request.args.items() if k != "cursor" and v}
+        more_url = url_for("works.index", **args, cursor=encode_cursor(after))
+    ids = [w.id for w in works]
+    return render_template(
+        "works/index.html",
+        works=works,
+        counts=engagement_counts(ids),
+        liked=liked_work_ids(current_user, ids),
+        filters=filters,
+        sort=sort,
+        more_url=more_url,
+    )
+
+
+def _record_view(work) -> None:
+    # Counted once per viewer per day, published works only; never fails the page.
+    viewer = views.viewer_key(current_user, client_ip(), request.user_agent.string, visitors.visitor_id())
+    views.record_view(work, viewer)
+
+
+@bp.get("/works/<int:work_id>")
+def work_detail(work_id: int):
+    work = get_visible_work(work_id, current_user)
+    new_visitor = None
+    view_beacon = None
+    # HEAD (link checkers, previews) is not a view.
+    if request.method == "GET" and work.status == WorkStatus.PUBLISHED:
+        if current_user.is_authenticated or visitors.visitor_id():
+            _record_view(work)
+        else:
+            # Someone we do not know yet: a visitor cookie comes with the page, and the page's
+            # script has the view counted with it (app/engagement/visitors.py).
+            new_visitor = visitors.new_visitor_id()
+            view_beacon = url_for("works.count_view", work_id=work.id, t=visitors.beacon_token(work.id))
+    media = work_media(work)
+    # Pictures the body already shows inline are not repeated in the gallery below it.
+    gallery = [image for image in media["images"] if image["url"] not in work.body_html]
+    page = render_template(
+        "works/detail.html",
+        work=work,
+        media=media,
+        gallery=gallery,
+        counts=engagement_counts([work.id])[work.id],
+        liked=work.id in liked_work_ids(current_user, [work.id]),
+        can_edit=policy.can_edit_work(current_user, work),
+        editable=work.status in EDITABLE_STATUSES,
+        comment_section=comment_section(work),
+        view_beacon=view_beacon,
+    )
+    response = make_response(page)
+    if new_visitor:
+        visitors.give_cookie(response, new_visitor)
+    return response
+
+
+@bp.post("/works/<int:work_id>/view")
+@csrf.exempt  # counts a view and nothing else; a browser refusing cookies has no CSRF session
+def count_view(work_id: int):
+    """The work page's script, for a visitor the page did not know: counts the view now that the
+    visitor cookie comes back, or on the address as a fallback when it does not."""
+    if not visitors.beacon_token_valid(request.args.get("t"), work_id):
+        raise ServiceError(_("请求无效。"), code="invalid_view_token")
+    _record_view(get_visible_work(work_id, current_user, media=False))
+    return "", 204
+
+
+@bp.get("/collectives/<int:collective_id>")
+def collective(collective_id: int):
+    group = get_collective(collective_id)
+    works = collective_works(group, current_user)
+    return render_template(
+        "works/collective.html",
+        collective=group,
+        works=works,
+        counts=engagement_counts(w.id for w in works),
+        liked=liked_work_ids(current_user, (w.id for w in works)),
+        can_manage=policy.can_manage_collective(current_user, group),
+    )
