@@ -1,5 +1,8 @@
 """Object storage behind one interface: LocalStorage (a folder) and S3Storage (boto3).
 
+One module, though long: the two backends keep one contract, and a difference between them is
+caught by reading them side by side (and by tests/test_storage_contract.py, run on both).
+
 Keys are relative, slash-separated paths such as ``works/12/images/3.jpg``; every storage call in
 the application goes through the object returned by :func:`get_storage`.
 

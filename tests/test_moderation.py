@@ -296,6 +296,22 @@ def test_the_api_queue_lists_works_with_review_fields_and_counts(client, beijing
     assert answer["next_cursor"] is None
 
 
+def test_the_api_queue_pages_with_the_one_signed_cursor(client, beijing, open_campaign, national):
+    works = [pending(beijing, open_campaign, f"作品{n}") for n in range(3)]
+    sign_in(client, national)
+    first = client.get("/api/v1/moderation/queue?limit=2").json
+    rest = client.get(f"/api/v1/moderation/queue?limit=2&cursor={first['next_cursor']}").json
+    assert [item["id"] for item in first["items"] + rest["items"]] == [w.id for w in works]
+    assert rest["next_cursor"] is None
+
+
+def test_the_api_queue_refuses_a_cursor_it_did_not_sign(client, beijing, open_campaign, national):
+    pending(beijing, open_campaign)
+    sign_in(client, national)
+    answer = client.get("/api/v1/moderation/queue?cursor=1")
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_cursor"
+
+
 def test_the_api_approves_rejects_and_recommends(client, beijing, open_campaign, national):
     work = pending(beijing, open_campaign)
     sign_in(client, national)

@@ -26,6 +26,7 @@ from app.ids import ID_MAX, invalid_parameter, query_int
 from app.models import Work
 from app.moderation import services as moderation
 from app.moderation.comment_review import comment_queue
+from app.paging import decode_id_cursor, encode_id_cursor
 from app.policy import require_moderator
 from app.works.listing import parse_work_filters
 
@@ -74,12 +75,12 @@ def moderation_queue():
         current_user,
         request.args.get("queue") or "pending",
         filters,
-        after_id=query_int("cursor", minimum=-ID_MAX, maximum=ID_MAX),
+        after_id=decode_id_cursor(request.args.get("cursor")),
         limit=limit,
     )
     return {
         "items": [review_dict(work) for work in page.works],
-        "next_cursor": str(page.next_cursor) if page.next_cursor is not None else None,
+        "next_cursor": encode_id_cursor(page.next_cursor) if page.next_cursor is not None else None,
         "counts": moderation.queue_counts(current_user, filters),
     }
 

@@ -1,5 +1,8 @@
 """The shapes of API v1, declared once: what each call takes and what it answers.
 
+One module, though long: it is the contract other clients depend on, and a reviewer sees every
+shape of it, and every change to it, in one place.
+
 /api/v1/openapi.json is generated from these schemas (flask-smorest and apispec, app/api/openapi.py),
 and request bodies are parsed with them (app/api/parsing.py). Enums come from the models, length
 limits from app/field_limits.py; besides those it imports only the error classes (app/errors.py)
