@@ -91,16 +91,30 @@ def _stop_signals_held() -> Iterator[None]:
     here that would be inside a query or a log call, where ``except Exception`` (or logging's own
     error handling) swallows it, and the worker went back to waiting on its queue for good.
     Held, the signal lands as the block ends and stops the worker from there.
+
+    Held by a Python handler that notes it, not by blocking it: a blocked signal is blocked in
+    one thread only, and a process-directed signal goes to any thread that does not block it
+    (a library's, a test runner's), after which the interpreter runs RQ's handler in the main
+    thread all the same. A Python handler runs in the main thread whichever thread took it.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only
         return
-    held = {signal.SIGTERM, signal.SIGINT}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    arrived: list[int] = []
+
+    def note(signum: int, _frame) -> None:
+        arrived.append(signum)
+
+    # A handler installed outside Python reads as None and could not be put back: left alone.
+    held = [signum for signum in (signal.SIGTERM, signal.SIGINT) if signal.getsignal(signum) is not None]
+    previous = {signum: signal.signal(signum, note) for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
 
 
 def build_worker(app: Flask) -> MediaWorker:
