@@ -18,8 +18,8 @@ from pathlib import Path
 from rq.job import JobStatus
 
 from tests.app_support import REDIS_URL
+from tests.process_support import ROOT, start_python, stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("SQLALCHEMY_DATABASE_URI", "MEDIA_ROOT", "REDIS_URL", "REDIS_KEY_PREFIX", "MEDIA_QUEUE")
 SCRIPT = """
 import json, logging, sys
@@ -36,35 +36,11 @@ worker.work(with_scheduler=True)
 
 def start_media_worker(app, log_path: Path, **config) -> subprocess.Popen:
     overrides = {key: app.config[key] for key in SHARED} | config
-    started_before = _listening(log_path)
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, json.dumps(overrides)],
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while process.poll() is None and _listening(log_path) == started_before:
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
-    assert process.poll() is None, log_path.read_text()
-    return process
-
-
-def _listening(log_path: Path) -> int:
-    return log_path.read_text().count("listening on queue") if log_path.exists() else 0
+    return start_python(SCRIPT, [json.dumps(overrides)], log_path, ready="listening on queue")
 
 
 def stop_media_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process)
 
 
 def forget_queue(client, queue: str) -> None:

@@ -10,9 +10,7 @@ intervals: seconds, not minutes).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,8 +20,8 @@ from flask import current_app
 from app.extensions import redis_client
 from app.redis_keys import schedule_claim_key
 from app.schedule import Periodic
+from tests.process_support import start_python, stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = (
     "SQLALCHEMY_DATABASE_URI",
     "MEDIA_ROOT",
@@ -56,35 +54,13 @@ def start(role: str, app, log_path: Path, schedule: Iterable[Periodic] = ()) -> 
     """A cron (role "cron") or a worker ("worker") process, once it is about to start its loop."""
     config = {key: app.config[key] for key in SHARED}
     jobs = [[job.name, job.target, job.every, job.time_limit] for job in schedule]
-    started_before = _started(log_path)
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, role, json.dumps(config), json.dumps(jobs)],
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while process.poll() is None and _started(log_path) == started_before:
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
-    assert process.poll() is None, log_path.read_text()
-    return process
-
-
-def _started(log_path: Path) -> int:
-    return log_path.read_text().count("scheduler started") if log_path.exists() else 0
+    return start_python(
+        SCRIPT, [role, json.dumps(config), json.dumps(jobs)], log_path, ready="scheduler started"
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process)
 
 
 # --------------------------------------------------------------------------------------------
