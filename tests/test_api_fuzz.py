@@ -12,6 +12,7 @@ requests reach real works, comments and uploads, not only 404s.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -154,8 +155,15 @@ HOSTILE_QUERY_VALUES = [
 HOSTILE_PATH_IDS = [10**25, 2**63, 2**31, 0]
 
 
+@functools.cache
+def _paths() -> dict:
+    """The spec's paths, built once: the hooks look an operation up for every generated case, and
+    a fresh copy of the whole document each time was 40 % of the fuzz's time (cProfile)."""
+    return build_spec()["paths"]
+
+
 def _operation_spec(operation) -> dict:
-    return build_spec()["paths"].get(operation.path, {}).get(operation.method.lower(), {})
+    return _paths().get(operation.path, {}).get(operation.method.lower(), {})
 
 
 def _query_names(operation) -> set[str]:
