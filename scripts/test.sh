@@ -43,8 +43,9 @@ phase() {
 
 parallel_args=(--phase=parallel --durations=10)
 if [[ $WORKERS != 0 ]]; then
-    # Tests go out one or two at a time, in the order conftest.py gives them (the long ones first).
-    parallel_args+=(-n "$WORKERS" --dist load --maxschedchunk 2)
+    # Tests go out one at a time, in the order conftest.py gives them (the long ones first), but
+    # those of one xdist_group (tests sharing a costly module fixture) all to one worker.
+    parallel_args+=(-n "$WORKERS" --dist loadgroup)
 fi
 started=$SECONDS
 phase "parallel phase, $WORKERS workers" "${parallel_args[@]}" "$@"

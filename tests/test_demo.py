@@ -60,6 +60,10 @@ from tests.media_worker_process import forget_queue
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
+# Every test here reads one loaded demo (about 20 s of CPU to load, per database): on one xdist
+# worker they load it once per database, spread over four they loaded it up to eight times.
+pytestmark = pytest.mark.xdist_group("demo")
+
 
 @dataclass
 class Demo:
