@@ -50,7 +50,12 @@ fi
 started=$SECONDS
 phase "parallel phase, $WORKERS workers" "${parallel_args[@]}" "$@"
 first=$?
-phase "serial phase" --phase=serial --durations=10 -p no:xdist "$@"
+serial_args=("$@")
+if (($# == 0)); then
+    # Only the modules that hold serial tests: collecting the whole suite again costs seconds.
+    mapfile -t serial_args < <(grep -rl --include='test_*.py' 'mark.serial' tests)
+fi
+phase "serial phase" --phase=serial --durations=10 -p no:xdist "${serial_args[@]}"
 second=$?
 echo "==> pytest time: $((SECONDS - started)) s"
 
