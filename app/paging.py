@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -71,6 +71,15 @@ def decode_id_cursor(cursor: str | None) -> int | None:
     if last_id is None:
         raise invalid_cursor()
     return last_id
+
+
+def more_url(endpoint: str, values: dict[str, Any] | None) -> str | None:
+    """The link to a page listing's next page: this request's query with its cursor replaced by
+    one for `values`, or None after the last page."""
+    if values is None:
+        return None
+    args = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    return url_for(endpoint, **args, cursor=encode_cursor(values))
 
 
 def page_size(limit: Any) -> int:

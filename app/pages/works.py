@@ -16,7 +16,7 @@ from app.errors import ServiceError
 from app.extensions import csrf
 from app.models import WorkStatus
 from app.pages.comment_section import comment_section
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_cursor, more_url
 from app.works import bp
 from app.works.listing import collective_works, parse_work_filters
 from app.works.serialise import work_media
@@ -27,10 +27,6 @@ from app.works.services import EDITABLE_STATUSES, get_visible_work
 def index():
     filters, sort = parse_work_filters(request.args)
     works, after = list_published_works(filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
-    more_url = None
-    if after is not None:
-        args = {k: v for k, v in request.args.items() if k != "cursor" and v}
-        more_url = url_for("works.index", **args, cursor=encode_cursor(after))
     ids = [w.id for w in works]
     return render_template(
         "works/index.html",
@@ -39,7 +35,7 @@ def index():
         liked=liked_work_ids(current_user, ids),
         filters=filters,
         sort=sort,
-        more_url=more_url,
+        more_url=more_url("works.index", after),
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import render_template, request
 from flask_login import current_user
 
 from app.engagement.work_lists import engagement_counts, liked_work_ids
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_cursor, more_url
 from app.search import bp
 from app.search import services as search
 from app.search.limits import search_limit
@@ -17,10 +17,6 @@ from app.search.limits import search_limit
 def results():
     query, filters, sort = search.parse_search_args(request.args)
     page = search.search_works(query, filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
-    more_url = None
-    if page.after is not None:
-        args = {k: v for k, v in request.args.items() if k != "cursor" and v}
-        more_url = url_for("search.results", **args, cursor=encode_cursor(page.after))
     ids = [work.id for work in page.works]
     return render_template(
         "search/results.html",
@@ -31,5 +27,5 @@ def results():
         liked=liked_work_ids(current_user, ids),
         filters=filters,
         sort=sort,
-        more_url=more_url,
+        more_url=more_url("search.results", page.after),
     )
