@@ -37,6 +37,9 @@ def _bool(name: str, default: bool) -> bool:
 class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # werkzeug's method for new password hashes. A stored hash names its own method, so changing
+    # this never locks anyone out: old hashes keep verifying.
+    PASSWORD_HASH_METHOD = "scrypt"
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'app.db'}"
     # Connections kept per process: at least gunicorn's --threads, or each request beyond the pool
     # opens and closes its own connection (a new PostgreSQL backend process every time).
@@ -227,6 +230,10 @@ class TestingConfig(Config):
     TESTING = True
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     SECRET_KEY = "testing-only-secret"
+    # The suite makes and signs in thousands of accounts, and scrypt spends 0.1 s of CPU on each
+    # hash on purpose: minutes of a run that tests who may sign in, not what a hash costs.
+    # Production keeps scrypt (tests/test_config.py holds it).
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", f"wmcwm-test-{secrets.token_hex(4)}:")

@@ -190,7 +190,8 @@ class User(UserMixin, db.Model):
     collective: so.Mapped[Collective | None] = so.relationship(back_populates="members")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session and the remember-me cookie.

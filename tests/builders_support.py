@@ -19,6 +19,7 @@ from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import Campaign, Collective, Level, Role, User, Work, WorkKind, WorkStatus, utcnow
+from config import TestingConfig
 from tests.sign_in_support import PASSWORD
 
 
@@ -55,8 +56,7 @@ def make_user(n: int, role: Role | str = Role.VIEWER, *, collective=None, provin
         collective_id=collective.id if collective else None,
         province=province,
     )
-    # One real hash of PASSWORD for every account: hashing costs 0.1 s (scrypt), and a test
-    # world has a handful of accounts. Log-in still checks it the real way.
+    # One real hash of PASSWORD for every account, made once. Log-in still checks it the real way.
     user.password_hash = password_hash()
     db.session.add(user)
     db.session.commit()
@@ -65,7 +65,7 @@ def make_user(n: int, role: Role | str = Role.VIEWER, *, collective=None, provin
 
 @functools.cache
 def password_hash() -> str:
-    return generate_password_hash(PASSWORD)
+    return generate_password_hash(PASSWORD, method=TestingConfig.PASSWORD_HASH_METHOD)
 
 
 def make_voters(count: int, start: int = 0) -> list[int]:

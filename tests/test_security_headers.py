@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from app.models import User
 from config import TestingConfig, cookie_secure
 from tests.app_support import REDIS_URL
 from tests.sign_in_support import login_form
@@ -175,3 +176,12 @@ def test_production_refuses_a_known_or_short_secret_key(db_url, weak):
 def test_production_starts_with_a_long_random_secret_key(db_url):
     app = _production_app(db_url)
     assert app.config["SECRET_KEY"] == STRONG_KEY
+
+
+def test_production_hashes_new_passwords_with_scrypt(db_url):
+    app = _production_app(db_url)
+    with app.app_context():
+        user = User(email="p@example.com", display_name="p")
+        user.set_password("a long passphrase")
+    assert user.password_hash.startswith("scrypt:")
+    assert user.check_password("a long passphrase")

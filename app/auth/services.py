@@ -221,9 +221,9 @@ def register_user(email: str, password: str, display_name: str, ip: str | None =
 
 
 @cache
-def _dummy_password_hash() -> str:
+def _dummy_password_hash(method: str) -> str:
     # Made with the same method as real hashes so that an unknown e-mail costs the same time.
-    return generate_password_hash(secrets.token_hex(16))
+    return generate_password_hash(secrets.token_hex(16), method=method)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -234,7 +234,7 @@ def authenticate(email: str, password: str) -> User | None:
     """
     user = find_account(email)
     if user is None:
-        check_password_hash(_dummy_password_hash(), password or "")
+        check_password_hash(_dummy_password_hash(current_app.config["PASSWORD_HASH_METHOD"]), password or "")
         return None
     # A locked account is refused before its password is checked: the lock holds even
     # against the right password, and guessing during it costs no hashing.
