@@ -59,6 +59,10 @@ def scratch_postgres_database(label: str) -> Iterator[str]:
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        # A commit here need not survive a power cut, and waiting for its WAL flush costs
+        # 2.5 ms against 0.3 ms (measured on this machine): the suite commits tens of thousands
+        # of times. The fault drills that restart PostgreSQL run their own cluster, untouched.
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
