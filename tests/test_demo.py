@@ -3,7 +3,7 @@ counters, the dashboard, the review queues, the wall and the vote-integrity dete
 
 Loading the demo hashes some fifty passwords, so most tests here read one demo loaded once per
 database (``demo``); the worker's part (clips, uploads, transcodes, publication) is walked in a
-browser by tests/e2e/test_demo.py.
+browser by tests/e2e/test_first_run.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,14 @@
-"""`make run`'s script for real: scripts/run.sh from this checkout, on a private instance folder.
+"""A newcomer's first hour, for real: scripts/run.sh (what `make run` starts) from this checkout
+on a private instance folder, walked in Chromium.
+
+The first start loads the demo; its media worker makes, uploads and transcodes the demo's film and
+videos; then home → the film and a video play and seek → the featured wall → the national
+moderator's review queue with works waiting (a waiting video plays too); the counters agree with
+SQL; and the run stops cleanly on SIGTERM.
 
 The run gets its own INSTANCE_PATH (SQLite, media, secret key), port, Redis key prefix and queue
-name, so it never touches the developer's instance/ or a server already running.
+name, so it never touches the developer's instance/ or a server already running. One test rather
+than two: the run and the walk each paid for the demo and its three transcodes.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
+from app.demo import content
+from tests.e2e.browser_support import plays_and_seeks
 from tests.web_process import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 START_TIMEOUT = 90  # migrations and the demo data on a first run, on a busy 2-core machine
 DEMO_VIDEOS_TIMEOUT = 300  # three short clips made, uploaded and transcoded by one worker
@@ -96,7 +106,9 @@ def demo_video_statuses(database: Path) -> dict[str, str]:
     return dict(rows)
 
 
-def test_run_serves_the_site_with_its_worker_and_scheduler_and_stops_cleanly(run_env, tmp_path, redis_server):
+def test_a_newcomer_runs_the_site_walks_the_demo_from_a_playing_video_to_the_review_queue_and_stops_it(
+    page: Page, run_env, tmp_path, redis_server
+):
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -160,6 +172,10 @@ def test_run_serves_the_site_with_its_worker_and_scheduler_and_stops_cleanly(run
             assert time.monotonic() < video_deadline, "the first reconcile did not finish"
             time.sleep(0.2)
         assert "counter drift repaired" not in log_path.read_text()
+
+        walk_the_demo(page, url.rstrip("/"), dict(re.findall(r"email: (\S+)\s+password: (\S+)", log)))
+
+        # Publication by the worker and the visits above left no drift between Redis and SQL.
         check = subprocess.run(
             [str(ROOT / ".venv/bin/flask"), "counters", "reconcile"],
             cwd=ROOT,
@@ -185,3 +201,36 @@ def test_run_serves_the_site_with_its_worker_and_scheduler_and_stops_cleanly(run
         if process_group(pgid):
             os.killpg(pgid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def walk_the_demo(page: Page, site: str, passwords: dict[str, str]) -> None:
+    film, video, waiting = content.VIDEOS
+    # Home: the newest work, the film, is there; it plays and seeks.
+    page.goto(site)
+    card = page.locator(".work-card", has_text=film.title)
+    expect(card).to_be_visible()
+    card.locator("h3 a").click()
+    expect(page.locator("h1")).to_contain_text(film.title)
+    plays_and_seeks(page)
+    # The other published video, portrait, too.
+    page.goto(site)
+    page.locator(".work-card", has_text=video.title).locator("h3 a").click()
+    plays_and_seeks(page)
+
+    # The wall: six featured works, the film first.
+    page.goto(f"{site}/wall")
+    featured = page.locator("#featured .work-card")
+    expect(featured).to_have_count(6)
+    expect(featured.first).to_contain_text(film.title)
+
+    # The national moderator's queue: the waiting stories and the waiting video, which plays.
+    page.goto(f"{site}/login")
+    page.fill("#email", "demo-moderator@example.com")
+    page.fill("#password", passwords["demo-moderator@example.com"])
+    page.click("form.stacked button[type=submit]")
+    page.goto(f"{site}/moderation")
+    queue = page.locator("main")
+    for title in [s.title for s in content.STORIES if s.waiting] + [waiting.title]:
+        expect(queue).to_contain_text(title)
+    page.locator("main a", has_text=waiting.title).first.click()
+    plays_and_seeks(page)
