@@ -60,7 +60,7 @@ class Config:
     S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY")
     S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "path")
     S3_PUBLIC_BASE_URL = os.environ.get("S3_PUBLIC_BASE_URL")
-    # `flask storage init` (app/media/bucket.py): the browser origins allowed to PUT upload parts
+    # `flask storage init` (app/media/cli.py): the browser origins allowed to PUT upload parts
     # straight to the bucket (PUBLIC_BASE_URL's origin is always one), and whether the command
     # may create a missing bucket (production buckets are often made by whoever owns the account).
     S3_CORS_ORIGINS = _list("S3_CORS_ORIGINS")
