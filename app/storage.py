@@ -201,6 +201,7 @@ class Storage(Protocol):
     def list_parts(self, key: str, upload_id: str) -> list[Part]: ...
     def complete_multipart(self, key: str, upload_id: str, parts: Iterable[Mapping[str, Any]]) -> None: ...
     def abort_multipart(self, key: str, upload_id: str) -> None: ...
+    def list_multiparts(self) -> list[tuple[str, str]]: ...
 
 
 def _copy_limited(source: BinaryIO, out: BinaryIO, max_size: int | None) -> tuple[int, str]:
@@ -423,6 +424,21 @@ class LocalStorage:
         except MultipartError:
             return  # already gone: aborting is idempotent, as on S3
         shutil.rmtree(folder, ignore_errors=True)
+
+    def list_multiparts(self) -> list[tuple[str, str]]:
+        """(key, upload_id) of every multipart upload not completed or aborted."""
+        found = []
+        base = self.root / MULTIPART_DIR
+        if not base.is_dir():
+            return found
+        for folder in base.iterdir():
+            try:
+                meta = json.loads((folder / "upload.json").read_text())
+            except (OSError, ValueError):
+                continue  # half-made or just removed: the next run sees it as it is then
+            if _UPLOAD_ID_RE.match(folder.name):
+                found.append((meta["key"], folder.name))
+        return found
 
 
 class S3Storage:
@@ -700,6 +716,18 @@ class S3Storage:
             self._call("abort_multipart_upload", Bucket=self.bucket, Key=check_key(key), UploadId=upload_id)
         except MultipartError:
             pass  # already completed or aborted: aborting is idempotent
+
+    def list_multiparts(self) -> list[tuple[str, str]]:
+        """(key, upload_id) of the bucket's multipart uploads not completed or aborted (S3 keeps
+        and bills their parts until then)."""
+        found = []
+        params: dict[str, Any] = {"Bucket": self.bucket}
+        while True:
+            page = self._call("list_multipart_uploads", **params)
+            found.extend((upload["Key"], upload["UploadId"]) for upload in page.get("Uploads", []))
+            if not page.get("IsTruncated"):
+                return found
+            params.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
 
 
 _MULTIPART_CODES = {
