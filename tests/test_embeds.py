@@ -322,3 +322,13 @@ def test_the_share_panel_offers_the_embed_code_with_a_copy_button(client, public
 def test_the_api_detail_gives_the_embed_url_of_a_public_work(client, public_site, film):
     body = client.get(f"/api/v1/works/{film.id}").json
     assert body["embed_url"] == f"{PUBLIC}/embed/works/{film.id}"
+
+
+def test_oembed_lookups_are_rate_limited_per_ip(app, client, public_site, film):
+    app.config["OEMBED_IP_RATE_LIMIT"] = "2 per minute"
+    for _ in range(2):
+        assert ask(client, f"{PUBLIC}/works/{film.id}").status_code == 200
+    refused = ask(client, f"{PUBLIC}/works/{film.id}")
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
