@@ -590,8 +590,9 @@ class S3Storage:
             done.append(f"bucket {self.bucket} exists")
         except (KeyError, StorageError) as exc:
             if not create:
+                state = "does not exist" if isinstance(exc, KeyError) else f"does not answer ({exc})"
                 raise BucketNotAllowed(
-                    f"bucket {self.bucket} does not answer ({exc}) and S3_CREATE_BUCKET is off: "
+                    f"bucket {self.bucket} {state} and S3_CREATE_BUCKET is off: "
                     "create it in the store's console, or let this command create it"
                 ) from exc
             self._guarded("create the bucket", self.ensure_bucket)
