@@ -89,7 +89,7 @@ def published_film(media_app, make_collective, make_user, open_campaign, tmp_pat
 
 
 def test_a_partner_page_plays_the_embedded_player_and_shows_the_likes(
-    page: Page, live_server, partner, published_film
+    page: Page, context, live_server, partner, published_film
 ):
     page.goto(partner.framing("/news/1", f"{live_server}/embed/works/{published_film.id}"))
     frame = page.frame_locator("#work")
@@ -106,6 +106,7 @@ def test_a_partner_page_plays_the_embedded_player_and_shows_the_likes(
         " else setTimeout(check, 100); }; check(); })"
     )
     assert video.evaluate("v => v.currentTime") > 0.5
+    assert context.cookies() == []  # played without a cookie, none set on the way
 
 
 def test_a_partner_page_framing_the_plain_work_page_gets_nothing(
