@@ -63,6 +63,11 @@ class Config:
     S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY")
     S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "path")
     S3_PUBLIC_BASE_URL = os.environ.get("S3_PUBLIC_BASE_URL")
+    # `flask storage init` (app/media/cli.py): the browser origins allowed to PUT upload parts
+    # straight to the bucket (PUBLIC_BASE_URL's origin is always one), and whether the command
+    # may create a missing bucket (production buckets are often made by whoever owns the account).
+    S3_CORS_ORIGINS = _list("S3_CORS_ORIGINS")
+    S3_CREATE_BUCKET = _bool("S3_CREATE_BUCKET", True)
 
     # A request body larger than this is refused with 413 before it is read.
     MAX_CONTENT_LENGTH = _int("MAX_REQUEST_BYTES", 100 * MiB)
@@ -70,6 +75,9 @@ class Config:
     MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
     STORY_MAX_IMAGES = _int("STORY_MAX_IMAGES", 9)
     UPLOAD_PART_SIZE = _int("UPLOAD_PART_SIZE", 8 * MiB)
+    # An upload session left unfinished this long is abandoned: the periodic cleanup
+    # (expire-abandoned-uploads, hourly) aborts its multipart upload and drops its parts.
+    UPLOAD_ABANDON_SECONDS = _int("UPLOAD_ABANDON_SECONDS", 24 * 3600)
     MAX_FILM_BYTES = _int("MAX_FILM_BYTES", 2048 * MiB)
     MAX_VIDEO_BYTES = _int("MAX_VIDEO_BYTES", 500 * MiB)
     MAX_FILM_SECONDS = _int("MAX_FILM_SECONDS", 30 * 60)
@@ -117,6 +125,8 @@ class Config:
     # Searches per IP, generous: an office behind one NAT searches together; a scraper looping
     # the most expensive read is what this stops (listings without q are not counted).
     SEARCH_IP_RATE_LIMIT = os.environ.get("SEARCH_IP_RATE_LIMIT", "600 per minute")
+    # oEmbed lookups by partner sites' servers and readers' browsers, per IP (app/pages/embeds.py).
+    OEMBED_IP_RATE_LIMIT = os.environ.get("OEMBED_IP_RATE_LIMIT", "600 per minute")
     # Longest comment in characters (after trimming); comments are short remarks, not essays.
     COMMENT_MAX_CHARS = _int("COMMENT_MAX_CHARS", 500)
     # Comments matching a word here wait for a moderator; the file is re-read when it changes.
@@ -135,6 +145,9 @@ class Config:
     # never with the request's Host header (app/public_urls.py). Production refuses to start
     # without it; unset in development and tests, links use the request's own host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+    # Origins that may frame the embeddable player (/embed/works/<id>), as CSP frame-ancestors
+    # sources: "*" (the default) lets any partner site embed; every other page refuses frames.
+    EMBED_ALLOWED_ORIGINS = _list("EMBED_ALLOWED_ORIGINS") or ["*"]
     # Host names the site answers to (Flask: other Host headers, or X-Forwarded-Host through
     # PROXY_HOPS, get 400). Production adds PUBLIC_BASE_URL's host; unset elsewhere: any host.
     TRUSTED_HOSTS = _list("TRUSTED_HOSTS") or None

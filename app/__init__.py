@@ -24,6 +24,7 @@ from app.observability import init_observability
 from app.observability.metrics import bp as metrics_bp
 from app.pages import works as work_pages  # noqa: F401  (the works blueprint's public pages)
 from app.pages.comments import bp as comments_bp
+from app.pages.embeds import bp as embeds_bp
 from app.search import bp as search_bp
 from app.security_headers import init_security_headers
 from app.templating import init_templating
@@ -76,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(works_bp)
     app.register_blueprint(comments_bp)
+    app.register_blueprint(embeds_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(wall_bp)
     app.register_blueprint(search_bp)

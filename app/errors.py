@@ -79,7 +79,8 @@ def _http_messages() -> dict[int, tuple[str, str]]:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    # oEmbed consumers are programs too: they get the API's error shape, never an HTML page.
+    return request.path.startswith("/api/") or request.path == "/oembed"
 
 
 def error_response(status: int, code: str, message: str, **extra):
@@ -90,6 +91,10 @@ def error_response(status: int, code: str, message: str, **extra):
     if request_ctx.url_adapter is None:
         # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page either.
         return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+    if g.get("cookieless"):
+        # A page that promises no cookie (the embeddable player) fails without the site's
+        # header, whose CSRF token would start a session.
+        return render_template("error_bare.html", status=status, message=message), status
     return render_template("error.html", status=status, message=message), status
 
 

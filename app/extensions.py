@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
@@ -53,6 +53,8 @@ def remember_language(response):
     """After ``?lang=xx`` the choice sticks for the following pages, for a year."""
 
     chosen = request.args.get("lang")
+    if g.get("cookieless"):
+        return response  # the embeddable player sets no cookie: ?lang= holds for that page only
     if chosen in current_app.config["LANGUAGES"] and request.cookies.get(LANGUAGE_COOKIE) != chosen:
         response.set_cookie(
             LANGUAGE_COOKIE,

@@ -27,6 +27,8 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
     P{metrics}:transcode:seconds   hash  b<i>: transcodes in bucket i, sum, count
     P{metrics}:transcode:failures  hash  <reason>: failed attempts
     P{metrics}:reconcile           hash  runs, last_run, last_drift, drift:<counter>
+    P{metrics}:media_cleanup       hash  uploads_aborted, parts_orphaned, works_requeued
+    Pmedia:orphan_uploads          hash  multipart upload id -> first seen with no session
 
 Hash tags. Every per-work counter key is tagged ``{w:<id>}``, so the Lua scripts that read and
 write a work's counters, fence, pending views and viewer sets touch one slot. Every ranking has
@@ -208,3 +210,12 @@ def transcode_failures_key() -> str:
 
 def reconcile_metrics_key() -> str:
     return f"{_metrics_tag()}:reconcile"
+
+
+def media_cleanup_key() -> str:
+    return f"{_metrics_tag()}:media_cleanup"
+
+
+def orphan_uploads_key() -> str:
+    """Hash: multipart upload id -> when the clean-up first found it with no open session."""
+    return f"{prefix()}media:orphan_uploads"

@@ -79,7 +79,10 @@ def reconcile_counters_now() -> int:
 
 # The bounded loss of views is one flush interval (app/engagement/views.py); the detector's
 # passes keep their own cadence (1 min, 5 min, 1 h) in app/moderation/integrity.py and claim
-# themselves in SQL; stuck transcodes are looked for as often as a dead worker's job goes stale.
+# themselves in SQL; stuck transcodes are looked for as often as a dead worker's job goes stale
+# (the same rule the media worker runs at start, app/media/transcodes.py); an upload session
+# abandoned for UPLOAD_ABANDON_SECONDS loses its parts within the hour after (and an orphaned
+# multipart upload within that setting and an hour of being found), docs/storage.md.
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("flush-views", flush_views_now, every=60, time_limit=600),
     Periodic("repair-counters", repair_counters, every=60, time_limit=3600),

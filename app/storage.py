@@ -91,6 +91,56 @@ class MultipartError(Exception):
         self.code = code
 
 
+class BucketNotAllowed(StorageError):
+    """The credentials may not create the bucket or set its CORS (or creating it is turned off)."""
+
+
+# Our CORS rules carry this ID prefix, so `flask storage init` replaces its own and keeps the rest.
+CORS_RULE_PREFIX = "wmcwm-"
+CORS_MAX_AGE = 3600
+
+
+def upload_cors_rules(origins: Iterable[str]) -> list[dict[str, Any]]:
+    """What browsers on `origins` need: PUT the upload parts to presigned URLs and read each
+    answer's ETag (the completion lists them), and GET/HEAD media (hls.js fetches playlists and
+    segments with XHR, which is cross-origin when media come straight from the bucket)."""
+    allowed = sorted({origin.rstrip("/") for origin in origins if origin})
+    if not allowed:
+        raise ValueError("at least one origin is needed (PUBLIC_BASE_URL, S3_CORS_ORIGINS or --origin)")
+    return [
+        {
+            "ID": f"{CORS_RULE_PREFIX}uploads",
+            "AllowedOrigins": allowed,
+            "AllowedMethods": ["PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": CORS_MAX_AGE,
+        },
+        {
+            "ID": f"{CORS_RULE_PREFIX}media",
+            "AllowedOrigins": allowed,
+            "AllowedMethods": ["GET", "HEAD"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
+            "MaxAgeSeconds": CORS_MAX_AGE,
+        },
+    ]
+
+
+def _same_rules(current: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
+    def norm(rule: dict[str, Any]) -> tuple:
+        return (
+            rule.get("ID"),
+            tuple(sorted(rule.get("AllowedOrigins", []))),
+            tuple(sorted(rule.get("AllowedMethods", []))),
+            tuple(sorted(rule.get("AllowedHeaders", []))),
+            tuple(sorted(rule.get("ExposeHeaders", []))),
+            rule.get("MaxAgeSeconds"),
+        )
+
+    return sorted(map(norm, current)) == sorted(map(norm, wanted))
+
+
 class Part(TypedDict):
     number: int
     etag: str
@@ -142,6 +192,7 @@ class Storage(Protocol):
     def delete_prefix(self, prefix: str) -> None: ...
     def url(self, key: str) -> str: ...
     def check(self) -> None: ...
+    def prepare(self, *, origins: Iterable[str], create: bool) -> list[str]: ...
     def create_multipart(self, key: str, content_type: str) -> str: ...
     def presign_part(self, key: str, upload_id: str, number: int, expires: int = 3600) -> str: ...
     def write_part(
@@ -150,6 +201,7 @@ class Storage(Protocol):
     def list_parts(self, key: str, upload_id: str) -> list[Part]: ...
     def complete_multipart(self, key: str, upload_id: str, parts: Iterable[Mapping[str, Any]]) -> None: ...
     def abort_multipart(self, key: str, upload_id: str) -> None: ...
+    def list_multiparts(self) -> list[tuple[str, str]]: ...
 
 
 def _copy_limited(source: BinaryIO, out: BinaryIO, max_size: int | None) -> tuple[int, str]:
@@ -264,6 +316,12 @@ class LocalStorage:
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"media folder is not writable: {self.root}")
 
+    def prepare(self, *, origins: Iterable[str], create: bool) -> list[str]:
+        """`flask storage init`: the folder exists and is writable (parts go through the app, so
+        no CORS is needed). Returns what was done, one line each."""
+        self.check()
+        return [f"media folder ready: {self.root}"]
+
     # -- multipart ---------------------------------------------------------------------------
 
     def _upload_dir(self, key: str, upload_id: str) -> Path:
@@ -366,6 +424,21 @@ class LocalStorage:
         except MultipartError:
             return  # already gone: aborting is idempotent, as on S3
         shutil.rmtree(folder, ignore_errors=True)
+
+    def list_multiparts(self) -> list[tuple[str, str]]:
+        """(key, upload_id) of every multipart upload not completed or aborted."""
+        found = []
+        base = self.root / MULTIPART_DIR
+        if not base.is_dir():
+            return found
+        for folder in base.iterdir():
+            try:
+                meta = json.loads((folder / "upload.json").read_text())
+            except (OSError, ValueError):
+                continue  # half-made or just removed: the next run sees it as it is then
+            if _UPLOAD_ID_RE.match(folder.name):
+                found.append((meta["key"], folder.name))
+        return found
 
 
 class S3Storage:
@@ -503,6 +576,60 @@ class S3Storage:
     def check(self) -> None:
         self._call("head_bucket", Bucket=self.bucket)
 
+    def prepare(self, *, origins: Iterable[str], create: bool) -> list[str]:
+        """`flask storage init`: the bucket exists (created when `create`) and its CORS lets
+        browsers on `origins` PUT upload parts and read the ETag (and play media). Idempotent;
+        rules another tool set on the bucket are kept. Returns what was done, one line each.
+
+        Raises :class:`BucketNotAllowed` when the bucket is missing and may not be created, or
+        the credentials may not create it or set its CORS.
+        """
+        done: list[str] = []
+        try:
+            self.check()
+            done.append(f"bucket {self.bucket} exists")
+        except (KeyError, StorageError) as exc:
+            if not create:
+                state = "does not exist" if isinstance(exc, KeyError) else f"does not answer ({exc})"
+                raise BucketNotAllowed(
+                    f"bucket {self.bucket} {state} and S3_CREATE_BUCKET is off: "
+                    "create it in the store's console, or let this command create it"
+                ) from exc
+            self._guarded("create the bucket", self.ensure_bucket)
+            done.append(f"bucket {self.bucket} created")
+        wanted = upload_cors_rules(origins)
+        try:
+            current = self._call("get_bucket_cors", Bucket=self.bucket).get("CORSRules", [])
+        except StorageError as exc:
+            if "NoSuchCORSConfiguration" not in str(exc):
+                self._refused("read the bucket's CORS", exc)
+            current = []
+        kept = [rule for rule in current if not str(rule.get("ID", "")).startswith(CORS_RULE_PREFIX)]
+        ours = [rule for rule in current if str(rule.get("ID", "")).startswith(CORS_RULE_PREFIX)]
+        if _same_rules(ours, wanted):
+            done.append(f"CORS already allows uploads from {', '.join(sorted(set(origins)))}")
+            return done
+        self._guarded(
+            "set the bucket's CORS",
+            lambda: self._call(
+                "put_bucket_cors", Bucket=self.bucket, CORSConfiguration={"CORSRules": kept + wanted}
+            ),
+        )
+        done.append(f"CORS set: PUT/GET/HEAD from {', '.join(sorted(set(origins)))}, exposing ETag")
+        return done
+
+    def _guarded(self, what: str, call) -> Any:
+        try:
+            return call()
+        except StorageError as exc:
+            self._refused(what, exc)
+
+    @staticmethod
+    def _refused(what: str, exc: Exception) -> None:
+        if any(code in str(exc) for code in ("AccessDenied", "Forbidden", "403", "NotImplemented")):
+            raise BucketNotAllowed(f"not allowed to {what}: {exc}") from exc
+        raise exc
+
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (development and tests; production pre-creates)."""
         try:
@@ -590,6 +717,18 @@ class S3Storage:
             self._call("abort_multipart_upload", Bucket=self.bucket, Key=check_key(key), UploadId=upload_id)
         except MultipartError:
             pass  # already completed or aborted: aborting is idempotent
+
+    def list_multiparts(self) -> list[tuple[str, str]]:
+        """(key, upload_id) of the bucket's multipart uploads not completed or aborted (S3 keeps
+        and bills their parts until then)."""
+        found = []
+        params: dict[str, Any] = {"Bucket": self.bucket}
+        while True:
+            page = self._call("list_multipart_uploads", **params)
+            found.extend((upload["Key"], upload["UploadId"]) for upload in page.get("Uploads", []))
+            if not page.get("IsTruncated"):
+                return found
+            params.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
 
 
 _MULTIPART_CODES = {

@@ -34,6 +34,17 @@ if [[ $APP_ENV != production ]]; then
     [[ $DEMO_SUMMARY == *"demo accounts"* ]] || { echo "$DEMO_SUMMARY"; DEMO_SUMMARY=""; }
 fi
 
+# With S3 the bucket must exist and let browsers PUT upload parts from this site (CORS,
+# docs/storage.md). Idempotent; a store that refuses leaves the site running without uploads.
+if [[ ${STORAGE_BACKEND:-local} == s3 ]]; then
+    echo "==> 对象存储 / the bucket and its CORS (flask storage init)"
+    origin_host="$HOST"
+    [[ $origin_host == 0.0.0.0 || $origin_host == "::" ]] && origin_host=127.0.0.1
+    [[ $origin_host == *:* ]] && origin_host="[$origin_host]"
+    "$BIN/flask" storage init --origin "http://$origin_host:$PORT" \
+        || echo "run.sh: 存储桶未就绪，上传将失败 / the bucket is not ready (see above): uploads will fail until it is" >&2
+fi
+
 WORKER_PID=""
 CRON_PID=""
 JOBS_PID=""

@@ -161,7 +161,7 @@ def test_the_detail_has_the_contract_fields_and_counts(client, collective, open_
 
     sign_in(client, fan)
     body = client.get(f"/api/v1/works/{work.id}").json
-    assert set(body) == WORK_FIELDS
+    assert set(body) == WORK_FIELDS | {"embed_url"}  # the detail's addition (issue 15)
     assert_matches_schema("Work", body)
     assert (body["likes"], body["comments"], body["views"], body["liked_by_me"]) == (1, 1, 7, True)
     assert body["collective"] == {

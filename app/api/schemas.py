@@ -418,6 +418,13 @@ class Work(Shape):
     media = fields.Nested(WorkMedia, required=True)
     created_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
+    embed_url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "GET /works/<id> only: the embeddable player (/embed/works/<id>) on the "
+            "public site, for iframes on partner sites; null unless the work is published."
+        },
+    )
 
 
 class WorkAnswer(Shape):

@@ -13,10 +13,12 @@ from app.api.helpers import login_required_api
 from app.api.parsing import body
 from app.api.schemas import Work, WorkAnswer, WorkBody, WorkListQuery, WorkPage
 from app.engagement.work_lists import list_published_works, work_dict, works_to_dicts
+from app.models import WorkStatus
 from app.paging import decode_cursor, encode_cursor
 from app.search import services as search
 from app.search.limits import search_limit
 from app.works import services as svc
+from app.works.embeds import embed_url
 from app.works.listing import parse_work_filters
 
 
@@ -60,7 +62,10 @@ def _search_works():
 @answers(200, Work, refusing=(404,))
 def get_work(id: int):
     """One work (drafts only for their collective and moderators)"""
-    return work_dict(svc.get_visible_work(id, current_user), current_user)
+    work = svc.get_visible_work(id, current_user)
+    # Only a public work may be embedded: a draft's owner sees null, never a player that 404s.
+    public = work.status == WorkStatus.PUBLISHED
+    return {**work_dict(work, current_user), "embed_url": embed_url(work) if public else None}
 
 
 @bp.post("/works")

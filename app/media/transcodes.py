@@ -2,7 +2,10 @@
 and the processing status a work's collective and moderators see.
 
 :func:`requeue_stuck_works` re-enqueues works left in ``processing`` whose job is gone or failed
-(a worker killed mid-job, Redis flushed, an enqueue that failed after the commit).
+(a worker killed mid-job, Redis flushed, an enqueue that failed after the commit). It is the
+one home of that rule: the media worker calls it at start and between jobs
+(media_worker/worker.py), the schedule every two minutes (app/schedule.py), and
+`flask media requeue-stuck` by hand; each requeue is counted in the metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.media.keys import transcode_job_id
 from app.media.limits import transcode_timeout
 from app.media.progress import get_progress
 from app.models import AssetRole, MediaAsset, Work, WorkKind, WorkStatus, utcnow
+from app.observability.shared import record_cleanup
 from app.policy import can_see_processing, signed_in
 from app.queue import enqueue_job, media_queue
 from app.works.services import get_work
@@ -94,6 +98,7 @@ def requeue_stuck_works() -> list[int]:
         enqueue_transcode(asset.id, work.kind)
         requeued.append(asset.id)
         log.warning("requeued the transcode of asset %s (work %s, job was %s)", asset.id, work.id, status)
+    record_cleanup("works_requeued", len(requeued))
     return requeued
 
 

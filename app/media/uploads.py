@@ -41,7 +41,7 @@ from flask_babel import gettext as _
 from app.catalog.campaigns import ensure_submission_open
 from app.catalog.lists import status_label
 from app.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from app.extensions import db
+from app.extensions import db, redis_client
 from app.ids import SQL_INT_MAX, parse_int
 from app.media.keys import key_token, output_prefix, source_key
 from app.media.limits import human_size, max_bytes
@@ -57,15 +57,17 @@ from app.models import (
     WorkStatus,
     utcnow,
 )
+from app.observability.shared import record_cleanup
 from app.policy import can_edit_work, can_view_work
+from app.redis_keys import orphan_uploads_key
 from app.sql_locks import lock
 from app.storage import MAX_PART_NUMBER, MultipartError, delete_quietly, get_storage
 from app.works.services import get_work
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SESSION_TTL = timedelta(hours=24)
-PRESIGN_SECONDS = 24 * 3600
+# Presigned part URLs last as long as their session, at most a week (SigV4's limit).
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 UPLOADABLE_STATUSES = (WorkStatus.DRAFT, WorkStatus.FAILED, WorkStatus.UPLOADING)
 VIDEO_ROLES = (
     AssetRole.SOURCE,
@@ -119,12 +121,21 @@ def part_targets(session: UploadSession) -> list[dict[str, Any]]:
     for number in range(1, part_count(session) + 1):
         if storage.direct_upload:
             url = storage.presign_part(
-                session.storage_key, session.storage_upload_id, number, expires=PRESIGN_SECONDS
+                session.storage_key, session.storage_upload_id, number, expires=_presign_seconds()
             )
         else:
             url = url_for("api.put_upload_part", upload_id=session.id, number=number)
         targets.append({"number": number, "url": url, "method": "PUT"})
     return targets
+
+
+def abandon_after() -> timedelta:
+    """How long an upload session may stay unfinished (UPLOAD_ABANDON_SECONDS)."""
+    return timedelta(seconds=int(current_app.config["UPLOAD_ABANDON_SECONDS"]))
+
+
+def _presign_seconds() -> int:
+    return min(int(abandon_after().total_seconds()), MAX_PRESIGN_SECONDS)
 
 
 def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content_type: Any) -> UploadSession:
@@ -186,7 +197,7 @@ def create_upload(work_id: int, actor: Any, *, filename: Any, size: Any, content
         part_size=part_size,
         status=UploadStatus.OPEN,
         created_at=now,
-        expires_at=now + UPLOAD_SESSION_TTL,
+        expires_at=now + abandon_after(),
     )
     db.session.add(session)
     work.status = WorkStatus.UPLOADING
@@ -408,9 +419,13 @@ def _lock_for_completion(session: UploadSession) -> None:
 def expire_abandoned_uploads(now: datetime | None = None) -> list[str]:
     """Close the uploads left open past their ``expires_at`` (a scheduled job, app.schedule).
 
-    Their parts are dropped from storage (local part files, or the bucket's multipart upload,
-    which S3 bills until aborted) and a work still ``uploading`` goes back to ``draft``, as after
-    a refused file, so its page stops saying an upload is under way. Returns the session ids.
+    A session expires UPLOAD_ABANDON_SECONDS after it was opened. Its parts are dropped from
+    storage (local part files, or the bucket's multipart upload, which S3 bills until aborted)
+    and a work still ``uploading`` goes back to ``draft``, as after a refused file, so its page
+    stops saying an upload is under way. Then multipart uploads that no open session
+    knows (a session whose commit failed after the store opened its upload; parts a
+    crash left) are aborted too, UPLOAD_ABANDON_SECONDS after a run first finds them. Both are
+    counted in the metrics. Returns the session ids.
     """
     now = now or utcnow()
     expired = db.session.scalars(
@@ -448,7 +463,65 @@ def expire_abandoned_uploads(now: datetime | None = None) -> list[str]:
             log.warning("could not abort expired upload %s", upload_id, exc_info=True)
         closed.append(upload_id)
         log.info("upload %s of work %s expired unfinished; closed", upload_id, session.work_id)
+    record_cleanup("uploads_aborted", len(closed))
+    record_cleanup("parts_orphaned", _abort_orphaned_multiparts(now))
     return closed
+
+
+def _abort_orphaned_multiparts(now: datetime) -> int:
+    """Abort the store's multipart uploads that no open session has held for UPLOAD_ABANDON_SECONDS.
+
+    An upload is an orphan when no open session names it (the session's commit failed after the
+    store opened it, or a crash left it). The store's own start times are not trusted (moto and
+    some S3-compatible stores report made-up ones), and an upload whose session is committing
+    right now has none yet: so an orphan is first noted in Redis, and aborted by a run at least
+    UPLOAD_ABANDON_SECONDS after the run that first saw it. Returns how many were aborted.
+    """
+    storage = get_storage()
+    try:
+        listed = storage.list_multiparts()
+    except Exception:  # the store is down: the next run looks again
+        log.warning("could not list the store's multipart uploads", exc_info=True)
+        return 0
+    open_ids = set(
+        db.session.scalars(
+            sa.select(UploadSession.storage_upload_id).where(UploadSession.status == UploadStatus.OPEN)
+        )
+    )
+    db.session.rollback()
+    orphans = {upload_id: key for key, upload_id in listed if upload_id not in open_ids}
+    try:
+        return _abort_noted(orphans, now)
+    except redis.RedisError as exc:  # without the notes nothing is known to be old: next run
+        log.warning("orphaned uploads not looked at: %s", exc)
+        return 0
+
+
+def _abort_noted(orphans: dict[str, str], now: datetime) -> int:
+    storage = get_storage()
+    client = redis_client.client
+    noted_key = orphan_uploads_key()
+    noted = {k.decode(): float(v) for k, v in client.hgetall(noted_key).items()}
+    gone = [upload_id for upload_id in noted if upload_id not in orphans]
+    if gone:
+        client.hdel(noted_key, *gone)
+    new = {upload_id: now.timestamp() for upload_id in orphans if upload_id not in noted}
+    if new:
+        client.hset(noted_key, mapping=new)
+    cutoff = (now - abandon_after()).timestamp()
+    aborted = 0
+    for upload_id, first_seen in noted.items():
+        if upload_id not in orphans or first_seen > cutoff:
+            continue
+        try:
+            storage.abort_multipart(orphans[upload_id], upload_id)
+        except Exception:
+            log.warning("could not abort the orphaned upload %s", upload_id, exc_info=True)
+            continue
+        client.hdel(noted_key, upload_id)
+        aborted += 1
+        log.info("aborted the orphaned multipart upload %s of %s", upload_id, orphans[upload_id])
+    return aborted
 
 
 def _remove_previous_video(work: Work) -> None:

@@ -134,6 +134,21 @@ class SharedCollector:
             "Numbers the last reconcile repaired.",
             value=snapshot.reconcile_last_drift,
         )
+        yield CounterMetricFamily(
+            "media_uploads_abandoned",
+            "Upload sessions left unfinished past UPLOAD_ABANDON_SECONDS, closed and their parts dropped.",
+            value=snapshot.cleanup["uploads_aborted"],
+        )
+        yield CounterMetricFamily(
+            "media_orphan_uploads_aborted",
+            "Multipart uploads no open session knew of, aborted (S3) or deleted (local parts).",
+            value=snapshot.cleanup["parts_orphaned"],
+        )
+        yield CounterMetricFamily(
+            "media_stuck_works_requeued",
+            "Works found stuck in processing whose transcode was enqueued again.",
+            value=snapshot.cleanup["works_requeued"],
+        )
         if snapshot.reconcile_last_run is not None:
             yield GaugeMetricFamily(
                 "reconcile_last_run_timestamp_seconds",

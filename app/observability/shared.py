@@ -11,6 +11,7 @@ Keys (named in app/redis_keys.py with every other key; one hash tag, so they sha
     P{metrics}:transcode:failures  hash  <reason>: failed attempts
     P{metrics}:reconcile           hash  runs, last_run (unix time), last_drift,
                                          drift:<likes|comments|views|rank>: repaired in total
+    P{metrics}:media_cleanup       hash  uploads_aborted, parts_orphaned, works_requeued
 
 A Redis that loses its data resets these to zero, which Prometheus reads as a counter reset
 (``rate`` and ``increase`` handle it). Recording never fails the job that records: a Redis
@@ -28,13 +29,21 @@ from dataclasses import dataclass
 import redis
 
 from app.extensions import redis_client
-from app.redis_keys import reconcile_metrics_key, transcode_failures_key, transcode_seconds_key
+from app.redis_keys import (
+    media_cleanup_key,
+    reconcile_metrics_key,
+    transcode_failures_key,
+    transcode_seconds_key,
+)
 
 log = logging.getLogger(__name__)
 
 # Seconds: a 10-second clip takes a few seconds, a 30-minute film tens of minutes.
 TRANSCODE_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 DRIFT_COUNTERS = ("likes", "comments", "views", "rank")
+# What the media pipeline's clean-up did (app/media/uploads.py, app/media/transcodes.py):
+# abandoned upload sessions closed, multipart uploads no session knew aborted, stuck works requeued.
+CLEANUP_COUNTS = ("uploads_aborted", "parts_orphaned", "works_requeued")
 
 
 def record_transcode_seconds(seconds: float) -> None:
@@ -78,6 +87,18 @@ def record_reconcile(drift_counters: Iterable[str], now: float | None = None) ->
         log.warning("reconcile figures not recorded: %s", exc)
 
 
+def record_cleanup(what: str, n: int) -> None:
+    """The clean-up did `what` (one of CLEANUP_COUNTS) `n` times."""
+    if n <= 0:
+        return
+    if what not in CLEANUP_COUNTS:
+        raise ValueError(f"unknown clean-up count: {what}")
+    try:
+        redis_client.client.hincrby(media_cleanup_key(), what, n)
+    except redis.RedisError as exc:
+        log.warning("clean-up count %s not recorded: %s", what, exc)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     transcode_buckets: list[int]  # per bucket (not cumulative), the last one is +Inf
@@ -88,6 +109,7 @@ class Snapshot:
     reconcile_last_run: float | None
     reconcile_last_drift: int
     drift: dict[str, int]
+    cleanup: dict[str, int]
 
 
 def read_snapshot() -> Snapshot:
@@ -96,7 +118,8 @@ def read_snapshot() -> Snapshot:
         pipe.hgetall(transcode_seconds_key())
         pipe.hgetall(transcode_failures_key())
         pipe.hgetall(reconcile_metrics_key())
-        seconds, failures, reconcile = (
+        pipe.hgetall(media_cleanup_key())
+        seconds, failures, reconcile, cleanup = (
             {k.decode(): v.decode() for k, v in raw.items()} for raw in pipe.execute()
         )
     last_run = reconcile.get("last_run")
@@ -109,4 +132,5 @@ def read_snapshot() -> Snapshot:
         reconcile_last_run=float(last_run) if last_run else None,
         reconcile_last_drift=int(reconcile.get("last_drift", 0)),
         drift={counter: int(reconcile.get(f"drift:{counter}", 0)) for counter in DRIFT_COUNTERS},
+        cleanup={what: int(cleanup.get(what, 0)) for what in CLEANUP_COUNTS},
     )

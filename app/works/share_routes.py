@@ -25,7 +25,7 @@ def collective_short_link(collective_id: int):
 
 @bp.get("/works/<int:work_id>/poster")
 def work_poster(work_id: int):
-    return render_template("works/poster.html", **sharing.work_poster(sharing.get_poster_work(work_id)))
+    return render_template("works/poster.html", **sharing.work_poster(sharing.get_public_work(work_id)))
 
 
 @bp.get("/collectives/<int:collective_id>/poster")

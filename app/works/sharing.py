@@ -105,8 +105,9 @@ def qr_svg(data: str, label: str) -> Markup:
     return Markup('<div class="qr" role="img" aria-label="{}">{}</div>').format(label, Markup(svg))
 
 
-def get_poster_work(work_id: int) -> Work:
-    """A published work; anything else is 404 to everyone, since only public pages may be printed."""
+def get_public_work(work_id: int) -> Work:
+    """A published work; anything else is 404 to everyone: posters and embeds show only what the
+    public may see, whoever asks (a moderator's preview must not end up on a partner's page)."""
     work = svc.get_work(work_id)
     if work.status != WorkStatus.PUBLISHED:
         raise NotFound(_("您要找的作品不存在或已被删除。"))
