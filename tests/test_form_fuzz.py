@@ -119,8 +119,13 @@ class World:
     collective: object
 
 
+# The pages whose forms act on a vote-integrity flag. Only their worlds raise one: the farm of
+# accounts liking and the detector's pass are half of what a world costs.
+FLAG_PAGES = {"/moderation/flags"}
+
+
 @pytest.fixture
-def world(app, make_collective, make_user, open_campaign) -> World:
+def world(request, app, make_collective, make_user, open_campaign) -> World:
     from app.engagement.comments import post_comment
     from app.media.uploads import create_upload
     from app.moderation.reports import create_report
@@ -144,9 +149,12 @@ def world(app, make_collective, make_user, open_campaign) -> World:
     top = post_comment(users["viewer"], published, "观众的评论")
     post_comment(users["viewer"], published, "有人刷票，加微信")  # held for review
     create_report(users["viewer"], "comment", top.id, "广告")
-    # A flag as the detector raises it: a farm of aged accounts liking the published work.
-    farm_liking(published, now=utcnow())
-    assert integrity.detect(force=True), "the farm raised no flag"
+    callspec = getattr(request.node, "callspec", None)
+    page = callspec.params.get("page") if callspec else None
+    if page is None or page in FLAG_PAGES:  # None: a test that walks every page
+        # A flag as the detector raises it: a farm of aged accounts liking the published work.
+        farm_liking(published, now=utcnow())
+        assert integrity.detect(force=True), "the farm raised no flag"
     db.session.add(
         Notification(user_id=users["owner"].id, kind=NotificationKind.APPROVED, work_id=published.id)
     )
