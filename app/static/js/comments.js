@@ -2,7 +2,13 @@
 // post and reply without reloading, delete, "加载更多" and "查看全部回复". Comment text is only
 // ever put on the page with textContent, never as HTML. Without this script the same forms and
 // links work through the page routes.
-(function () {
+// On a shared page (app/page_cache.py) it starts once static/js/state.js has filled in the
+// caller's CSRF token and whether they may post.
+(function (init) {
+  "use strict";
+  if (window.pageState) window.pageState.then(init, init);
+  else init();
+})(function () {
   "use strict";
   var section = document.querySelector("[data-comments]");
   if (!section) return;
@@ -305,4 +311,4 @@
         window.location.href = more.href; // fall back to the page route
       });
   });
-})();
+});

@@ -5,8 +5,11 @@
 // which brings them back; so does a session that expired meanwhile (401).
 (function () {
   "use strict";
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  // Read when a like is sent: on a shared page static/js/state.js fills the token in later.
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
 
   function render(button, liked, likes) {
     button.setAttribute("aria-pressed", liked ? "true" : "false");
@@ -43,7 +46,7 @@
     fetch(button.getAttribute("data-like-url"), {
       method: liked ? "DELETE" : "PUT",
       credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrf },
+      headers: { Accept: "application/json", "X-CSRFToken": csrf() },
     })
       .then(function (response) {
         return response.json().then(
@@ -70,6 +73,11 @@
   }
 
   document.addEventListener("click", function (event) {
+    // A shared page before the caller's state is known: nothing to act on yet (static/js/state.js).
+    if (event.target.closest("[data-state-pending]")) {
+      event.preventDefault();
+      return;
+    }
     var button = event.target.closest("button.like-button[data-like-url]");
     if (!button) return;
     event.preventDefault();
