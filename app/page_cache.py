@@ -92,7 +92,17 @@ stats = Stats()
 
 
 def init_page_cache(app: Flask) -> None:
-    url = app.config.get("PAGE_CACHE_REDIS_URL") or app.config["REDIS_URL"]
+    bind_cache_redis(app, app.config.get("PAGE_CACHE_REDIS_URL") or app.config["REDIS_URL"])
+    app.session_interface = CacheAwareSessionInterface()
+    # Flask-WTF offers csrf_token both ways; ours, registered after it, takes their place.
+    app.jinja_env.globals.update(csrf_token=_template_csrf_token, shared_page=_shared_page)
+    app.context_processor(lambda: {"csrf_token": _template_csrf_token})
+    app.after_request(_private_by_default)
+    subscribe()
+
+
+def bind_cache_redis(app: Flask, url: str) -> None:
+    """The cache's own client: short timeouts, since a slow cache must cost less than a render."""
     timeout = app.config["PAGE_CACHE_TIMEOUT_SECONDS"]
     client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     app.extensions["page_cache"] = {
@@ -101,12 +111,6 @@ def init_page_cache(app: Flask) -> None:
         "release": client.register_script(_RELEASE),
         "down_until": 0.0,
     }
-    app.session_interface = CacheAwareSessionInterface()
-    # Flask-WTF offers csrf_token both ways; ours, registered after it, takes their place.
-    app.jinja_env.globals.update(csrf_token=_template_csrf_token, shared_page=_shared_page)
-    app.context_processor(lambda: {"csrf_token": _template_csrf_token})
-    app.after_request(_private_by_default)
-    subscribe()
 
 
 def subscribe() -> None:
@@ -355,6 +359,13 @@ def _shared_entry(
                 stats.add("waited")
                 return waited, "hit"
             return _render_shared(view, args, kwargs, ttl), "miss"
+        # The lock may be ours because the last holder just finished: its body is then there.
+        raw, generation = client.pipeline(transaction=False).hget(key, field).get(gen_key).execute()
+        entry = Entry.load(raw)
+        if entry is not None and entry.fresh:
+            cache["release"](keys=[lock_key], args=[token])
+            stats.add("hits")
+            return entry, "hit"
     except redis.RedisError as exc:
         _failed(exc)
         return _render_shared(view, args, kwargs, ttl), "off"
