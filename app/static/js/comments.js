@@ -8,7 +8,7 @@
   "use strict";
   if (window.pageState) window.pageState.then(init, init);
   else init();
-})(function () {
+})(function (personal) {
   "use strict";
   var section = document.querySelector("[data-comments]");
   if (!section) return;
@@ -311,4 +311,17 @@
         window.location.href = more.href; // fall back to the page route
       });
   });
+
+  // A shared page (app/page_cache.py) shows the comments as everyone sees them. A signed-in
+  // reader also sees their own held comments and may delete theirs: the first page again, as the
+  // API answers it for them (not cached).
+  if (personal && personal.signed_in && document.body.hasAttribute("data-shared-page")) {
+    request("GET", api).then(function (result) {
+      if (!result.ok || !result.data) return;
+      var fresh = document.createDocumentFragment();
+      result.data.items.forEach(function (c) { fresh.appendChild(renderComment(c, true)); });
+      list.replaceChildren(fresh);
+      if (emptyNote) emptyNote.hidden = result.data.items.length > 0;
+    });
+  }
 });
