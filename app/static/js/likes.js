@@ -72,10 +72,23 @@
       });
   }
 
+  // A tap on a shared page before the caller's state is known (static/js/state.js) waits for it:
+  // signed out, it then follows the log-in link; signed in, it is dropped, since the person had
+  // not seen whether they liked the work yet.
+  var deferred = null;
+  document.addEventListener("pagestate", function (event) {
+    var widget = deferred;
+    deferred = null;
+    if (!widget || (event.detail && event.detail.signed_in)) return;
+    var link = widget.querySelector("a.like-button");
+    if (link) window.location.href = link.href;
+  });
+
   document.addEventListener("click", function (event) {
-    // A shared page before the caller's state is known: nothing to act on yet (static/js/state.js).
-    if (event.target.closest("[data-state-pending]")) {
+    var pending = event.target.closest("[data-state-pending]");
+    if (pending) {
       event.preventDefault();
+      deferred = pending;
       return;
     }
     var button = event.target.closest("button.like-button[data-like-url]");

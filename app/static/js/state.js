@@ -93,6 +93,10 @@
     }
   }
 
+  function announce(state) {
+    document.dispatchEvent(new CustomEvent("pagestate", { detail: state }));
+  }
+
   function release() {
     all("[data-like-work]").forEach(function (widget) { widget.removeAttribute("data-state-pending"); });
   }
@@ -107,10 +111,12 @@
         .then(function (state) {
           if (state) fill(state);
           else release();
+          announce(state);
           resolve(state);
         })
         .catch(function () {
           release();
+          announce(null);
           resolve(null);
         });
     }
