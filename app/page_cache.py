@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -348,7 +349,7 @@ def _shared_entry(
         if entry is not None and entry.fresh:
             stats.add("hits")
             return entry, "hit"
-        token = hashlib.sha1(f"{time.time()}{id(g)}".encode()).hexdigest()
+        token = secrets.token_hex(8)
         lock_ms = int(current_app.config["PAGE_CACHE_LOCK_SECONDS"] * 1000)
         if not client.set(lock_key, token, nx=True, px=lock_ms):
             if entry is not None:
