@@ -264,3 +264,15 @@ def test_the_cache_keys_are_hash_tagged_per_group(cached_app):
         ]
     assert {key[key.index("{") : key.index("}") + 1] for key in keys} == {"{pc:w:7}"}
     assert json.dumps(keys)  # plain strings
+
+
+def test_the_state_call_names_the_works_whose_comments_the_caller_must_see_as_their_own(
+    cached_app, work, open_campaign, make_user
+):
+    quiet = make_work(work.collective, open_campaign, title="没有评论的作品")
+    engagement.work_published(quiet)
+    author = make_user()
+    comments.post_comment(author, work, "我的评论")
+    client = cached_app.test_client()
+    sign_in(client, author)
+    assert page_state(client, work.id, quiet.id)["own_comments"] == [work.id]
