@@ -50,6 +50,23 @@ class Config:
     # or test runs can share one server.
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "wmcwm:")
     MEDIA_QUEUE = os.environ.get("MEDIA_QUEUE", "media")
+    # The shared page cache (app/page_cache.py, docs/scaling.md "The page cache"). Its own Redis
+    # if PAGE_CACHE_REDIS_URL names one (it can be lost at any time), else REDIS_URL.
+    PAGE_CACHE_ENABLED = _bool("PAGE_CACHE_ENABLED", True)
+    PAGE_CACHE_REDIS_URL = os.environ.get("PAGE_CACHE_REDIS_URL")
+    # Lists (home, search, wall, API lists, collectives): fresh this long, no purge needed.
+    PAGE_CACHE_LIST_SECONDS = _int("PAGE_CACHE_LIST_SECONDS", 5)
+    # A work's page, API answer and comments: purged by every change; this bounds its counts.
+    PAGE_CACHE_PAGE_SECONDS = _int("PAGE_CACHE_PAGE_SECONDS", 10)
+    # An expired body is served while one process renders the new one, at most the lock's life.
+    PAGE_CACHE_LOCK_SECONDS = float(os.environ.get("PAGE_CACHE_LOCK_SECONDS", "3"))
+    PAGE_CACHE_STALE_SECONDS = _int("PAGE_CACHE_STALE_SECONDS", 5)
+    # A slow or dead cache Redis: give up on it this fast, and skip it this long after a failure.
+    PAGE_CACHE_TIMEOUT_SECONDS = float(os.environ.get("PAGE_CACHE_TIMEOUT_SECONDS", "0.25"))
+    PAGE_CACHE_RETRY_SECONDS = float(os.environ.get("PAGE_CACHE_RETRY_SECONDS", "1"))
+    # What a CDN or nginx in front may hold a public body for (s-maxage, stale-while-revalidate).
+    PAGE_CACHE_HTTP_SECONDS = _int("PAGE_CACHE_HTTP_SECONDS", 1)
+    PAGE_CACHE_HTTP_STALE_SECONDS = _int("PAGE_CACHE_HTTP_STALE_SECONDS", 4)
     # The periodic jobs' queue (app/schedule.py): `flask schedule cron` feeds it, `flask
     # schedule worker` runs it.
     MAINTENANCE_QUEUE = os.environ.get("MAINTENANCE_QUEUE", "maintenance")
@@ -256,6 +273,10 @@ class TestingConfig(Config):
     MAINTENANCE_QUEUE = os.environ.get("MAINTENANCE_QUEUE", f"maintenance-test-{secrets.token_hex(4)}")
     SESSION_COOKIE_SECURE = False
     REQUIRE_VERIFIED_EMAIL = False
+    # Pages still render as shared bodies (nothing personal in them), but are not stored: a test
+    # that changes rows without a signal reads them back at once. tests/test_page_cache*.py turn
+    # the store on.
+    PAGE_CACHE_ENABLED = False
     TRUSTED_HOSTS = None
 
     @classmethod

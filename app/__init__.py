@@ -22,6 +22,7 @@ from app.moderation import bp as moderation_bp
 from app.notifications import bp as notifications_bp
 from app.observability import init_observability
 from app.observability.metrics import bp as metrics_bp
+from app.page_cache import init_page_cache
 from app.pages import works as work_pages  # noqa: F401  (the works blueprint's public pages)
 from app.pages.comments import bp as comments_bp
 from app.pages.embeds import bp as embeds_bp
@@ -89,6 +90,7 @@ def register_subscribers(app: Flask) -> None:
     """Higher capabilities listen to what lower ones announce (app/signals.py)."""
 
     notifications.subscribe()
+    init_page_cache(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -29,12 +29,20 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
     P{metrics}:reconcile           hash  runs, last_run, last_drift, drift:<counter>
     P{metrics}:media_cleanup       hash  uploads_aborted, parts_orphaned, works_requeued
     Pmedia:orphan_uploads          hash  multipart upload id -> first seen with no session
+    P{pc:<group>}:b            hash   the shared page cache (app.page_cache): one field per variant
+                                      (path, normalised query, language); group: w:<id> | c:<id> |
+                                      home | search | api:works | wall | campaigns
+    P{pc:<group>}:g            string the group's generation: a purge INCRs it; a render stores
+                                      its body only if it is unchanged since the render began
+    P{pc:<group>}:l:<variant>  string single-flight lock: one render of an expired variant
 
 Hash tags. Every per-work counter key is tagged ``{w:<id>}``, so the Lua scripts that read and
 write a work's counters, fence, pending views and viewer sets touch one slot. Every ranking has
 its own tag, so rankings spread over the cluster and a rebuilt ranking (tagged like the live one)
 can replace it with an atomic RENAME. The metrics share ``{metrics}`` so they are read in one
-round trip. Progress keys are single-key operations and need no tag; the schedule's share
+round trip. A page-cache group's body hash, generation and locks share ``{pc:<group>}``, so
+the purge (INCR + DEL) and the conditional write stay in one slot while groups spread. Progress
+keys are single-key operations and need no tag; the schedule's share
 ``{schedule}``.
 """
 
@@ -219,3 +227,23 @@ def media_cleanup_key() -> str:
 def orphan_uploads_key() -> str:
     """Hash: multipart upload id -> when the clean-up first found it with no open session."""
     return f"{prefix()}media:orphan_uploads"
+
+
+# --------------------------------------------------------------------------------------------
+# The shared page cache (app.page_cache).
+
+
+def _page_cache_tag(group: str) -> str:
+    return f"{prefix()}{{pc:{group}}}"
+
+
+def page_cache_key(group: str) -> str:
+    return f"{_page_cache_tag(group)}:b"
+
+
+def page_cache_generation_key(group: str) -> str:
+    return f"{_page_cache_tag(group)}:g"
+
+
+def page_cache_lock_key(group: str, variant: str) -> str:
+    return f"{_page_cache_tag(group)}:l:{variant}"

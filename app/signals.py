@@ -36,6 +36,9 @@ work_unpublished = _signals.signal("work-unpublished")
 # engagement: ``comment``, ``replied_to`` (the id the person answered, or None). The comment is
 # visible or, when the word filter held it, pending (app/engagement/comments.py).
 comment_posted = _signals.signal("comment-posted")
+# moderation: ``work``, ``comment`` (a held comment approved: now shown to everyone;
+# app/moderation/comment_review.py).
+comment_approved = _signals.signal("comment-approved")
 # engagement and moderation: ``work``, ``comment_ids`` (comments no longer shown).
 comments_hidden = _signals.signal("comments-hidden")
 # wall: nothing (the featured wall's works, order or notes changed; app/wall/services.py).

@@ -65,9 +65,20 @@ def csrf_token(client) -> str:
     return _csrf_on(client, "/login")
 
 
+def page_state(client, *work_ids: int) -> dict:
+    """What a shared page's script (static/js/state.js) learns from GET /api/v1/me/state."""
+    query = f"?works={','.join(str(i) for i in work_ids)}" if work_ids else ""
+    response = client.get(f"/api/v1/me/state{query}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
 def page_csrf_token(client) -> str:
-    """The CSRF token of the home page (a signed-in browser is sent away from /login)."""
-    return _csrf_on(client, "/")
+    """The CSRF token a signed-in browser's pages use: public pages are one shared body without
+    it, so their script takes it from the state call (a signed-in browser is sent away from
+    /login)."""
+    # Signed out, the state call gives none: such a browser's token is the log-in page's.
+    return page_state(client)["csrf_token"] or csrf_token(client)
 
 
 def register_form(client, **overrides):

@@ -477,5 +477,7 @@ def test_every_route_is_walked_by_the_matrix(app):
                "/api/v1/auth/token", "/works/<int:work_id>/view"}  # fmt: skip
     # The e-mail confirmation link is opened by whoever holds it (tests/test_email_verification.py).
     public |= {"/verify-email/<token>"}
+    # Anyone's own state for a shared page (signed out: counts only); tests/test_page_cache.py.
+    public |= {"/api/v1/me/state"}
     served = {rule.rule for rule in app.url_map.iter_rules()}
     assert served - walked - public == set()

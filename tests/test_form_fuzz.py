@@ -254,6 +254,8 @@ NOT_FORMS = {
     "/works/<int:work_id>/view": "the work page's script (views.js), tested in test_visitor_views.py",
     "/reset-password/<token>": "reached from the mail, tested in test_password_reset.py",
     "/uploads/<upload_id>/parts/<int:number>": "upload.js PUTs parts",
+    "/comments/<int:comment_id>/delete": "a work page is one shared body for everyone: comments.js "
+    "builds the author's delete form from the API's can_delete; tested in test_comments.py",
 }
 
 

@@ -19,7 +19,7 @@ from app.wall import services as wall
 from tests.builders_support import make_work
 from tests.contract import assert_matches_schema
 from tests.moderation_support import FLAGGED
-from tests.sign_in_support import page_csrf_token, sign_in
+from tests.sign_in_support import page_csrf_token, page_state, sign_in
 
 
 @pytest.fixture
@@ -254,8 +254,12 @@ def test_the_bell_shows_the_unread_count_on_every_page(app, member, moderator, p
     moderation.recommend_work(moderator, pending.id)
     client = app.test_client()
     sign_in(client, member)
+    # Public pages are shared bodies: their script fills the bell in from the state call.
     for url in ("/", "/wall", f"/works/{pending.id}"):
-        assert _bell(client.get(url).get_data(as_text=True)) == "2", url
+        assert "data-bell" in client.get(url).get_data(as_text=True), url
+    assert page_state(client)["unread"] == 2
+    # Personal pages render it themselves.
+    assert _bell(client.get("/account").get_data(as_text=True)) == "2"
 
 
 def test_the_bell_has_no_number_when_nothing_is_unread(app, member):
@@ -266,7 +270,12 @@ def test_the_bell_has_no_number_when_nothing_is_unread(app, member):
 
 
 def test_signed_out_visitors_see_no_bell(client):
-    assert "data-bell" not in client.get("/").get_data(as_text=True)
+    html = client.get("/").get_data(as_text=True)
+    # Only inside the signed-in part of the shared header, which stays hidden for them.
+    signed_in_part = re.search(r'<span class="nav-signed-in" data-signed-in hidden>.*?</form>', html, re.S)
+    assert signed_in_part and "data-bell" in signed_in_part.group(0)
+    assert html.count("data-bell") == 1
+    assert page_state(client)["signed_in"] is False and page_state(client)["unread"] == 0
 
 
 def test_the_bell_costs_one_query_per_page(app, member, moderator, pending):
@@ -281,7 +290,9 @@ def test_the_bell_costs_one_query_per_page(app, member, moderator, pending):
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
-        client.get("/")
+        client.get("/")  # a shared body: no bell query at all
+        assert seen == []
+        page_state(client)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert len(seen) == 1

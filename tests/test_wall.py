@@ -15,7 +15,7 @@ from app.works.listing import WorkFilters
 from tests.builders_support import make_campaign, make_work
 from tests.contract import assert_matches_schema
 from tests.engagement_support import all_at_once
-from tests.sign_in_support import page_csrf_token, sign_in
+from tests.sign_in_support import page_csrf_token, page_state, sign_in
 
 
 @pytest.fixture
@@ -473,11 +473,16 @@ def test_the_wall_page_filters_by_province(client, curator, publish, bank):
 def test_the_nav_links_the_wall_for_everyone_and_its_curation_for_national_moderators(
     client, curator, not_national
 ):
-    assert 'href="/wall"' in client.get("/").get_data(as_text=True)
+    # The home page is one shared body: the curation link is in it, hidden, and the page's script
+    # shows it when the state call says the role opens it; personal pages render it as before.
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/wall"' in home and 'data-nav="manage_wall" hidden' in home
     sign_in(client, not_national["provincial moderator"])
-    assert 'href="/moderation/wall"' not in client.get("/").get_data(as_text=True)
+    assert page_state(client)["nav"]["manage_wall"] is False
+    assert 'href="/moderation/wall"' not in client.get("/account").get_data(as_text=True)
     sign_in(client, curator)
-    assert 'href="/moderation/wall"' in client.get("/").get_data(as_text=True)
+    assert page_state(client)["nav"]["manage_wall"] is True
+    assert 'href="/moderation/wall"' in client.get("/account").get_data(as_text=True)
 
 
 def test_the_curation_page_lists_the_wall_with_its_forms(client, curator, publish):

@@ -63,6 +63,7 @@ from app.api import (  # noqa: E402,F401
     notifications,
     openapi,
     reports,
+    state,
     uploads,
     wall,
     works,

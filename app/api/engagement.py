@@ -16,6 +16,7 @@ from app.api.schemas import CommentAnswer, CommentBody, CommentListQuery, Commen
 from app.engagement import comments
 from app.engagement.comment_limits import comment_limits
 from app.models import CommentStatus
+from app.page_cache import cached, work_group
 from app.works.services import get_visible_work
 
 # --------------------------------------------------------------------------------------------
@@ -24,6 +25,8 @@ from app.works.services import get_visible_work
 
 @bp.get("/works/<int:id>/comments")
 @answers(200, CommentPage, refusing=(400, 404), query=CommentListQuery)
+# Signed in, the answer holds the caller's own held comments and what they may delete: theirs.
+@cached(lambda id: work_group(id), kind="api", seconds="PAGE_CACHE_PAGE_SECONDS", per_caller=True)
 def list_work_comments(id: int):
     """Comments on a work: top-level newest first with their first replies; with parent_id, every
     reply of that comment oldest first

@@ -303,6 +303,12 @@ class WallQuery(Shape):
     province = fields.String()
 
 
+class MeStateQuery(Shape):
+    works = fields.String(
+        metadata={"description": "comma-separated ids of the works on the page (at most 100)"}
+    )
+
+
 class NotificationListQuery(Shape):
     cursor = fields.String()
     limit = fields.Integer()
@@ -544,6 +550,47 @@ class Wall(Shape):
     featured = fields.List(fields.Nested(FeaturedWork), required=True, metadata={"maxItems": WALL_MAX})
     hot = fields.List(fields.Nested(Work), required=True)
     likes = fields.List(fields.Nested(Work), required=True)
+
+
+class StateUser(Shape):
+    id = fields.Integer(required=True)
+    display_name = fields.String(required=True)
+    role = enum(Role, required=True)
+    collective_id = fields.Integer(required=True, allow_none=True)
+
+
+class StateNav(Shape):
+    """The links the caller's role opens in the page header."""
+
+    my_works = fields.Boolean(required=True)
+    manage_wall = fields.Boolean(required=True)
+    moderation = fields.Boolean(required=True)
+    audit = fields.Boolean(required=True)
+
+
+class StateCounts(Shape):
+    likes = fields.Integer(required=True)
+    comments = fields.Integer(required=True)
+    views = fields.Integer(required=True)
+
+
+class MeState(Shape):
+    """The caller's own part of a shared page (GET /me/state): never in a cached body."""
+
+    signed_in = fields.Boolean(required=True)
+    user = fields.Nested(StateUser, required=True, allow_none=True)
+    nav = fields.Nested(StateNav, required=True, allow_none=True)
+    unread = fields.Integer(required=True)
+    liked = fields.List(fields.Integer(), required=True)
+    editable = fields.List(fields.Integer(), required=True)
+    own_comments = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={"description": "works of the list with the caller's own visible or held comments"},
+    )
+    counts = fields.Dict(keys=fields.String(), values=fields.Nested(StateCounts), required=True)
+    needs_email_verification = fields.Boolean(required=True)
+    csrf_token = fields.String(required=True, allow_none=True)
 
 
 class WallOrder(Shape):

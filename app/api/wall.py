@@ -14,6 +14,7 @@ from app.api.docs import answers
 from app.api.parsing import body
 from app.api.schemas import Wall, WallOrder, WallOrderBody, WallQuery
 from app.engagement.work_lists import EngagementCounts, engagement_counts, liked_work_ids
+from app.page_cache import cached
 from app.policy import require_national
 from app.wall import services as wall
 from app.works.serialise import work_to_dict
@@ -50,8 +51,18 @@ def national_first(view: Callable) -> Callable:
     return wrapper
 
 
+def _liked_sections(answer: dict[str, Any], user: Any) -> dict[str, Any]:
+    """The caller's own field on the shared wall."""
+    items = [item for section in answer.values() if isinstance(section, list) for item in section]
+    liked = liked_work_ids(user, {item["id"] for item in items})
+    for item in items:
+        item["liked_by_me"] = item["id"] in liked
+    return answer
+
+
 @bp.get("/wall")
 @answers(200, Wall, refusing=(400,), query=WallQuery)
+@cached(lambda: "wall", kind="api", personalise=_liked_sections)
 def get_wall():
     """The featured wall: curated works in order (published only), then the top hot and most-liked
     works; filters apply to every section"""

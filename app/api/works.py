@@ -12,8 +12,9 @@ from app.api.docs import answers
 from app.api.helpers import login_required_api
 from app.api.parsing import body
 from app.api.schemas import Work, WorkAnswer, WorkBody, WorkListQuery, WorkPage
-from app.engagement.work_lists import list_published_works, work_dict, works_to_dicts
+from app.engagement.work_lists import liked_work_ids, list_published_works, work_dict, works_to_dicts
 from app.models import WorkStatus
+from app.page_cache import cached, work_group
 from app.paging import decode_cursor, encode_cursor
 from app.search import services as search
 from app.search.limits import search_limit
@@ -22,8 +23,22 @@ from app.works.embeds import embed_url
 from app.works.listing import parse_work_filters
 
 
+def _liked_items(answer: dict[str, Any], user: Any) -> dict[str, Any]:
+    """The caller's own field on a shared page of works."""
+    liked = liked_work_ids(user, [item["id"] for item in answer["items"]])
+    for item in answer["items"]:
+        item["liked_by_me"] = item["id"] in liked
+    return answer
+
+
+def _liked_work(answer: dict[str, Any], user: Any) -> dict[str, Any]:
+    answer["liked_by_me"] = answer["id"] in liked_work_ids(user, [answer["id"]])
+    return answer
+
+
 @bp.get("/works")
 @answers(200, WorkPage, refusing=(400, 429), query=WorkListQuery)
+@cached(lambda: "api:works", kind="api", personalise=_liked_items)
 @search_limit
 def list_works():
     """Published works, filtered and sorted, with cursor pagination
@@ -60,6 +75,7 @@ def _search_works():
 # The path parameter is named `id`, as the published spec names it.
 @bp.get("/works/<int:id>")
 @answers(200, Work, refusing=(404,))
+@cached(lambda id: work_group(id), kind="api", seconds="PAGE_CACHE_PAGE_SECONDS", personalise=_liked_work)
 def get_work(id: int):
     """One work (drafts only for their collective and moderators)"""
     work = svc.get_visible_work(id, current_user)

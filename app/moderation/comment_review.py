@@ -28,7 +28,7 @@ from app.moderation import audit
 from app.notifications import services as notifications
 from app.paging import decode_id_cursor, encode_id_cursor, page_size
 from app.policy import in_scope, province_of, require_moderator
-from app.signals import announce, comments_hidden
+from app.signals import announce, comment_approved, comments_hidden
 
 # Reasons shown per comment in the queue; the count says how many there are in all.
 REASONS_SHOWN = 5
@@ -102,6 +102,8 @@ def approve_comment(actor: Any, comment_id: Any) -> Comment:
         db.session.commit()
         if approved:
             services.comment_added(work, True, flight=flight)
+    if approved:
+        announce(comment_approved, work=work, comment=comment)
     db.session.refresh(comment)
     return comment
 

@@ -24,6 +24,9 @@ class CommentSection:
     can_post: bool
     max_chars: int
     login_url: str
+    # A shared body (app/page_cache.py): the form is in it, hidden, and shown by static/js/state.js
+    # to a signed-in reader; the log-in link to everyone else.
+    shared_post: bool = False
     more_url: str | None = None
     reply_to: comments.CommentView | None = None
     form: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +52,7 @@ def comment_section(work: Work) -> CommentSection:
         page=page,
         work=work,
         can_post=current_user.is_authenticated and work.status == WorkStatus.PUBLISHED,
+        shared_post=bool(g.get("shared_render")) and work.status == WorkStatus.PUBLISHED,
         max_chars=current_app.config["COMMENT_MAX_CHARS"],
         more_url=more_url,
         login_url=login_url,

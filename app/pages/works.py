@@ -11,10 +11,11 @@ from app import policy
 from app.catalog.collectives import get_collective
 from app.clients import client_ip
 from app.engagement import views, visitors
-from app.engagement.work_lists import engagement_counts, liked_work_ids, list_published_works
+from app.engagement.work_lists import engagement_counts, list_published_works
 from app.errors import ServiceError
 from app.extensions import csrf
 from app.models import WorkStatus
+from app.page_cache import cached, collective_group, work_group
 from app.pages.comment_section import comment_section
 from app.paging import decode_cursor, more_url
 from app.works import bp
@@ -24,6 +25,7 @@ from app.works.services import EDITABLE_STATUSES, get_visible_work
 
 
 @bp.get("/")
+@cached(lambda: "home")
 def index():
     filters, sort = parse_work_filters(request.args)
     works, after = list_published_works(filters, sort=sort, after=decode_cursor(request.args.get("cursor")))
@@ -32,7 +34,7 @@ def index():
         "works/index.html",
         works=works,
         counts=engagement_counts(ids),
-        liked=liked_work_ids(current_user, ids),
+        liked=set(),
         filters=filters,
         sort=sort,
         more_url=more_url("works.index", after),
@@ -46,19 +48,14 @@ def _record_view(work) -> None:
 
 
 @bp.get("/works/<int:work_id>")
+@cached(lambda work_id: work_group(work_id), seconds="PAGE_CACHE_PAGE_SECONDS")
 def work_detail(work_id: int):
     work = get_visible_work(work_id, current_user)
-    new_visitor = None
     view_beacon = None
-    # HEAD (link checkers, previews) is not a view.
-    if request.method == "GET" and work.status == WorkStatus.PUBLISHED:
-        if current_user.is_authenticated or visitors.visitor_id():
-            _record_view(work)
-        else:
-            # Someone we do not know yet: a visitor cookie comes with the page, and the page's
-            # script has the view counted with it (app/engagement/visitors.py).
-            new_visitor = visitors.new_visitor_id()
-            view_beacon = url_for("works.count_view", work_id=work.id, t=visitors.beacon_token(work.id))
+    if work.status == WorkStatus.PUBLISHED:
+        # The page is one body for everyone, served from the cache: the page's script counts the
+        # view (and gives a new visitor its cookie) through the beacon, never the page itself.
+        view_beacon = url_for("works.count_view", work_id=work.id, t=visitors.beacon_token(work.id))
     media = work_media(work)
     # Pictures the body already shows inline are not repeated in the gallery below it.
     gallery = [image for image in media["images"] if image["url"] not in work.body_html]
@@ -68,30 +65,36 @@ def work_detail(work_id: int):
         media=media,
         gallery=gallery,
         counts=engagement_counts([work.id])[work.id],
-        liked=work.id in liked_work_ids(current_user, [work.id]),
+        liked=False,
         can_edit=policy.can_edit_work(current_user, work),
         editable=work.status in EDITABLE_STATUSES,
         comment_section=comment_section(work),
         view_beacon=view_beacon,
     )
-    response = make_response(page)
-    if new_visitor:
-        visitors.give_cookie(response, new_visitor)
-    return response
+    return page
 
 
 @bp.post("/works/<int:work_id>/view")
 @csrf.exempt  # counts a view and nothing else; a browser refusing cookies has no CSRF session
 def count_view(work_id: int):
-    """The work page's script, for a visitor the page did not know: counts the view now that the
-    visitor cookie comes back, or on the address as a fallback when it does not."""
+    """The work page's script counts the view: a signed-in viewer as the account, a browser with
+    our visitor cookie as that visitor. A browser without one gets it here and an answer of 202
+    ``{"again": true}``: the script asks once more (``&again=1``), bringing the cookie back, so
+    a new visitor counts once as that visitor; a client returning no cookie is then counted on
+    its address as a fallback (app/engagement/visitors.py)."""
     if not visitors.beacon_token_valid(request.args.get("t"), work_id):
         raise ServiceError(_("请求无效。"), code="invalid_view_token")
-    _record_view(get_visible_work(work_id, current_user, media=False))
-    return "", 204
+    work = get_visible_work(work_id, current_user, media=False)
+    if current_user.is_authenticated or visitors.visitor_id() or request.args.get("again"):
+        _record_view(work)
+        return "", 204
+    response = make_response({"again": True}, 202)
+    visitors.give_cookie(response, visitors.new_visitor_id())
+    return response
 
 
 @bp.get("/collectives/<int:collective_id>")
+@cached(lambda collective_id: collective_group(collective_id))
 def collective(collective_id: int):
     group = get_collective(collective_id)
     works = collective_works(group, current_user)
@@ -100,6 +103,6 @@ def collective(collective_id: int):
         collective=group,
         works=works,
         counts=engagement_counts(w.id for w in works),
-        liked=liked_work_ids(current_user, (w.id for w in works)),
+        liked=set(),
         can_manage=policy.can_manage_collective(current_user, group),
     )

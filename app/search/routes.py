@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import render_template, request
-from flask_login import current_user
 
-from app.engagement.work_lists import engagement_counts, liked_work_ids
+from app.engagement.work_lists import engagement_counts
+from app.page_cache import cached
 from app.paging import decode_cursor, more_url
 from app.search import bp
 from app.search import services as search
@@ -13,6 +13,7 @@ from app.search.limits import search_limit
 
 
 @bp.get("/search")
+@cached(lambda: "search")
 @search_limit
 def results():
     query, filters, sort = search.parse_search_args(request.args)
@@ -24,7 +25,7 @@ def results():
         has_terms=bool(page.terms) or not query,
         page=page,
         counts=engagement_counts(ids),
-        liked=liked_work_ids(current_user, ids),
+        liked=set(),
         filters=filters,
         sort=sort,
         more_url=more_url("search.results", page.after),

@@ -12,15 +12,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.catalog.campaigns import list_campaigns
-from app.engagement.work_lists import engagement_counts, liked_work_ids
+from app.engagement.work_lists import engagement_counts
 from app.errors import ServiceError
 from app.ids import ID_MAX, parse_id, parse_int
+from app.page_cache import cached
 from app.policy import require_national
 from app.wall import bp
 from app.wall import services as wall
 
 
 @bp.get("/wall")
+@cached(lambda: "wall")
 def index():
     filters = wall.wall_filters(request.args)
     sections = wall.wall(filters)
@@ -32,7 +34,7 @@ def index():
         hot=sections["hot"],
         likes=sections["likes"],
         counts=engagement_counts(ids),
-        liked=liked_work_ids(current_user, ids),
+        liked=set(),
         filters=filters,
         campaigns=list_campaigns(),
     )

@@ -2,7 +2,13 @@
 // post and reply without reloading, delete, "加载更多" and "查看全部回复". Comment text is only
 // ever put on the page with textContent, never as HTML. Without this script the same forms and
 // links work through the page routes.
-(function () {
+// On a shared page (app/page_cache.py) it starts once static/js/state.js has filled in the
+// caller's CSRF token and whether they may post.
+(function (init) {
+  "use strict";
+  if (window.pageState) window.pageState.then(init, init);
+  else init();
+})(function (personal) {
   "use strict";
   var section = document.querySelector("[data-comments]");
   if (!section) return;
@@ -305,4 +311,20 @@
         window.location.href = more.href; // fall back to the page route
       });
   });
-})();
+
+  // A shared page (app/page_cache.py) shows the comments as everyone sees them. A reader who
+  // commented here also sees their own held comments and may delete theirs, and a moderator may
+  // delete others': for them only, the first page again as the API answers it (not cached).
+  var workId = Number(section.getAttribute("data-work-id"));
+  var own = personal && personal.own_comments && personal.own_comments.indexOf(workId) !== -1;
+  var moderates = personal && personal.nav && (personal.nav.moderation || personal.nav.audit);
+  if (personal && personal.signed_in && (own || moderates) && document.body.hasAttribute("data-shared-page")) {
+    request("GET", api).then(function (result) {
+      if (!result.ok || !result.data) return;
+      var fresh = document.createDocumentFragment();
+      result.data.items.forEach(function (c) { fresh.appendChild(renderComment(c, true)); });
+      list.replaceChildren(fresh);
+      if (emptyNote) emptyNote.hidden = result.data.items.length > 0;
+    });
+  }
+});

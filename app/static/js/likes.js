@@ -5,8 +5,11 @@
 // which brings them back; so does a session that expired meanwhile (401).
 (function () {
   "use strict";
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  // Read when a like is sent: on a shared page static/js/state.js fills the token in later.
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
 
   function render(button, liked, likes) {
     button.setAttribute("aria-pressed", liked ? "true" : "false");
@@ -43,7 +46,7 @@
     fetch(button.getAttribute("data-like-url"), {
       method: liked ? "DELETE" : "PUT",
       credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrf },
+      headers: { Accept: "application/json", "X-CSRFToken": csrf() },
     })
       .then(function (response) {
         return response.json().then(
@@ -69,7 +72,25 @@
       });
   }
 
+  // A tap on a shared page before the caller's state is known (static/js/state.js) waits for it:
+  // signed out, it then follows the log-in link; signed in, it is dropped, since the person had
+  // not seen whether they liked the work yet.
+  var deferred = null;
+  document.addEventListener("pagestate", function (event) {
+    var widget = deferred;
+    deferred = null;
+    if (!widget || (event.detail && event.detail.signed_in)) return;
+    var link = widget.querySelector("a.like-button");
+    if (link) window.location.href = link.href;
+  });
+
   document.addEventListener("click", function (event) {
+    var pending = event.target.closest("[data-state-pending]");
+    if (pending) {
+      event.preventDefault();
+      deferred = pending;
+      return;
+    }
     var button = event.target.closest("button.like-button[data-like-url]");
     if (!button) return;
     event.preventDefault();

@@ -1,13 +1,19 @@
-// Counts the view of a work page for a visitor the page did not know yet (no visitor cookie
-// when it was requested): the cookie came with the page, and this request brings it back, so
-// the view counts once for this browser (app/engagement/visitors.py). Nothing to show or wait for.
+// Counts the view of a work page (the page is one cached body for everyone, so the server cannot
+// count it when serving it). A browser without our visitor cookie gets it with a 202 answer and
+// asks once more, bringing it back, so a new visitor counts once as that visitor
+// (app/engagement/visitors.py). Nothing to show or wait for.
 (function () {
   "use strict";
   var node = document.querySelector("[data-view-beacon]");
   if (!node || !window.fetch) return;
-  fetch(node.getAttribute("data-view-beacon"), {
-    method: "POST",
-    credentials: "same-origin",
-    keepalive: true,
-  }).catch(function () {});
+  var url = node.getAttribute("data-view-beacon");
+  function post(target) {
+    return fetch(target, { method: "POST", credentials: "same-origin", keepalive: true });
+  }
+  post(url)
+    .then(function (response) {
+      if (response.status === 202) return post(url + "&again=1");
+      return null;
+    })
+    .catch(function () {});
 })();
