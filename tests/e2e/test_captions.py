@@ -1,0 +1,84 @@
+"""Captions and seek previews in Chromium, on a video that went through the real upload and
+transcode: a caption cue is showing over the playing video through hls.js (the subtitle group of
+the master playlist) and through the MP4 fallback (<track>), and moving over the seek bar shows a
+storyboard thumbnail."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from app.extensions import db
+from app.media.captions import put_caption
+from app.models import AssetRole, MediaAsset, Role, WorkStatus
+from tests.captions_support import CRLF_BOM_SRT, transcoded_video
+
+# The page's predicates are functions, not strings: the page's CSP refuses eval().
+CUE_SHOWING = """() => {
+  const video = document.querySelector('video.player');
+  return Array.from(video.textTracks).some((track) => track.mode === 'showing'
+    && track.activeCues && Array.from(track.activeCues).some((cue) => cue.text.includes('站台上的温暖守候')));
+}"""
+
+
+@pytest.fixture
+def video(app, make_collective, make_user, open_campaign, tmp_path):
+    """A published 4 s video with Simplified Chinese captions (a cue over the first 10 s)."""
+    collective = make_collective()
+    owner = make_user(Role.COLLECTIVE, collective=collective)
+    work = transcoded_video(collective, open_campaign, owner, tmp_path, status="pending_review")
+    put_caption(work.id, owner, "zh-CN", CRLF_BOM_SRT)
+    work.status = WorkStatus.PUBLISHED
+    db.session.commit()
+    return work
+
+
+def play(page: Page) -> None:
+    page.evaluate("() => { const v = document.querySelector('video.player'); v.muted = true; v.play(); }")
+    page.wait_for_function("() => document.querySelector('video.player').currentTime > 0.5", timeout=30_000)
+
+
+def test_a_caption_cue_shows_over_the_video_played_through_hls(page: Page, live_server, video):
+    page.goto(f"{live_server}/works/{video.id}")
+    expect(page.locator("video.player")).to_have_attribute("data-player", "hls.js")
+    play(page)
+    page.wait_for_function(CUE_SHOWING, timeout=30_000)
+    # hls.js made the track from the subtitle group; the <track> children are out of the way.
+    assert page.locator("video.player track").count() == 0
+
+
+def test_a_caption_cue_shows_over_the_mp4_fallback(page: Page, live_server, video):
+    db.session.execute(
+        sa.delete(MediaAsset).where(MediaAsset.work_id == video.id, MediaAsset.role == AssetRole.HLS)
+    )
+    db.session.commit()
+
+    page.goto(f"{live_server}/works/{video.id}")
+    expect(page.locator("video.player")).to_have_attribute("data-player", "mp4")
+    play(page)
+    page.wait_for_function(CUE_SHOWING, timeout=30_000)
+
+
+def test_moving_over_the_seek_bar_shows_the_storyboard_thumbnail(page: Page, live_server, video):
+    page.goto(f"{live_server}/works/{video.id}")
+    bar = page.locator("[data-seek-bar]")
+    expect(page.locator("[data-storyboard]")).to_have_attribute("data-ready", "true")
+    box = bar.bounding_box()
+
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
+    preview = page.locator("[data-seek-preview]")
+    expect(preview).to_be_visible()
+    thumb = page.locator("[data-seek-thumb]")
+    assert "storyboard.jpg" in thumb.evaluate("(el) => el.style.backgroundImage")
+    # 80 % of a 4 s video is 3.2 s: the fourth thumbnail, at x = 3 × its width.
+    width = thumb.evaluate("(el) => el.getBoundingClientRect().width")
+    assert thumb.evaluate("(el) => el.style.backgroundPosition") == f"-{round(3 * width)}px 0px"
+    assert float(preview.get_attribute("data-time")) == pytest.approx(3.2, abs=0.2)
+    assert (
+        thumb.evaluate(
+            "(el) => new Promise((done) => { const i = new Image(); i.onload = () => done(i.naturalWidth);"
+            " i.onerror = () => done(0); i.src = el.style.backgroundImage.slice(5, -2); })"
+        )
+        > 0
+    )  # the sprite itself loads
