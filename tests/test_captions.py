@@ -11,7 +11,10 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app import redis_keys
+from app.engagement import services as engagement
+from app.engagement.scoring import Ranking
+from app.extensions import db, redis_client
 from app.models import AssetRole, AssetStatus, Caption, MediaAsset, WorkStatus
 from app.storage import get_storage
 from tests.builders_support import make_work
@@ -268,6 +271,16 @@ def test_a_caption_change_sends_a_published_work_back_to_review(media_app, peopl
     put(media_app, people["owner"], work.id, CRLF_BOM_SRT)
     db.session.expire_all()
     assert work.status == WorkStatus.PENDING_REVIEW
+
+
+def test_a_published_work_sent_back_to_review_leaves_the_rankings(media_app, people):
+    work = make_work(people["collective"], people["campaign"], kind="video", status="published")
+    engagement.work_published(work)
+    ranking = Ranking.of("likes").key()
+    assert redis_client.client.zscore(ranking, redis_keys.member(work.id)) == 0
+
+    put(media_app, people["owner"], work.id, CRLF_BOM_SRT)
+    assert redis_client.client.zscore(ranking, redis_keys.member(work.id)) is None
 
 
 def test_a_caption_change_leaves_a_work_in_review_where_it_is(media_app, people, film):
