@@ -19,6 +19,7 @@ from app.models import AssetRole, AssetStatus, Caption, MediaAsset, WorkStatus
 from app.storage import get_storage
 from tests.builders_support import make_work
 from tests.captions_support import CRLF_BOM_SRT, caption_files, srt
+from tests.engagement_support import all_at_once
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
 from tests.sign_in_support import bearer, page_csrf_token, sign_in
 
@@ -246,6 +247,20 @@ def test_replacing_keeps_one_row_and_only_the_new_file(media_app, store, people,
     (row,) = rows(film.id)
     assert caption_files(film.id) == [row.storage_key] != first
     assert "新" in stored_text(film.id)
+
+
+def test_two_uploads_at_once_leave_one_row_and_its_file(media_app, store, people, film):
+    statuses = []
+
+    def upload(text: str):
+        return lambda: statuses.append(
+            put(media_app, people["owner"], film.id, srt(("00:00:01,000", "00:00:02,000", text))).status_code
+        )
+
+    assert all_at_once(media_app, [upload("甲"), upload("乙")]) == []
+    assert statuses == [200, 200]
+    (row,) = rows(film.id)
+    assert caption_files(film.id) == [row.storage_key]
 
 
 def test_each_language_is_its_own_caption(media_app, people, film):
