@@ -67,8 +67,10 @@ def check_content_type(content_type: str | None) -> None:
         )
 
 
-def _captionable_work(work_id: int, actor: Any) -> Work:
-    work = get_editable_work(work_id, actor)  # 404 when unseen, 403 when not theirs
+def captionable_work(work_id: int, actor: Any) -> Work:
+    """The film or video if ``actor`` may change its captions: 404 when they cannot see it, 403
+    when it is not theirs (app/policy.py), 409 for a story."""
+    work = get_editable_work(work_id, actor)
     if work.kind not in CAPTIONED_KINDS:
         raise Conflict(_("只有微电影和微视频可以添加字幕。"), code="not_captionable")
     return work
@@ -89,7 +91,7 @@ def _send_back_to_review(work: Work) -> bool:
 def put_caption(work_id: int, actor: Any, lang: Any, data: bytes) -> Caption:
     """Add or replace the captions of ``lang``: checked, converted to WebVTT, stored, committed."""
     language = parse_lang(lang)
-    work = _captionable_work(work_id, actor)
+    work = captionable_work(work_id, actor)
     if len(data) > MAX_BYTES:
         raise too_large()
     try:
@@ -125,7 +127,7 @@ def put_caption(work_id: int, actor: Any, lang: Any, data: bytes) -> Caption:
 def delete_caption(work_id: int, actor: Any, lang: Any) -> None:
     """Remove the captions of ``lang``; removing what is not there changes nothing."""
     language = parse_lang(lang)
-    work = _captionable_work(work_id, actor)
+    work = captionable_work(work_id, actor)
     lock(sa.select(Work).where(Work.id == work.id))
     caption = _caption_of(work, language)
     if caption is None:

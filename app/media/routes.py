@@ -71,9 +71,7 @@ def upload_media(work_id: int):
 @bp.get("/works/<int:work_id>/captions")
 @login_required
 def caption_page(work_id: int):
-    work = svc.get_editable_work(work_id, current_user)
-    if work.kind not in MEDIA_KINDS:
-        return redirect(url_for("works.work_detail", work_id=work.id))
+    work = captions.captionable_work(work_id, current_user)
     return render_template(
         "works/captions.html",
         work=work,
@@ -87,6 +85,7 @@ def caption_page(work_id: int):
 @bp.post("/works/<int:work_id>/captions")
 @login_required
 def upload_caption(work_id: int):
+    captions.captionable_work(work_id, current_user)  # refused outright (403/404), not flashed
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
@@ -103,6 +102,7 @@ def upload_caption(work_id: int):
 @bp.post("/works/<int:work_id>/captions/<lang>/delete")
 @login_required
 def remove_caption(work_id: int, lang: str):
+    captions.captionable_work(work_id, current_user)
     try:
         captions.delete_caption(work_id, current_user, lang)
     except ServiceError as exc:
