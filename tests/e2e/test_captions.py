@@ -82,3 +82,22 @@ def test_moving_over_the_seek_bar_shows_the_storyboard_thumbnail(page: Page, liv
         )
         > 0
     )  # the sprite itself loads
+
+
+def test_dragging_the_seek_bar_previews_then_seeks_there(page: Page, live_server, video):
+    page.goto(f"{live_server}/works/{video.id}")
+    expect(page.locator("[data-storyboard]")).to_have_attribute("data-ready", "true")
+    page.wait_for_function("() => document.querySelector('video.player').readyState >= 1", timeout=30_000)
+    box = page.locator("[data-seek-bar]").bounding_box()
+    y = box["y"] + box["height"] / 2
+
+    page.mouse.move(box["x"] + 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    preview = page.locator("[data-seek-preview]")
+    expect(preview).to_be_visible()
+    assert float(preview.get_attribute("data-time")) == pytest.approx(2.0, abs=0.3)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('video.player').currentTime - 2) < 0.3", timeout=30_000
+    )
