@@ -12,7 +12,9 @@ from playwright.sync_api import Page, expect
 from app.extensions import db
 from app.media.captions import put_caption
 from app.models import AssetRole, MediaAsset, Role, WorkStatus
+from tests.builders_support import make_work
 from tests.captions_support import CRLF_BOM_SRT, transcoded_video
+from tests.e2e.browser_support import log_in
 
 # The page's predicates are functions, not strings: the page's CSP refuses eval().
 CUE_SHOWING = """() => {
@@ -101,3 +103,24 @@ def test_dragging_the_seek_bar_previews_then_seeks_there(page: Page, live_server
     page.wait_for_function(
         "() => Math.abs(document.querySelector('video.player').currentTime - 2) < 0.3", timeout=30_000
     )
+
+
+def test_a_collective_adds_captions_from_its_phone(
+    page: Page, live_server, make_collective, make_user, open_campaign, tmp_path
+):
+    collective = make_collective()
+    owner = make_user(Role.COLLECTIVE, collective=collective)
+    work = make_work(collective, open_campaign, title="微视频", kind="video", status="draft")
+    subtitles = tmp_path / "字幕.srt"
+    subtitles.write_bytes(CRLF_BOM_SRT)
+    log_in(page, live_server, owner)
+
+    page.goto(f"{live_server}/works/{work.id}")
+    page.get_by_role("link", name="字幕", exact=True).click()
+    page.select_option("#caption-lang", "zh-CN")
+    page.set_input_files("#caption-file", str(subtitles))
+    page.get_by_role("button", name="上传字幕（同一语言将替换原字幕）").click()
+    expect(page.locator("body")).to_contain_text("已保存“简体中文”字幕，共 2 条")
+    expect(page.locator('[data-caption-lang="zh-CN"]')).to_contain_text("2 条")
+    # Nothing sticks out of a phone's screen.
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
