@@ -133,8 +133,10 @@ def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_pa
     assert status == {"status": "pending_review", "progress": 1.0, "error": None}
 
     # The work page's API representation lists the media.
-    media = owner.client.get(f"/api/v1/works/{work.id}").json["media"]
+    detail = owner.client.get(f"/api/v1/works/{work.id}").json
+    media = detail["media"]
     assert media["hls"] and media["poster"] and set(media["mp4"]) == {"360"}
+    assert detail["storyboard"].endswith("/storyboard.vtt") and detail["captions"] == []
     # Running the job again (a retry, a duplicate) does nothing.
     assert run_job(work).status == WorkStatus.PENDING_REVIEW
     assert len(work.assets) == 5  # source, MP4, HLS, poster, storyboard
