@@ -12,6 +12,7 @@ from app.api import bp as api_bp
 from app.auth import bp as auth_bp
 from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
 from app.commands import init_commands
+from app.engagement import subscribers as engagement_subscribers
 from app.errors import init_errorhandlers
 from app.extensions import init_extensions
 from app.health import bp as health_bp
@@ -90,6 +91,7 @@ def register_subscribers(app: Flask) -> None:
     """Higher capabilities listen to what lower ones announce (app/signals.py)."""
 
     notifications.subscribe()
+    engagement_subscribers.subscribe()
     init_page_cache(app)
 
 

@@ -80,6 +80,20 @@ class AssetRole(enum.StrEnum):
     HLS = "hls"
     POSTER = "poster"
     IMAGE = "image"
+    # The seek-preview WebVTT index (storage_key) and its sprite of thumbnails (thumbnail_key).
+    STORYBOARD = "storyboard"
+
+
+class CaptionLang(enum.StrEnum):
+    """The caption languages a work may carry (BCP 47 tags, as <track srclang> and HLS want)."""
+
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+    @property
+    def label(self) -> str:
+        # In the language itself, as players list them: a viewer looks for their own language.
+        return {"zh-CN": "简体中文", "en": "English"}[self.value]
 
 
 class AssetStatus(enum.StrEnum):
@@ -293,6 +307,9 @@ class Work(db.Model):
     assets: so.Mapped[list[MediaAsset]] = so.relationship(
         back_populates="work", order_by="MediaAsset.position", cascade="all, delete-orphan"
     )
+    captions: so.Mapped[list[Caption]] = so.relationship(
+        back_populates="work", order_by="Caption.lang", cascade="all, delete-orphan"
+    )
 
 
 class MediaAsset(db.Model):
@@ -315,6 +332,24 @@ class MediaAsset(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     work: so.Mapped[Work] = so.relationship(back_populates="assets")
+
+
+class Caption(db.Model):
+    """One language's captions of a work: a WebVTT file in storage, converted and sanitised from
+    what the collective uploaded (app/media/captions.py). Replacing it writes a new key."""
+
+    __table_args__ = (sa.UniqueConstraint("work_id", "lang", name="uq_caption_work_lang"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    work_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("work.id"), index=True)
+    lang: so.Mapped[CaptionLang] = so.mapped_column(_enum(CaptionLang, "lang"))
+    storage_key: so.Mapped[str] = so.mapped_column(sa.String(255))
+    bytes: so.Mapped[int] = so.mapped_column(default=0)
+    cues: so.Mapped[int] = so.mapped_column(default=0)
+    updated_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    work: so.Mapped[Work] = so.relationship(back_populates="captions")
 
 
 class Like(db.Model):

@@ -31,7 +31,8 @@ _signals = Namespace()
 work_edited = _signals.signal("work-edited")
 # moderation: ``work`` (approved: public and ranked; app/moderation/services.py).
 work_published = _signals.signal("work-published")
-# moderation: ``work`` (taken down: no longer public; app/moderation/services.py).
+# moderation and media: ``work`` (no longer public: taken down, app/moderation/services.py; or sent
+# back to review by a caption change, app/media/captions.py). Engagement unranks it.
 work_unpublished = _signals.signal("work-unpublished")
 # engagement: ``comment``, ``replied_to`` (the id the person answered, or None). The comment is
 # visible or, when the word filter held it, pending (app/engagement/comments.py).

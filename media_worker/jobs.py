@@ -6,7 +6,7 @@ context, so it can use the models and the storage backend.
 
 `transcode_asset(asset_id)` turns an uploaded source (app.media.uploads) into the rendition
 ladder: ffprobe validation (`media_worker/probe.py`) and one ffmpeg pass
-(`media_worker/transcode.py`), outputs stored under `output_prefix`
+(`media_worker/transcode.py`, storyboard included), outputs stored under `output_prefix`
 (`works/<work_id>/v<asset_id>-<digest>/`), asset rows written, the work moved to `pending_review`.
 
 `upload_demo_clip(work_id, spec, then)` is the demo's (``flask demo load``): it makes a film's or
@@ -185,6 +185,20 @@ def _transcode_into(source: MediaAsset, tmp: Path) -> int:
             progress=1.0,
         )
     )
+    if result.storyboard and result.storyboard_sprite:
+        # The index is what players read; the sprite it points into rides on the same row.
+        assets.append(
+            MediaAsset(
+                role=AssetRole.STORYBOARD,
+                storage_key=key(result.storyboard),
+                thumbnail_key=key(result.storyboard_sprite),
+                mime="text/vtt",
+                bytes=result.storyboard.stat().st_size + result.storyboard_sprite.stat().st_size,
+                duration=info.duration,
+                status=AssetStatus.READY,
+                progress=1.0,
+            )
+        )
     work.assets.extend(assets)
     source.width, source.height = info.display_width, info.display_height
     source.duration = info.duration

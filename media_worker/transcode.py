@@ -8,7 +8,8 @@ the run wrote is read back and the master playlist written by ``media_worker.hls
 One module because it is one thing: the argv of :func:`build_command` is exactly what
 :func:`transcode` runs. The source is decoded once and normalised once (constant frame rate, the
 top rung's size, SDR, 8-bit 4:2:0), then ``split`` feeds one libx264 encoder per rung (the smaller
-rungs each through their own scaler) and a poster branch. Each encoded stream goes through the
+rungs each through their own scaler), a poster branch and a storyboard branch (the seek previews'
+sprite, ``media_worker.storyboard``). Each encoded stream goes through the
 ``tee`` muxer into two containers at once, a faststart MP4 and an HLS variant (MPEG-TS segments),
 so nothing is encoded twice and nothing is remuxed afterwards. Splitting the graph from the
 process that runs it would only put the two halves of one contract in two files.
@@ -24,7 +25,8 @@ Decisions:
   one and all variants switch at the same instants.
 - HDR sources (PQ or HLG, as iPhones record by default) are tone-mapped to SDR BT.709 8-bit
   (zscale + tonemap=hable): H.264 High 8-bit plays everywhere, and untreated HDR looks washed out.
-- Layout under ``out_dir``: ``360p.mp4``…, ``hls/…`` (see ``media_worker.hls``), ``poster.jpg``;
+- Layout under ``out_dir``: ``360p.mp4``…, ``hls/…`` (see ``media_worker.hls``), ``poster.jpg``,
+  ``storyboard.jpg`` + ``storyboard.vtt``;
   upload the tree under one prefix as it is (:meth:`TranscodeResult.files`).
 - Metadata and chapters are dropped (``-map_metadata -1``): phone videos carry GPS positions.
 - The ffmpeg child gets ``PR_SET_PDEATHSIG``: if the worker dies (SIGKILL, OOM) ffmpeg dies with
@@ -53,6 +55,7 @@ from media_worker.errors import TranscodeError, TranscodeTimeout
 from media_worker.hls import SEGMENT_SECONDS, RenditionOutput, collect_variants, write_master
 from media_worker.ladder import RenditionPlan, output_frame_rate, plan_renditions, poster_time
 from media_worker.probe import SOURCE_INPUT_OPTIONS, ProbeResult, probe
+from media_worker.storyboard import SPRITE, StoryboardPlan, plan_storyboard, write_index
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".ts": "video/mp2t",
     ".jpg": "image/jpeg",
+    ".vtt": "text/vtt",
 }
 
 
@@ -115,8 +119,11 @@ def build_command(
     preset: str = DEFAULT_PRESET,
     crf: int = DEFAULT_CRF,
     ffmpeg_cmd: str = FFMPEG,
+    storyboard: StoryboardPlan | None = None,
 ) -> list[str]:
     """The one ffmpeg argv that writes every output; run it with ``cwd`` set to the out dir.
+
+    With ``storyboard``, the sprite of seek previews is one more output of the same pass.
 
     Output paths are relative so that nothing in the tee specification needs escaping.
     """
@@ -139,6 +146,15 @@ def build_command(
         for i, plan in enumerate(renditions)
     ]
     poster = branches[len(renditions)].filter("trim", start=poster_time(source.duration))
+    if storyboard is not None:
+        # From the shared stream, already decoded and scaled once: a few frames a minute more
+        # through a small scaler and the tile filter, never a second decode of the source.
+        board = (
+            branches[len(renditions) + 1]
+            .filter("fps", fps=f"1/{storyboard.interval}")
+            .filter("scale", storyboard.width, storyboard.height)
+            .filter("tile", storyboard.tile)
+        )
     if source.has_audio:
         # apad + atrim: the audio track spans exactly the picture, so no variant ends early
         # or runs on in silence past the last frame.
@@ -198,8 +214,10 @@ def build_command(
         map_chapters=-1,
         **{"profile:v": "high", **per_stream},
     )
-    still = ffmpeg.output(poster, POSTER, update=1, **{"frames:v": 1, "q:v": 3})
-    argv = ffmpeg.merge_outputs(ladder, still).compile(cmd=ffmpeg_cmd)
+    outputs = [ladder, ffmpeg.output(poster, POSTER, update=1, **{"frames:v": 1, "q:v": 3})]
+    if storyboard is not None:
+        outputs.append(ffmpeg.output(board, SPRITE, update=1, **{"frames:v": 1, "q:v": 5}))
+    argv = ffmpeg.merge_outputs(*outputs).compile(cmd=ffmpeg_cmd)
     # ffmpeg-python appends global options after the outputs, where ffmpeg warns it may ignore
     # them; they belong in front.
     # The scalers run in ffmpeg's filter graph: slice threads keep them off the critical path.
@@ -224,6 +242,9 @@ class TranscodeResult:
     probe: ProbeResult
     command: list[str] = dataclasses.field(repr=False)
     elapsed: float = 0.0
+    # The seek previews: the WebVTT index and the sprite it points into (None: not asked for).
+    storyboard: Path | None = None
+    storyboard_sprite: Path | None = None
 
     def files(self) -> Iterator[tuple[str, Path, str]]:
         """Every produced file as (path relative to out_dir, absolute path, content type).
@@ -232,6 +253,8 @@ class TranscodeResult:
         other and to their segments relatively.
         """
         paths = [self.poster, self.hls_master]
+        if self.storyboard and self.storyboard_sprite:
+            paths += [self.storyboard, self.storyboard_sprite]
         for rendition in self.renditions:
             paths += [rendition.path_mp4, rendition.playlist, *rendition.segments]
         for path in paths:
@@ -248,6 +271,8 @@ def _remove_outputs(out_dir: Path, renditions: list[RenditionPlan]) -> None:
     for plan in renditions:
         (out_dir / plan.mp4).unlink(missing_ok=True)
     (out_dir / POSTER).unlink(missing_ok=True)
+    for name in (SPRITE, "storyboard.vtt"):
+        (out_dir / name).unlink(missing_ok=True)
     shutil.rmtree(out_dir / "hls", ignore_errors=True)
 
 
@@ -262,6 +287,7 @@ def transcode(
     crf: int = DEFAULT_CRF,
     probe_result: ProbeResult | None = None,
     ffmpeg_cmd: str = FFMPEG,
+    storyboard: bool = True,
 ) -> TranscodeResult:
     """Write the ladder, HLS master and poster for ``source_path`` into ``out_dir``.
 
@@ -274,7 +300,10 @@ def transcode(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plans = plan_renditions(source, max_height=max_height)
-    argv = build_command(source_path, source, plans, preset=preset, crf=crf, ffmpeg_cmd=ffmpeg_cmd)
+    board = plan_storyboard(source.duration, plans[-1]) if storyboard else None
+    argv = build_command(
+        source_path, source, plans, preset=preset, crf=crf, ffmpeg_cmd=ffmpeg_cmd, storyboard=board
+    )
     _remove_outputs(out, plans)  # a retry in the same folder must not inherit stale segments
     for plan in plans:
         (out / plan.playlist).parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +312,7 @@ def transcode(
     started = time.monotonic()
     try:
         _run_ffmpeg(argv, out, source.duration, on_progress, timeout)
-        result = _collect(out, plans, source, argv)
+        result = _collect(out, plans, source, argv, board)
     except BaseException:
         # BaseException: a KeyboardInterrupt or a job-timeout exception must not leave
         # half-written renditions behind either; the exception goes on unchanged.
@@ -377,12 +406,24 @@ def _run_ffmpeg(
         raise TranscodeError("ffmpeg_failed", "视频转码失败，请稍后重试或更换文件。", detail)
 
 
-def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: list[str]) -> TranscodeResult:
+def _collect(
+    out: Path,
+    plans: list[RenditionPlan],
+    source: ProbeResult,
+    argv: list[str],
+    board: StoryboardPlan | None = None,
+) -> TranscodeResult:
     outputs = collect_variants(out, plans, source.duration)
     poster = out / POSTER
     if not poster.is_file() or poster.stat().st_size == 0:
         raise TranscodeError("ffmpeg_failed", "视频转码失败，请稍后重试或更换文件。", "no poster")
     master = write_master(out, outputs, output_frame_rate(source))
+    index = sprite = None
+    if board is not None:
+        sprite = out / SPRITE
+        if not sprite.is_file() or sprite.stat().st_size == 0:
+            raise TranscodeError("ffmpeg_failed", "视频转码失败，请稍后重试或更换文件。", "no storyboard")
+        index = write_index(out, board)
     top = plans[-1]
     return TranscodeResult(
         out_dir=out,
@@ -392,4 +433,6 @@ def _collect(out: Path, plans: list[RenditionPlan], source: ProbeResult, argv: l
         poster_size=(top.width, top.height),
         probe=source,
         command=argv,
+        storyboard=index,
+        storyboard_sprite=sprite,
     )

@@ -78,6 +78,21 @@ class World:
     def fresh_published(self):
         return make_work(self.collective, self.campaign, title="新发布作品")
 
+    def video(self, status: str = "draft", captions: bool = False):
+        """A video of the owner's collective with a stored HLS master (and zh-CN captions)."""
+        from app.models import AssetStatus, Caption
+        from app.storage import get_storage
+
+        work = self.draft(status=status, kind="video")
+        key = f"works/{work.id}/v1-x/hls/master.m3u8"
+        get_storage().put(key, b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n360p/index.m3u8\n", "text/plain")
+        db.session.add(MediaAsset(work_id=work.id, role="hls", storage_key=key, status=AssetStatus.READY))
+        if captions:
+            vtt = f"works/{work.id}/captions/x/zh-CN.vtt"
+            db.session.add(Caption(work_id=work.id, lang="zh-CN", storage_key=vtt))
+        db.session.commit()
+        return work
+
     def draft_with_image(self):
         work = self.draft()
         asset = MediaAsset(work_id=work.id, role="image", storage_key=f"works/{work.id}/images/x.jpg")
@@ -113,9 +128,14 @@ class Case:
     json: Callable[[World], dict] | None = None
     # Where the request comes from, for routes guarded by address rather than by role.
     remote_addr: str = "127.0.0.1"
+    # A raw body and its type (API calls that take a file as it is, such as captions).
+    body: tuple[bytes, str] | None = None
 
     def __str__(self) -> str:
         return self.name
+
+
+_SRT = "1\n00:00:01,000 --> 00:00:02,000\n字幕\n".encode()
 
 
 def _story_form(w: World) -> dict:
@@ -333,6 +353,24 @@ CASES = [
     Case("count a view of a draft", "POST", lambda w: _view_url(w.draft()), CAN_SEE_DRAFT, form=lambda w: {}),
     Case("metrics from a private address", "GET", lambda w: "/metrics", EVERYONE, remote_addr="10.0.0.5"),
     Case("metrics from the internet", "GET", lambda w: "/metrics", set(), remote_addr="198.51.100.7"),
+    Case("captions page", "GET", lambda w: f"/works/{w.video().id}/captions", OWNER_OR_ADMIN),
+    Case("upload captions", "POST", lambda w: f"/works/{w.video().id}/captions", OWNER_OR_ADMIN,
+         form=lambda w: {"lang": "en", "file": (io.BytesIO(_SRT), "en.srt")}),
+    Case("delete captions", "POST", lambda w: f"/works/{w.video(captions=True).id}/captions/zh-CN/delete",
+         OWNER_OR_ADMIN, form=lambda w: {}),
+    Case("api put captions", "PUT", lambda w: f"/api/v1/works/{w.video().id}/captions/en", OWNER_OR_ADMIN,
+         body=(_SRT, "application/x-subrip")),
+    Case("api delete captions", "DELETE",
+         lambda w: f"/api/v1/works/{w.video(captions=True).id}/captions/zh-CN", OWNER_OR_ADMIN,
+         form=lambda w: {}),
+    Case("published hls master", "GET",
+         lambda w: f"/works/{w.video('published', captions=True).id}/hls/master.m3u8", EVERYONE),
+    Case("draft hls master", "GET", lambda w: f"/works/{w.video(captions=True).id}/hls/master.m3u8",
+         CAN_SEE_DRAFT),
+    Case("published subtitle playlist", "GET",
+         lambda w: f"/works/{w.video('published', captions=True).id}/hls/subtitles/zh-CN.m3u8", EVERYONE),
+    Case("draft subtitle playlist", "GET",
+         lambda w: f"/works/{w.video(captions=True).id}/hls/subtitles/zh-CN.m3u8", CAN_SEE_DRAFT),
 ]  # fmt: skip
 
 DENIED_STATUSES = {401, 403, 404}
@@ -408,6 +446,9 @@ def _attempt(app, world: World, role: str, case: Case):
         if case.json is not None:
             headers["X-CSRFToken"] = token
             kwargs["json"] = case.json(world)
+        elif case.body is not None:
+            headers["X-CSRFToken"] = token
+            kwargs["data"], kwargs["content_type"] = case.body
         else:
             kwargs["data"] = {**case.form(world), "csrf_token": token}
     return client.open(
@@ -453,7 +494,10 @@ def test_every_route_is_walked_by_the_matrix(app):
               "/api/v1/works/<int:id>/uploads", "/api/v1/uploads/<upload_id>",
               "/api/v1/uploads/<upload_id>/parts/<int:number>", "/api/v1/uploads/<upload_id>/complete",
               "/api/v1/works/<int:id>/status", "/my/works/new-media",
-              "/works/<int:work_id>/upload"}  # fmt: skip
+              "/works/<int:work_id>/upload", "/works/<int:work_id>/captions",
+              "/works/<int:work_id>/captions/<lang>/delete", "/api/v1/works/<int:id>/captions/<lang>",
+              "/works/<int:work_id>/hls/master.m3u8",
+              "/works/<int:work_id>/hls/subtitles/<lang>.m3u8"}  # fmt: skip
     # Open to everyone by design, and tested on their own: probes, sign-up/log-in, password reset
     # (tests/test_password_reset.py), spec; media also has rows above.
     public = {"/healthz", "/readyz", "/login", "/register", "/api/v1/auth/register",

@@ -574,10 +574,12 @@ def test_the_s3_endpoint_down_while_outputs_upload_is_retried_with_backoff_then_
     # Every rendition is in the bucket, once: one row per role, every row's file present.
     assets = db.session.scalars(sa.select(MediaAsset).where(MediaAsset.work_id == work.id)).all()
     roles = sorted(a.role.value for a in assets)
-    assert roles == ["hls", "mp4_360", "poster", "source"], roles
+    assert roles == ["hls", "mp4_360", "poster", "source", "storyboard"], roles
     bucket = make_s3_storage(moto_url, s3["S3_BUCKET"])  # straight to moto, past the proxy
     for asset in assets:
         assert bucket.exists(asset.storage_key), asset.storage_key
+        if asset.role.value == "storyboard":  # the index and the sprite it points into
+            assert bucket.exists(asset.thumbnail_key), asset.thumbnail_key
     listed = bucket.client.list_objects_v2(Bucket=s3["S3_BUCKET"], Prefix=f"works/{work.id}/")
     keys = [item["Key"] for item in listed.get("Contents", [])]
     assert len(keys) == len(set(keys))
@@ -677,7 +679,7 @@ def test_a_worker_killed_mid_transcode_is_taken_over_by_the_other_running_worker
     roles = sorted(
         a.role.value for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.work_id == work.id))
     )
-    assert roles == ["hls", "mp4_360", "mp4_720", "poster", "source"]  # one set: nothing twice
+    assert roles == ["hls", "mp4_360", "mp4_720", "poster", "source", "storyboard"]  # one set: nothing twice
     assert not list(temp.iterdir()), "temp folders were left behind"
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.extensions import db
-from app.models import MediaAsset, Notification, NotificationKind, Role, utcnow
+from app.models import Caption, MediaAsset, Notification, NotificationKind, Role, utcnow
 from app.moderation import integrity
 from tests.builders_support import make_work
 from tests.integrity_support import farm_liking
@@ -146,6 +146,9 @@ def world(request, app, make_collective, make_user, open_campaign) -> World:
     db.session.add(MediaAsset(work_id=draft.id, role="image", storage_key=f"works/{draft.id}/images/x.jpg"))
     video = make_work(collective, open_campaign, title="微视频草稿", kind="video", status="draft")
     create_upload(video.id, users["owner"], filename="clip.mp4", size=1000, content_type="video/mp4")
+    # Captions already there, so that the captions page shows its delete form too.
+    vtt = f"works/{video.id}/captions/x/zh-CN.vtt"
+    db.session.add(Caption(work_id=video.id, lang="zh-CN", storage_key=vtt))
     top = post_comment(users["viewer"], published, "观众的评论")
     post_comment(users["viewer"], published, "有人刷票，加微信")  # held for review
     create_report(users["viewer"], "comment", top.id, "广告")
@@ -182,6 +185,7 @@ PAGES = [
     ("owner", "/works/{draft}/edit"),
     ("owner", "/works/{draft}"),
     ("owner", "/works/{video}/upload"),
+    ("owner", "/works/{video}/captions"),
     ("owner", "/collectives/{collective}/edit"),
     ("moderator", "/moderation"),
     ("moderator", "/moderation?queue=published"),

@@ -82,6 +82,6 @@ def test_a_job_whose_worker_was_killed_runs_again(
     roles = sorted(
         a.role.value for a in db.session.scalars(sa.select(MediaAsset).where(MediaAsset.work_id == work.id))
     )
-    assert roles == ["hls", "mp4_360", "mp4_720", "poster", "source"]
+    assert roles == ["hls", "mp4_360", "mp4_720", "poster", "source", "storyboard"]
     assert not any(path.exists() for path in dead_dirs)
     assert not list(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{second.pid}-*"))

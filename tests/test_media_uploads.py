@@ -64,7 +64,8 @@ def ffprobe_size(path: Path) -> tuple[int, int]:
 def assert_transcoded(work: Work, storage) -> None:
     assert work.status == WorkStatus.PENDING_REVIEW
     roles = {asset.role: asset for asset in work.assets}
-    assert set(roles) == {AssetRole.SOURCE, AssetRole.MP4_360, AssetRole.HLS, AssetRole.POSTER}
+    expected = {AssetRole.SOURCE, AssetRole.MP4_360, AssetRole.HLS, AssetRole.POSTER, AssetRole.STORYBOARD}
+    assert set(roles) == expected
     assert all(asset.status == AssetStatus.READY for asset in work.assets)
     mp4 = roles[AssetRole.MP4_360]
     source = roles[AssetRole.SOURCE]
@@ -74,6 +75,9 @@ def assert_transcoded(work: Work, storage) -> None:
     master = storage.get(roles[AssetRole.HLS].storage_key).decode()
     assert master.startswith("#EXTM3U") and "#EXT-X-STREAM-INF" in master
     assert roles[AssetRole.POSTER].bytes == storage.size(roles[AssetRole.POSTER].storage_key) > 0
+    storyboard = roles[AssetRole.STORYBOARD]  # the seek previews: index and sprite, stored together
+    assert storage.get(storyboard.storage_key).startswith(b"WEBVTT")
+    assert storage.get(storyboard.thumbnail_key)[:3] == b"\xff\xd8\xff"
     source = roles[AssetRole.SOURCE]
     assert 1.5 < source.duration < 2.5 and (source.width, source.height) == (320, 180)
 
@@ -129,11 +133,13 @@ def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_pa
     assert status == {"status": "pending_review", "progress": 1.0, "error": None}
 
     # The work page's API representation lists the media.
-    media = owner.client.get(f"/api/v1/works/{work.id}").json["media"]
+    detail = owner.client.get(f"/api/v1/works/{work.id}").json
+    media = detail["media"]
     assert media["hls"] and media["poster"] and set(media["mp4"]) == {"360"}
+    assert detail["storyboard"].endswith("/storyboard.vtt") and detail["captions"] == []
     # Running the job again (a retry, a duplicate) does nothing.
     assert run_job(work).status == WorkStatus.PENDING_REVIEW
-    assert len(work.assets) == 4
+    assert len(work.assets) == 5  # source, MP4, HLS, poster, storyboard
 
 
 @pytest.mark.race

@@ -18,7 +18,7 @@ from pathlib import Path
 import ffmpeg
 import pytest
 
-from media_worker import errors, ladder
+from media_worker import errors, ladder, storyboard
 from media_worker import probe as pr
 from media_worker import transcode as tc
 from tests.media_samples import SampleFactory, make_clip
@@ -155,14 +155,17 @@ def test_one_ffmpeg_invocation_running_the_built_command(samples, tmp_path, monk
     ffmpeg_runs = [argv for argv in launched if Path(argv[0]).name == "ffmpeg"]
     assert len(ffmpeg_runs) == 1 and len(launched) == 1
     plans = ladder.plan_renditions(probed)
-    assert ffmpeg_runs[0] == result.command == tc.build_command(source, probed, plans, preset=FAST)
+    board = storyboard.plan_storyboard(probed.duration, plans[-1])
+    built = tc.build_command(source, probed, plans, preset=FAST, storyboard=board)
+    assert ffmpeg_runs[0] == result.command == built
     argv = ffmpeg_runs[0]
     # Decoded once (one input file), normalised once to the top rung's size, split, each
-    # smaller rung scaled from that, and every rung encoded by one encoder on one tee output.
+    # smaller rung scaled from that (and the storyboard's thumbnails), and every rung encoded by
+    # one encoder on one tee output.
     assert argv.count("-i") == 1
     filters = argv[argv.index("-filter_complex") + 1]
-    assert sorted(re.findall(r"scale=(\d+):\d+", filters), key=int) == ["640", "1280", "1920"]
-    assert filters.count("split=4") == 1
+    assert sorted(re.findall(r"scale=(\d+):\d+", filters), key=int) == ["160", "640", "1280", "1920"]
+    assert filters.count("split=5") == 1
     assert filters.count("trim=start=") == 1
     assert argv.count("tee") == 1 and argv.count("libx264") == 1
     tee = next(a for a in argv if a.count("|") == 5)
@@ -384,3 +387,67 @@ def test_plan_renditions(size, max_height, expected):
 )
 def test_output_frame_rate(rate, expected):
     assert ladder.output_frame_rate(_source(640, 360, rate)) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Storyboards (seek previews): one more output of the same pass.
+
+
+def _xywh_cues(text: str) -> list[tuple[float, float, str, tuple[int, ...]]]:
+    def seconds(stamp: str) -> float:
+        h, m, s = stamp.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    cues = re.findall(r"([\d:.]+) --> ([\d:.]+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)", text)
+    return [(seconds(a), seconds(b), src, tuple(int(n) for n in xywh)) for a, b, src, *xywh in cues]
+
+
+def test_the_storyboard_comes_from_the_one_ffmpeg_run(samples, tmp_path, monkeypatch):
+    source = samples.portrait_silent()
+    probed = pr.probe(source)
+    launched: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(argv, *args, **kwargs):
+        launched.append(list(argv))
+        return real_popen(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    result = tc.transcode(source, tmp_path / "out", preset=FAST, probe_result=probed)
+
+    assert len(launched) == 1 and Path(launched[0][0]).name == "ffmpeg"
+    filters = launched[0][launched[0].index("-filter_complex") + 1]
+    # The source is read once (the other input of a silent source is the generated audio).
+    assert launched[0].count(str(Path(source).resolve())) == 1 and "tile=" in filters
+    assert launched[0][-1] == "storyboard.jpg"
+    assert result.storyboard_sprite.read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def test_the_storyboard_tiles_cover_the_whole_duration_inside_the_sprite(samples, tmp_path):
+    result = tc.transcode(samples.portrait_silent(), tmp_path / "out", preset=FAST)
+    cues = _xywh_cues(result.storyboard.read_text())
+    sprite = streams(result.storyboard_sprite)["video"]
+
+    assert cues[0][0] == 0.0
+    assert cues[-1][1] == pytest.approx(result.probe.duration, abs=0.001)
+    assert all(cue[1] == following[0] for cue, following in zip(cues, cues[1:], strict=False))  # no gap
+    assert {src for _, _, src, _ in cues} == {"storyboard.jpg"}
+    for _, _, _, (x, y, w, h) in cues:
+        # Portrait stays portrait, and every tile lies inside the sprite.
+        assert h > w and x + w <= sprite["width"] and y + h <= sprite["height"]
+    assert len({xywh for *_, xywh in cues}) == len(cues)
+
+
+def test_a_transcode_without_the_storyboard_writes_none(samples, tmp_path):
+    result = tc.transcode(samples.tiny(), tmp_path / "out", preset=FAST, storyboard=False)
+    assert result.storyboard is None and not (tmp_path / "out" / "storyboard.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "interval", "count", "grid"),
+    [(4, 1, 4, "4x1"), (60, 1, 60, "10x6"), (1200, 12, 100, "10x10"), (0.5, 1, 1, "1x1")],
+)
+def test_plan_storyboard(seconds, interval, count, grid):
+    top = ladder.RenditionPlan(ladder.LADDER[2], 1920, 1080)
+    plan = storyboard.plan_storyboard(seconds, top)
+    assert (plan.interval, plan.count, plan.tile, plan.width, plan.height) == (interval, count, grid, 160, 90)

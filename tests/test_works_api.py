@@ -19,7 +19,7 @@ from tests.sign_in_support import page_csrf_token, sign_in
 
 WORK_FIELDS = {
     "id", "kind", "title", "summary", "body_html", "status", "collective", "campaign_id", "likes", "comments",
-    "views", "liked_by_me", "media", "created_at", "published_at",
+    "views", "liked_by_me", "media", "created_at", "published_at", "captions", "storyboard",
 }  # fmt: skip
 
 

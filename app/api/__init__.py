@@ -56,6 +56,7 @@ def _carries_login_cookie() -> bool:
 
 from app.api import (  # noqa: E402,F401
     auth,
+    captions,
     catalog,
     engagement,
     likes,

@@ -49,6 +49,7 @@ from app.field_limits import (
 )
 from app.ids import invalid_parameter
 from app.models import (
+    CaptionLang,
     CommentStatus,
     Level,
     NotificationKind,
@@ -408,6 +409,18 @@ class WorkMedia(Shape):
     images = fields.List(fields.Dict())
 
 
+class Caption(Shape):
+    """One language's captions: a WebVTT file (converted and sanitised from the SRT or WebVTT sent)."""
+
+    lang = enum(CaptionLang, required=True)
+    label = fields.String(required=True)
+    url = fields.String(required=True)
+
+
+class CaptionAnswer(Shape):
+    caption = fields.Nested(Caption, required=True)
+
+
 class Work(Shape):
     id = fields.Integer(required=True)
     kind = enum(WorkKind, required=True)
@@ -422,6 +435,9 @@ class Work(Shape):
     views = fields.Integer(required=True)
     liked_by_me = fields.Boolean(required=True)
     media = fields.Nested(WorkMedia, required=True)
+    captions = fields.List(fields.Nested(Caption), required=True)
+    # The seek previews: a WebVTT index whose cues point into a sprite (``sprite.jpg#xywh=x,y,w,h``).
+    storyboard = fields.String(required=True, allow_none=True)
     created_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
     embed_url = fields.String(

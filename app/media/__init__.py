@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("media", __name__)
 
-from app.media import files, routes  # noqa: E402,F401
+from app.media import files, playlists, routes  # noqa: E402,F401

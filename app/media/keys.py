@@ -25,6 +25,12 @@ def source_key(work_id: int, token: str) -> str:
     return f"works/{work_id}/source/{token}"
 
 
+def caption_key(work_id: int, lang: str) -> str:
+    """A new key for a work's captions in one language: every replacement gets its own, so a
+    cached old file never hides the new one, and a draft's captions cannot be guessed."""
+    return f"works/{work_id}/captions/{key_token()}/{lang}.vtt"
+
+
 def output_prefix(work_id: int, asset_id: int, source_storage_key: str) -> str:
     """Where one transcode's tree (MP4s, HLS ladder, poster) is stored, as the worker wrote it.
 

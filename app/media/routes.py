@@ -1,4 +1,4 @@
-"""Pages for films and videos: a new draft, and the upload page (app/static/js/upload.js).
+"""Pages for films and videos: a new draft, the upload page (app/static/js/upload.js), captions.
 
 The bytes never pass through these views: the page's script speaks API v1 (upload sessions,
 parts, completion, status); these views only create the draft and render the page.
@@ -13,8 +13,8 @@ from flask_login import current_user, login_required
 from app import policy
 from app.catalog.campaigns import campaigns_open_for_submission
 from app.errors import Forbidden, ServiceError
-from app.media import bp, limits, transcodes, uploads
-from app.models import WorkKind
+from app.media import bp, captions, limits, transcodes, uploads
+from app.models import CaptionLang, WorkKind, WorkStatus
 from app.works import services as svc
 
 MEDIA_KINDS = (WorkKind.FILM, WorkKind.VIDEO)
@@ -66,3 +66,47 @@ def upload_media(work_id: int):
         max_minutes=limits.max_seconds(work.kind) // 60,
         status=transcodes.work_status(work.id, current_user),
     )
+
+
+@bp.get("/works/<int:work_id>/captions")
+@login_required
+def caption_page(work_id: int):
+    work = captions.captionable_work(work_id, current_user)
+    return render_template(
+        "works/captions.html",
+        work=work,
+        languages=list(CaptionLang),
+        captions={caption.lang: caption for caption in work.captions},
+        max_mb=captions.MAX_BYTES // (1024 * 1024),
+        published=work.status == WorkStatus.PUBLISHED,
+    )
+
+
+@bp.post("/works/<int:work_id>/captions")
+@login_required
+def upload_caption(work_id: int):
+    captions.captionable_work(work_id, current_user)  # refused outright (403/404), not flashed
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ServiceError(_("请选择字幕文件（SRT 或 WebVTT）。"))
+        data = upload.stream.read(captions.MAX_BYTES + 1)
+        caption = captions.put_caption(work_id, current_user, request.form.get("lang"), data)
+    except ServiceError as exc:
+        flash(exc.message, "error")  # an unusable file's message names its line
+    else:
+        flash(_("已保存“%(label)s”字幕，共 %(n)s 条。", label=caption.lang.label, n=caption.cues), "success")
+    return redirect(url_for("media.caption_page", work_id=work_id))
+
+
+@bp.post("/works/<int:work_id>/captions/<lang>/delete")
+@login_required
+def remove_caption(work_id: int, lang: str):
+    captions.captionable_work(work_id, current_user)
+    try:
+        captions.delete_caption(work_id, current_user, lang)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("字幕已删除。"), "success")
+    return redirect(url_for("media.caption_page", work_id=work_id))

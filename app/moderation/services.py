@@ -104,7 +104,10 @@ def review_queue(
     limit = max(1, min(int(limit), PAGE_SIZE_MAX))
     oldest_first = queue == "pending"
     query = _queue_query(moderator, queue, filters or WorkFilters()).options(
-        so.joinedload(Work.collective), so.joinedload(Work.campaign), so.selectinload(Work.assets)
+        so.joinedload(Work.collective),
+        so.joinedload(Work.campaign),
+        so.selectinload(Work.assets),
+        so.selectinload(Work.captions),
     )
     if after_id is not None:
         query = query.where(Work.id > after_id if oldest_first else Work.id < after_id)
@@ -244,7 +247,7 @@ def reject_work(moderator: Any, work_id: int, reason: Any) -> Work:
     notifications.work_rejected(moderator, work, text)
     db.session.commit()
     if was_published:
-        engagement.work_unpublished(work)
+        # Engagement subscribes: the work leaves the rankings (app/engagement/subscribers.py).
         announce(signals.work_unpublished, work=work)
     return work
 

@@ -31,10 +31,12 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.utils import floatToGoString
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+# app.queue as a module, not its names: app.queue imports app.observability (the request id of a
+# job), so whichever of the two is imported first finds the other half-initialised.
+from app import queue as job_queue
 from app.clients import client_ip, forwarding_headers_present
 from app.extensions import limiter
 from app.observability import shared
-from app.queue import media_queue
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class QueueCollector:
     """The media queue's depth and its registries, read from RQ at scrape time."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        queue = media_queue()
+        queue = job_queue.media_queue()
         jobs = GaugeMetricFamily("media_queue_jobs", "Jobs of the media queue, by state.", labels=("state",))
         registries = {
             "started": StartedJobRegistry,

@@ -20,7 +20,7 @@ from app.pages.comment_section import comment_section
 from app.paging import decode_cursor, more_url
 from app.works import bp
 from app.works.listing import collective_works, parse_work_filters
-from app.works.serialise import work_media
+from app.works.serialise import work_captions, work_media, work_storyboard
 from app.works.services import EDITABLE_STATUSES, get_visible_work
 
 
@@ -63,6 +63,8 @@ def work_detail(work_id: int):
         "works/detail.html",
         work=work,
         media=media,
+        captions=work_captions(work),
+        storyboard=work_storyboard(work),
         gallery=gallery,
         counts=engagement_counts([work.id])[work.id],
         liked=False,

@@ -27,8 +27,10 @@ SORTS = ("new", "likes", "hot")
 
 
 def work_query() -> sa.Select:
-    """Works with their collective and media assets, loaded in the same round trips."""
-    return sa.select(Work).options(so.joinedload(Work.collective), so.selectinload(Work.assets))
+    """Works with their collective, media assets and captions, loaded in the same round trips."""
+    return sa.select(Work).options(
+        so.joinedload(Work.collective), so.selectinload(Work.assets), so.selectinload(Work.captions)
+    )
 
 
 @dataclass(frozen=True)

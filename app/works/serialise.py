@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from flask import url_for
+
 from app.models import AssetRole, AssetStatus, Work
 from app.storage import get_storage
 
@@ -33,7 +35,13 @@ def work_media(work: Work) -> dict[str, Any]:
         if asset.role == AssetRole.POSTER:
             media["poster"] = storage.url(asset.storage_key)
         elif asset.role == AssetRole.HLS:
-            media["hls"] = storage.url(asset.storage_key)
+            # With captions, the master playlist comes from the app, which adds the subtitle
+            # group to the stored one (app/media/playlists.py); without, the stored file itself.
+            media["hls"] = (
+                url_for("media.hls_master", work_id=work.id)
+                if work.captions
+                else storage.url(asset.storage_key)
+            )
         elif asset.role in _MP4_ROLES:
             media["mp4"][_MP4_ROLES[asset.role]] = storage.url(asset.storage_key)
         elif asset.role == AssetRole.IMAGE:
@@ -46,6 +54,23 @@ def work_media(work: Work) -> dict[str, Any]:
                 }
             )
     return media
+
+
+def work_captions(work: Work) -> list[dict[str, str]]:
+    """The work's captions, one per language: what <track> and the HLS subtitle group offer."""
+    storage = get_storage()
+    return [
+        {"lang": caption.lang.value, "label": caption.lang.label, "url": storage.url(caption.storage_key)}
+        for caption in work.captions
+    ]
+
+
+def work_storyboard(work: Work) -> str | None:
+    """The URL of the seek-preview WebVTT index (its cues point into the sprite), or None."""
+    for asset in work.assets:
+        if asset.role == AssetRole.STORYBOARD and asset.status == AssetStatus.READY:
+            return get_storage().url(asset.storage_key)
+    return None
 
 
 def work_cover(work: Work) -> str | None:
@@ -87,6 +112,8 @@ def work_to_dict(work: Work, *, counts: Counts, liked: bool) -> dict[str, Any]:
         "views": counts.views,
         "liked_by_me": liked,
         "media": work_media(work),
+        "captions": work_captions(work),
+        "storyboard": work_storyboard(work),
         "created_at": work.created_at.isoformat(),
         "published_at": work.published_at.isoformat() if work.published_at else None,
     }
