@@ -161,6 +161,11 @@ CASES = [
     Case("work short link", "GET", lambda w: f"/w/{w.published.id}", EVERYONE),
     Case("draft short link", "GET", lambda w: f"/w/{w.draft().id}", CAN_SEE_DRAFT),
     Case("collective short link", "GET", lambda w: f"/c/{w.collective.id}", EVERYONE),
+    # Partner sites frame and describe published works only: a draft's embed is 404 to everyone.
+    Case("embed player", "GET", lambda w: f"/embed/works/{w.published.id}", EVERYONE),
+    Case("draft embed player", "GET", lambda w: f"/embed/works/{w.draft().id}", set()),
+    Case("oembed", "GET", lambda w: f"/oembed?url=http://localhost/works/{w.published.id}", EVERYONE),
+    Case("draft oembed", "GET", lambda w: f"/oembed?url=http://localhost/works/{w.draft().id}", set()),
     Case("work poster", "GET", lambda w: f"/works/{w.published.id}/poster", EVERYONE),
     Case("draft poster", "GET", lambda w: f"/works/{w.draft().id}/poster", set()),
     Case("collective poster", "GET", lambda w: f"/collectives/{w.collective.id}/poster", EVERYONE),
@@ -507,7 +512,7 @@ def test_every_route_is_walked_by_the_matrix(app):
                "/moderation/wall/<int:work_id>/remove", "/moderation/wall/<int:work_id>/move",
                "/moderation/wall/<int:work_id>/note"}  # fmt: skip
     walked |= {"/w/<int:work_id>", "/c/<int:collective_id>", "/works/<int:work_id>/poster",
-               "/collectives/<int:collective_id>/poster"}  # fmt: skip
+               "/collectives/<int:collective_id>/poster", "/embed/works/<int:work_id>", "/oembed"}  # fmt: skip
     walked |= {"/moderation/comments", "/moderation/comments/<int:comment_id>/approve",
                "/moderation/comments/<int:comment_id>/hide", "/moderation/reports",
                "/moderation/reports/<int:report_id>/resolve", "/moderation/users/<int:user_id>/ban",
