@@ -27,6 +27,8 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
     P{metrics}:transcode:seconds   hash  b<i>: transcodes in bucket i, sum, count
     P{metrics}:transcode:failures  hash  <reason>: failed attempts
     P{metrics}:reconcile           hash  runs, last_run, last_drift, drift:<counter>
+    P{rl:<scope>:<who>}:<n>/<s>    string a fixed window's count of a rate limit checked in the
+                                      like's round trip (scope like-account | like-ip)
 
 Hash tags. Every per-work counter key is tagged ``{w:<id>}``, so the Lua scripts that read and
 write a work's counters, fence, pending views and viewer sets touch one slot. Every ranking has
@@ -208,3 +210,13 @@ def transcode_failures_key() -> str:
 
 def reconcile_metrics_key() -> str:
     return f"{_metrics_tag()}:reconcile"
+
+
+# --------------------------------------------------------------------------------------------
+# Rate limits checked in the like's own round trip (app.rate_limits.WindowLimits).
+
+
+def rate_window_key(scope: str, who: str, amount: int, seconds: int) -> str:
+    """``P{rl:<scope>:<who>}:<amount>/<seconds>``: one fixed window's count. The windows of one
+    caller in one scope share a tag, so one script checks them all."""
+    return f"{prefix()}{{rl:{scope}:{_encode_scope_value(who)}}}:{amount}/{seconds}"

@@ -31,10 +31,11 @@ from app.engagement import counters, measure, rankings, reconcile, scoring
 from app.engagement.counters import Flight, FlightResult, WorkCounts
 from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
 from app.engagement.scoring import Ranking
-from app.errors import ServiceError
+from app.errors import RateLimited, ServiceError
 from app.extensions import db
 from app.models import Like, Work, WorkStatus, utcnow
 from app.observability import metrics
+from app.rate_limits import HIT_WINDOWS, account_and_ip_hits
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +63,25 @@ def work_rankings(work: Work) -> tuple[Ranking, ...]:
 
 
 @contextmanager
-def counting(work: Work, rankings: Iterable[Ranking] = ()) -> Iterator[Flight]:
+def counting(
+    work: Work, rankings: Iterable[Ranking] = (), *, flight: Flight | None = None
+) -> Iterator[Flight]:
     """Wrap an SQL write that moves the work's counters.
 
-    Registers the write in Redis first (503, nothing written, if Redis is down); the block
-    commits, then sets ``flight.likes`` / ``flight.comments`` to what the commit changed; on
-    leaving, the counters move. Afterwards ``flight.result`` holds the work's exact counts, or
-    is None when Redis failed after the commit (the write stands; reconcile repairs Redis).
+    Registers the write in Redis first (503, nothing written, if Redis is down), unless it comes
+    with the ``flight`` it registered already (``like_gate``); the block commits, then sets
+    ``flight.likes`` / ``flight.comments`` to what the commit changed; on leaving, the counters
+    move. Afterwards ``flight.result`` holds the work's exact counts, or is None when Redis
+    failed after the commit (the write stands; reconcile repairs Redis).
     """
-    try:
-        flight = counters.begin_flight(work.id, rankings)
-    except (redis.RedisError, counters.CountersBusy) as exc:
-        log.warning("counters unavailable for work %s: %s", work.id, exc)
-        raise _unavailable() from exc
+    if flight is None:
+        try:
+            flight = counters.begin_flight(work.id, rankings)
+        except (redis.RedisError, counters.CountersBusy) as exc:
+            log.warning("counters unavailable for work %s: %s", work.id, exc)
+            raise _unavailable() from exc
+    else:
+        flight.rankings = tuple(rankings)
     try:
         yield flight
     except Exception:
@@ -153,11 +160,46 @@ def _likes_now(flight: Flight) -> int:
     return measure.like_counts([flight.work_id]).get(flight.work_id, 0)
 
 
-def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
-    """Like a work: (True, likes). Repeating it changes nothing."""
+def _rate_limited(seconds: int) -> RateLimited:
+    return RateLimited(_("点赞太频繁了，请稍后再试。"), retry_after=seconds)
+
+
+@contextmanager
+def like_gate(work_id: int) -> Iterator[Flight]:
+    """The like's rate limits and its fence, in one Redis round trip: 429 (``LIKE_RATE_LIMIT`` per
+    account, ``LIKE_IP_RATE_LIMIT`` per IP, likes and unlikes sharing both) or 503 before anything
+    else, then the flight to pass to ``like_work`` / ``unlike_work`` inside the block. The flight
+    leaves the fence if the block ends without using it (the work is 404, 409, …)."""
+    account, per_ip = account_and_ip_hits(
+        "like", account_setting="LIKE_RATE_LIMIT", ip_setting="LIKE_IP_RATE_LIMIT"
+    )
+    try:
+        flight, waits = counters.begin_flight_with(
+            work_id, [(HIT_WINDOWS, account.keys, account.args), (HIT_WINDOWS, per_ip.keys, per_ip.args)]
+        )
+        refused = max(int(wait) for wait in waits)
+        if refused:
+            if flight is not None:
+                flight.abandon()
+            raise _rate_limited(refused)
+        if flight is None:  # a measurer holds the gate: wait for it as every write does
+            flight = counters.begin_flight(work_id)
+    except (redis.RedisError, counters.CountersBusy) as exc:
+        log.warning("counters unavailable for work %s: %s", work_id, exc)
+        raise _unavailable() from exc
+    try:
+        yield flight
+    finally:
+        flight.abandon()  # nothing when the like finished it
+
+
+def like_work(
+    user: Any, work: Work, ip: str | None = None, *, flight: Flight | None = None
+) -> tuple[bool, int]:
+    """Like a work: (True, likes). Repeating it changes nothing. ``flight``: from ``like_gate``."""
     ensure_may_engage(user)
     ensure_can_vote(work)
-    with counting(work, work_rankings(work)) as flight:
+    with counting(work, work_rankings(work), flight=flight) as flight:
         flight.likes = _insert_like(user.id, work.id, ip)
     if flight.likes:
         metrics.LIKES.inc()
@@ -166,10 +208,10 @@ def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
     return True, _likes_now(flight)
 
 
-def unlike_work(user: Any, work: Work) -> tuple[bool, int]:
-    """Take a like back: (False, likes). Repeating it changes nothing."""
+def unlike_work(user: Any, work: Work, *, flight: Flight | None = None) -> tuple[bool, int]:
+    """Take a like back: (False, likes). Repeating it changes nothing. ``flight``: from ``like_gate``."""
     ensure_can_vote(work, unlike=True)
-    with counting(work, work_rankings(work)) as flight:
+    with counting(work, work_rankings(work), flight=flight) as flight:
         flight.likes = -_delete_like(user.id, work.id)
     if flight.likes:
         metrics.UNLIKES.inc()
