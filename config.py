@@ -85,6 +85,9 @@ class Config:
     DEMO_CLIP_SECONDS = _int("DEMO_CLIP_SECONDS", 0)
 
     API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 30)
+    # Seconds a web process remembers the account behind an API token (app/auth/token_cache.py:
+    # how soon other processes see a revocation or a ban; likes and unlikes see it at once). 0: off.
+    TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
 
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"

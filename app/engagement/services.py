@@ -25,6 +25,7 @@ import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app.auth.services import token_still_live
 from app.auth.verification import ensure_may_engage
 from app.catalog.campaigns import ensure_voting_open
 from app.engagement import counters, measure, rankings, reconcile, scoring
@@ -33,7 +34,7 @@ from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: 
 from app.engagement.scoring import Ranking
 from app.errors import RateLimited, ServiceError
 from app.extensions import db
-from app.models import Like, Work, WorkStatus, utcnow
+from app.models import ApiToken, Like, User, Work, WorkStatus, utcnow
 from app.observability import metrics
 from app.rate_limits import HIT_WINDOWS, account_and_ip_hits
 
@@ -130,26 +131,57 @@ _INSERT_LIKE = sa.text(
 )
 
 
-def _insert_like(user_id: int, work_id: int, ip: str | None) -> int:
+# A like or unlike sent with an API token also checks, in its writing statement, that the token
+# is still live and its account not banned: web processes remember a token's account for a few
+# seconds (app/auth/token_cache.py), and a revoked token or a banned account must still write
+# nothing, at once, on every process.
+_TOKEN_STILL_LIVE = (
+    f'EXISTS (SELECT 1 FROM "{ApiToken.__table__.name}" t JOIN "{User.__table__.name}" u '
+    "ON u.id = t.user_id WHERE t.id = :token_id AND t.user_id = :user_id "
+    "AND t.expires_at > :created_at AND u.banned = false)"
+)
+_INSERT_LIKE_BY_TOKEN = sa.text(
+    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
+    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} AND {_TOKEN_STILL_LIVE} "
+    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
+).bindparams(
+    sa.bindparam("user_id", type_=sa.Integer),
+    sa.bindparam("work_id", type_=sa.Integer),
+    sa.bindparam("token_id", type_=sa.Integer),
+    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
+    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
+)
+
+
+def _insert_like(user_id: int, work_id: int, ip: str | None, token_id: int | None = None) -> int:
     """INSERT … ON CONFLICT DO NOTHING, committed: 1 if this call created the like, else 0."""
     params = {"user_id": user_id, "work_id": work_id, "ip": (ip or None) and ip[:45], "created_at": utcnow()}
-    inserted = len(db.session.execute(_INSERT_LIKE, params).all())
+    if token_id is None:
+        inserted = len(db.session.execute(_INSERT_LIKE, params).all())
+    else:
+        inserted = len(db.session.execute(_INSERT_LIKE_BY_TOKEN, {**params, "token_id": token_id}).all())
     db.session.commit()
     return inserted
 
 
-def _delete_like(user_id: int, work_id: int) -> int:
+def _delete_like(user_id: int, work_id: int, token_id: int | None = None) -> int:
     table = Like.__table__
-    statement = (
-        sa.delete(table)
-        .where(
-            table.c.user_id == user_id,
-            table.c.work_id == work_id,
-            sa.exists().where(Work.id == work_id, Work.status == WorkStatus.PUBLISHED),
+    conditions = [
+        table.c.user_id == user_id,
+        table.c.work_id == work_id,
+        sa.exists().where(Work.id == work_id, Work.status == WorkStatus.PUBLISHED),
+    ]
+    if token_id is not None:
+        conditions.append(
+            sa.exists().where(
+                ApiToken.id == token_id,
+                ApiToken.user_id == user_id,
+                ApiToken.expires_at > utcnow(),
+                User.id == ApiToken.user_id,
+                User.banned.is_(False),
+            )
         )
-        .returning(table.c.id)
-    )
-    deleted = len(db.session.execute(statement).all())
+    deleted = len(db.session.execute(sa.delete(table).where(*conditions).returning(table.c.id)).all())
     db.session.commit()
     return deleted
 
@@ -194,30 +226,46 @@ def like_gate(work_id: int) -> Iterator[Flight]:
 
 
 def like_work(
-    user: Any, work: Work, ip: str | None = None, *, flight: Flight | None = None
+    user: Any,
+    work: Work,
+    ip: str | None = None,
+    *,
+    flight: Flight | None = None,
+    bearer: tuple[str, int] | None = None,
 ) -> tuple[bool, int]:
-    """Like a work: (True, likes). Repeating it changes nothing. ``flight``: from ``like_gate``."""
+    """Like a work: (True, likes). Repeating it changes nothing. ``flight``: from ``like_gate``;
+    ``bearer``: (token, token id) when the caller signed in with an API token."""
     ensure_may_engage(user)
     ensure_can_vote(work)
     with counting(work, work_rankings(work), flight=flight) as flight:
-        flight.likes = _insert_like(user.id, work.id, ip)
+        flight.likes = _insert_like(user.id, work.id, ip, bearer[1] if bearer else None)
     if flight.likes:
         metrics.LIKES.inc()
     else:
-        _ensure_still_published(work)
+        _ensure_still_allowed(work, bearer)
     return True, _likes_now(flight)
 
 
-def unlike_work(user: Any, work: Work, *, flight: Flight | None = None) -> tuple[bool, int]:
-    """Take a like back: (False, likes). Repeating it changes nothing. ``flight``: from ``like_gate``."""
+def unlike_work(
+    user: Any, work: Work, *, flight: Flight | None = None, bearer: tuple[str, int] | None = None
+) -> tuple[bool, int]:
+    """Take a like back: (False, likes). Repeating it changes nothing. As ``like_work``."""
     ensure_can_vote(work, unlike=True)
     with counting(work, work_rankings(work), flight=flight) as flight:
-        flight.likes = -_delete_like(user.id, work.id)
+        flight.likes = -_delete_like(user.id, work.id, bearer[1] if bearer else None)
     if flight.likes:
         metrics.UNLIKES.inc()
     else:
-        _ensure_still_published(work, unlike=True)
+        _ensure_still_allowed(work, bearer, unlike=True)
     return False, _likes_now(flight)
+
+
+def _ensure_still_allowed(work: Work, bearer: tuple[str, int] | None, *, unlike: bool = False) -> None:
+    """After a like or unlike that changed nothing: a repeat (fine), the token was revoked or its
+    account banned (401), or the work was taken down since the request read it (409)."""
+    if bearer is not None and not token_still_live(*bearer):
+        raise ServiceError(_("令牌无效、已过期或已撤销，请重新获取。"), code="invalid_token", status=401)
+    _ensure_still_published(work, unlike=unlike)
 
 
 def _ensure_still_published(work: Work, *, unlike: bool = False) -> None:
