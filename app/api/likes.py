@@ -17,7 +17,7 @@ from app.api.schemas import LikeState
 from app.auth.services import bearer_token
 from app.clients import client_ip
 from app.engagement import services as engagement
-from app.works.services import get_visible_work
+from app.engagement.like_targets import like_target
 
 
 def _bearer() -> tuple[str, int] | None:
@@ -36,7 +36,7 @@ def like_work(id: int):
     requires it (REQUIRE_VERIFIED_EMAIL).
     """
     with engagement.like_gate(id) as flight:
-        work = get_visible_work(id, current_user, media=False)
+        work = like_target(id, current_user)
         liked, likes = engagement.like_work(current_user, work, client_ip(), flight=flight, bearer=_bearer())
     return {"liked": liked, "likes": likes}
 
@@ -47,6 +47,6 @@ def like_work(id: int):
 def unlike_work(id: int):
     """Take a like back (in the voting window); repeating it changes nothing"""
     with engagement.like_gate(id) as flight:
-        work = get_visible_work(id, current_user, media=False)
+        work = like_target(id, current_user)
         liked, likes = engagement.unlike_work(current_user, work, flight=flight, bearer=_bearer())
     return {"liked": liked, "likes": likes}

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from app.auth.services import token_still_live
 from app.auth.verification import ensure_may_engage
 from app.catalog.campaigns import ensure_voting_open
-from app.engagement import counters, measure, rankings, reconcile, scoring
+from app.engagement import counters, like_targets, measure, rankings, reconcile, scoring
 from app.engagement.counters import Flight, FlightResult, WorkCounts
 from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
 from app.engagement.scoring import Ranking
@@ -37,6 +37,7 @@ from app.extensions import db
 from app.models import ApiToken, Like, User, Work, WorkStatus, utcnow
 from app.observability import metrics
 from app.rate_limits import HIT_WINDOWS, account_and_ip_hits
+from app.works.services import get_visible_work
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ def like_work(
     if flight.likes:
         metrics.LIKES.inc()
     else:
-        _ensure_still_allowed(work, bearer)
+        _ensure_still_allowed(user, work, bearer)
     return True, _likes_now(flight)
 
 
@@ -256,16 +257,26 @@ def unlike_work(
     if flight.likes:
         metrics.UNLIKES.inc()
     else:
-        _ensure_still_allowed(work, bearer, unlike=True)
+        _ensure_still_allowed(user, work, bearer, unlike=True)
     return False, _likes_now(flight)
 
 
-def _ensure_still_allowed(work: Work, bearer: tuple[str, int] | None, *, unlike: bool = False) -> None:
+def _ensure_still_allowed(
+    user: Any, work: Work, bearer: tuple[str, int] | None, *, unlike: bool = False
+) -> None:
     """After a like or unlike that changed nothing: a repeat (fine), the token was revoked or its
-    account banned (401), or the work was taken down since the request read it (409)."""
+    account banned (401), or the work was taken down since the request read it (or since this
+    process remembered it, app/engagement/like_targets.py): answered as a fresh read answers,
+    404 to whom may not see it now, else 409."""
     if bearer is not None and not token_still_live(*bearer):
         raise ServiceError(_("令牌无效、已过期或已撤销，请重新获取。"), code="invalid_token", status=401)
-    _ensure_still_published(work, unlike=unlike)
+    if isinstance(work, Work):
+        _ensure_still_published(work, unlike=unlike)
+        return
+    status = db.session.scalar(sa.select(Work.status).where(Work.id == work.id))
+    if status != WorkStatus.PUBLISHED:
+        like_targets.forget(work.id)
+        ensure_can_vote(get_visible_work(work.id, user, media=False), unlike=unlike)
 
 
 def _ensure_still_published(work: Work, *, unlike: bool = False) -> None:
