@@ -158,15 +158,22 @@ _INSERT_LIKE_BY_TOKEN = sa.text(
 def _committed_alone(statement, params: dict) -> int:
     """Run one writing statement, committed, and count the rows it returned.
 
-    When the session has written nothing, in autocommit on a pooled connection of its own: the
-    statement is its own transaction, so it costs one round trip to the database instead of
-    three (BEGIN, the statement, COMMIT), and it is durable when this returns. What the session
-    read is not part of it (the statement checks what it depends on itself). A session holding
-    writes (a caller's own transaction, e.g. the demo's) is committed with it, as before: a
-    second connection would wait for that transaction's locks.
+    When the request's session has no transaction open (the token's account and the work were
+    remembered: nothing was read), in autocommit on a pooled connection: the statement is its own
+    transaction, one round trip instead of BEGIN, the statement and COMMIT, and durable when
+    this returns (it checks what it depends on itself). Otherwise in the session's transaction,
+    committed: its BEGIN is paid already, and a session holding writes (a caller's own
+    transaction, e.g. the demo's) must commit them with it, since a second connection would wait
+    for that transaction's locks.
     """
     session = db.session()
-    if session.new or session.dirty or session.deleted or session.info.get(_WROTE):
+    if (
+        _holds_connection(session)
+        or session.new
+        or session.dirty
+        or session.deleted
+        or session.info.get(_WROTE)
+    ):
         rows = session.execute(statement, params).all()
         session.commit()
         return len(rows)
@@ -176,6 +183,14 @@ def _committed_alone(statement, params: dict) -> int:
 
 
 _WROTE = "engagement_wrote"
+
+
+def _holds_connection(session: orm.Session) -> bool:
+    """Whether the session's transaction has reached the database. ``in_transaction()`` says
+    True as soon as anything (a ``merge``) begins it, before any connection is taken; the
+    connections a transaction holds are only listed in its private ``_connections``."""
+    transaction = session.get_transaction()
+    return transaction is not None and bool(getattr(transaction, "_connections", True))
 
 
 @sa.event.listens_for(orm.Session, "after_flush")
