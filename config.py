@@ -113,6 +113,15 @@ class Config:
     DEMO_CLIP_SECONDS = _int("DEMO_CLIP_SECONDS", 0)
 
     API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 30)
+    # Seconds a web process remembers the account behind an API token (app/auth/token_cache.py:
+    # how soon other processes see a revocation or a ban; likes and unlikes see it at once). 0: off.
+    TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
+    # Seconds a web process remembers what a like needs of a published work (its voting window,
+    # its rankings): app/engagement/like_targets.py. A take-down is refused at once regardless. 0: off.
+    LIKE_TARGET_CACHE_SECONDS = _int("LIKE_TARGET_CACHE_SECONDS", 2)
+    # Seconds a shared cache in front (nginx, a CDN) may serve the anonymous public bodies of
+    # app/shared_cache_headers.py (s-maxage); also how late such a cache shows a take-down. 0: none.
+    SHARED_CACHE_SECONDS = _int("SHARED_CACHE_SECONDS", 2)
 
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"

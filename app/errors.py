@@ -39,6 +39,17 @@ class ServiceError(Exception):
             self.status = status
 
 
+class RateLimited(ServiceError):
+    """429 from a limit checked outside Flask-Limiter (app/rate_limits.py), with its Retry-After."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
@@ -127,6 +138,10 @@ def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError):
         extra = {"fields": exc.fields} if isinstance(exc, ValidationFailed) and exc.fields else {}
+        if isinstance(exc, RateLimited):
+            response = app.make_response(error_response(exc.status, exc.code, exc.message))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         return error_response(exc.status, exc.code, exc.message, **extra)
 
     @app.errorhandler(CSRFError)

@@ -35,6 +35,8 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
     P{pc:<group>}:g            string the group's generation: a purge INCRs it; a render stores
                                       its body only if it is unchanged since the render began
     P{pc:<group>}:l:<variant>  string single-flight lock: one render of an expired variant
+    P{rl:<scope>:<who>}:<n>/<s>    string a fixed window's count of a rate limit checked in the
+                                      like's round trip (scope like-account | like-ip)
 
 Hash tags. Every per-work counter key is tagged ``{w:<id>}``, so the Lua scripts that read and
 write a work's counters, fence, pending views and viewer sets touch one slot. Every ranking has
@@ -247,3 +249,13 @@ def page_cache_generation_key(group: str) -> str:
 
 def page_cache_lock_key(group: str, variant: str) -> str:
     return f"{_page_cache_tag(group)}:l:{variant}"
+
+
+# --------------------------------------------------------------------------------------------
+# Rate limits checked in the like's own round trip (app.rate_limits.WindowLimits).
+
+
+def rate_window_key(scope: str, who: str, amount: int, seconds: int) -> str:
+    """``P{rl:<scope>:<who>}:<amount>/<seconds>``: one fixed window's count. The windows of one
+    caller in one scope share a tag, so one script checks them all."""
+    return f"{prefix()}{{rl:{scope}:{_encode_scope_value(who)}}}:{amount}/{seconds}"

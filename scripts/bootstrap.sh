@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make this checkout ready to run: .venv with the pinned requirements, the system programs
 # (ffmpeg, redis-server; with --test also Chromium, a Chinese font and PostgreSQL's server
-# programs) and a Redis answering at REDIS_URL. Idempotent, and quick when everything is already there.
+# programs, and nginx) and a Redis answering at REDIS_URL. Idempotent, and quick when everything is already there.
 #
 #   scripts/bootstrap.sh          what `make run` needs
 #   scripts/bootstrap.sh --test   also what the browser tests need (`make test`)
@@ -43,6 +43,8 @@ fi
 needed=("ffmpeg ffmpeg" "ffprobe ffmpeg" "redis-server redis-server" "redis-cli redis-tools")
 if [[ $WITH_BROWSER == 1 ]]; then
     needed+=("chromium chromium")
+    # tests/test_nginx_front.py runs deploy/nginx/ with Debian's nginx in front of gunicorn.
+    needed+=("nginx nginx")
 fi
 
 missing_packages=()
@@ -55,7 +57,8 @@ add_missing() {
 }
 for pair in "${needed[@]}"; do
     read -r command package <<<"$pair"
-    command -v "$command" >/dev/null 2>&1 || add_missing "$package"
+    # nginx lives in /usr/sbin, which a non-root PATH often lacks.
+    command -v "$command" >/dev/null 2>&1 || [[ -x /usr/sbin/$command ]] || add_missing "$package"
 done
 if [[ $WITH_BROWSER == 1 ]] && ! compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; then
     add_missing postgresql           # the fault drills run and restart a private cluster of their own

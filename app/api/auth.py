@@ -61,7 +61,11 @@ def auth_token(data: dict[str, Any]):
 @login_required_api
 def revoke_current_token():
     """Revoke the bearer token this request carries: it stops working at once (400
-    no_bearer_token without one)"""
+    no_bearer_token without one)
+
+    At once on the web process that answers, and for likes everywhere; other web processes,
+    which remember a token's account for TOKEN_CACHE_SECONDS (default 5), within that time.
+    """
     token_id = g.get("api_token_id")
     if token_id is None:
         raise ServiceError(

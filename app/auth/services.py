@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import lockout, sessions
+from app.auth import lockout, sessions, token_cache
 from app.catalog.lists import INDUSTRIES, PROVINCES
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, login_manager
@@ -372,7 +372,7 @@ def issue_token(user: User, label: str | None = None) -> str:
 # The account behind a live token, in one query: every bearer-token call (a like, above all) runs it.
 # Built once, so SQLAlchemy reuses its compiled form (see app.works.services._WORK_BY_ID).
 _USER_FOR_TOKEN = (
-    sa.select(User, ApiToken.id)
+    sa.select(User, ApiToken.id, ApiToken.expires_at)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
         ApiToken.token_hash == sa.bindparam("token_hash"),
@@ -382,12 +382,43 @@ _USER_FOR_TOKEN = (
 )
 
 
+# What a refused like or unlike asks (app/engagement/services.py): is the token that wrote it live?
+_TOKEN_LIVE = (
+    sa.select(ApiToken.id)
+    .join(User, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.id == sa.bindparam("token_id"),
+        ApiToken.expires_at > sa.bindparam("now", type_=ApiToken.__table__.c.expires_at.type),
+        User.banned.is_(False),
+    )
+)
+
+
 def authenticate_token(token: str) -> tuple[User, int] | None:
-    """The account behind a live API token and the token's id, or None."""
+    """The account behind a live API token and the token's id, or None. Remembered by this
+    process for TOKEN_CACHE_SECONDS (app/auth/token_cache.py says how soon a revocation or a ban
+    is seen)."""
     if not token:
         return None
-    row = db.session.execute(_USER_FOR_TOKEN, {"token_hash": _hash_token(token), "now": utcnow()}).first()
-    return (row[0], row[1]) if row else None
+    token_hash = _hash_token(token)
+    cached = token_cache.lookup(token_hash)
+    if cached is not None:
+        return cached
+    now = utcnow()
+    row = db.session.execute(_USER_FOR_TOKEN, {"token_hash": token_hash, "now": now}).first()
+    if row is None:
+        return None
+    token_cache.remember(token_hash, row[0], row[1], row[2], now)
+    return row[0], row[1]
+
+
+def token_still_live(token: str, token_id: int) -> bool:
+    """Asked from SQL, never the cache: the token opens a live, unbanned account. When it does not,
+    this process forgets it at once."""
+    live = db.session.execute(_TOKEN_LIVE, {"token_id": token_id, "now": utcnow()}).first() is not None
+    if not live:
+        token_cache.forget(_hash_token(token))
+    return live
 
 
 def user_for_token(token: str) -> User | None:

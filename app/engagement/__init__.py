@@ -6,11 +6,11 @@
 - ``rankings``: ranking pages for readers (``top_works``, its cursor; SQL fallback) and the bulk
   reads and writes of whole rankings that reconcile and rebuild use
 - ``measure``: what SQL says the numbers are
-- ``services``: like/unlike, counts, rankings, publication and comment hooks
+- ``services``: like/unlike (``like_gate``: the like's rate limits and fence in one round trip),
+  counts, rankings, publication and comment hooks
 - ``views``: one view per viewer per work per day, buffered in Redis; batched flush to SQL
 - ``reconcile``: recount, reconcile, rebuild, the scheduled repair (app/schedule.py runs it)
 - ``cli``: ``flask counters rebuild | reconcile | flush-views``
-- ``like_limits``: the rate limits of PUT/DELETE /api/v1/works/<id>/like (``app/api/likes.py``)
 - ``comments``: post, reply, list, delete comments (docs/comments.md); ``comment_limits`` the
   rate limits of posting them
 - ``work_lists``: works in the rankings' order, and works with their counts (lists, the API's

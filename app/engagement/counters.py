@@ -129,6 +129,17 @@ return 1
 """
 )
 
+# KEYS: fence. ARGV: token. Removes the token of a write that changed nothing; a fence left
+# holding only its ``seq`` (no gate, no write in flight: nothing can be comparing it) is deleted,
+# so likes refused for works that do not exist leave no key behind.
+_ABANDON = """
+redis.call('HDEL', KEYS[1], 't:' .. ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'seq') == 1 then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"""
+
 # KEYS: counts, fence. ARGV: token, likes delta, comments delta.
 # {'ok', likes, comments} | {'missing'} (the counts hash must be repopulated) | {'lost'}.
 _APPLY_FLIGHT = """
@@ -262,9 +273,12 @@ class Flight:
     likes: int = 0
     comments: int = 0
     result: FlightResult | None = None
+    # Finished or abandoned: the token is gone, and leaving again does nothing.
+    closed: bool = False
 
     def finish(self) -> FlightResult:
         """Apply the deltas: the counts hash first, then (only if it moved) every ranking."""
+        self.closed = True
         client = _client()
         try:
             raw = _eval(
@@ -299,8 +313,11 @@ class Flight:
 
     def abandon(self) -> None:
         """Leave the fence without moving anything (the SQL write failed or was rolled back)."""
+        if self.closed:
+            return
+        self.closed = True
         try:
-            _client().hdel(fence_key(self.work_id), f"t:{self.token}")
+            _eval(_client(), _ABANDON, [fence_key(self.work_id)], [self.token])
         except redis.RedisError:
             log.warning("could not remove fence token of work %s; it expires on its own", self.work_id)
 
@@ -320,6 +337,22 @@ def begin_flight(
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     return Flight(work_id, token, tuple(rankings))
+
+
+def begin_flight_with(
+    work_id: int, scripts: Sequence[tuple[str, Sequence[str], Sequence[object]]]
+) -> tuple[Flight | None, list]:
+    """Register a write, sending other scripts (``(lua, keys, args)``, e.g. the like's rate limits)
+    in the same round trip, ahead of it: (the flight, or None when the gate was closed, and the
+    scripts' replies). A non-transactional pipeline, so a cluster client splits it per node.
+    With None, call ``begin_flight`` to wait for the gate (if the replies allow the write at all)."""
+    token = secrets.token_hex(8)
+    pipe = _client().pipeline(transaction=False)
+    for script, keys, args in scripts:
+        _eval(pipe, script, keys, args)
+    _eval(pipe, _BEGIN_FLIGHT, [fence_key(work_id)], [token])
+    replies = pipe.execute()
+    return (Flight(work_id, token) if replies[-1] else None), replies[:-1]
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,17 +24,21 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy import orm
 
+from app.auth.services import token_still_live
 from app.auth.verification import ensure_may_engage
 from app.catalog.campaigns import ensure_voting_open
-from app.engagement import counters, measure, rankings, reconcile, scoring
+from app.engagement import counters, like_targets, measure, rankings, reconcile, scoring
 from app.engagement.counters import Flight, FlightResult, WorkCounts
 from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: F401 - the facade
 from app.engagement.scoring import Ranking
-from app.errors import ServiceError
+from app.errors import RateLimited, ServiceError
 from app.extensions import db
-from app.models import Like, Work, WorkStatus, utcnow
+from app.models import ApiToken, Like, User, Work, WorkStatus, utcnow
 from app.observability import metrics
+from app.rate_limits import HIT_WINDOWS, account_and_ip_hits
+from app.works.services import get_visible_work
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +66,25 @@ def work_rankings(work: Work) -> tuple[Ranking, ...]:
 
 
 @contextmanager
-def counting(work: Work, rankings: Iterable[Ranking] = ()) -> Iterator[Flight]:
+def counting(
+    work: Work, rankings: Iterable[Ranking] = (), *, flight: Flight | None = None
+) -> Iterator[Flight]:
     """Wrap an SQL write that moves the work's counters.
 
-    Registers the write in Redis first (503, nothing written, if Redis is down); the block
-    commits, then sets ``flight.likes`` / ``flight.comments`` to what the commit changed; on
-    leaving, the counters move. Afterwards ``flight.result`` holds the work's exact counts, or
-    is None when Redis failed after the commit (the write stands; reconcile repairs Redis).
+    Registers the write in Redis first (503, nothing written, if Redis is down), unless it comes
+    with the ``flight`` it registered already (``like_gate``); the block commits, then sets
+    ``flight.likes`` / ``flight.comments`` to what the commit changed; on leaving, the counters
+    move. Afterwards ``flight.result`` holds the work's exact counts, or is None when Redis
+    failed after the commit (the write stands; reconcile repairs Redis).
     """
-    try:
-        flight = counters.begin_flight(work.id, rankings)
-    except (redis.RedisError, counters.CountersBusy) as exc:
-        log.warning("counters unavailable for work %s: %s", work.id, exc)
-        raise _unavailable() from exc
+    if flight is None:
+        try:
+            flight = counters.begin_flight(work.id, rankings)
+        except (redis.RedisError, counters.CountersBusy) as exc:
+            log.warning("counters unavailable for work %s: %s", work.id, exc)
+            raise _unavailable() from exc
+    else:
+        flight.rankings = tuple(rankings)
     try:
         yield flight
     except Exception:
@@ -123,28 +133,109 @@ _INSERT_LIKE = sa.text(
 )
 
 
-def _insert_like(user_id: int, work_id: int, ip: str | None) -> int:
+# A like or unlike sent with an API token also checks, in its writing statement, that the token
+# is still live and its account not banned: web processes remember a token's account for a few
+# seconds (app/auth/token_cache.py), and a revoked token or a banned account must still write
+# nothing, at once, on every process.
+_TOKEN_STILL_LIVE = (
+    f'EXISTS (SELECT 1 FROM "{ApiToken.__table__.name}" t JOIN "{User.__table__.name}" u '
+    "ON u.id = t.user_id WHERE t.id = :token_id AND t.user_id = :user_id "
+    "AND t.expires_at > :created_at AND u.banned = false)"
+)
+_INSERT_LIKE_BY_TOKEN = sa.text(
+    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
+    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} AND {_TOKEN_STILL_LIVE} "
+    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
+).bindparams(
+    sa.bindparam("user_id", type_=sa.Integer),
+    sa.bindparam("work_id", type_=sa.Integer),
+    sa.bindparam("token_id", type_=sa.Integer),
+    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
+    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
+)
+
+
+def _committed_alone(statement, params: dict) -> int:
+    """Run one writing statement, committed, and count the rows it returned.
+
+    When the request's session has no transaction open (the token's account and the work were
+    remembered: nothing was read), in autocommit on a pooled connection: the statement is its own
+    transaction, one round trip instead of BEGIN, the statement and COMMIT, and durable when
+    this returns (it checks what it depends on itself). Otherwise in the session's transaction,
+    committed: its BEGIN is paid already, and a session holding writes (a caller's own
+    transaction, e.g. the demo's) must commit them with it, since a second connection would wait
+    for that transaction's locks.
+    """
+    session = db.session()
+    if (
+        _holds_connection(session)
+        or session.new
+        or session.dirty
+        or session.deleted
+        or session.info.get(_WROTE)
+    ):
+        rows = session.execute(statement, params).all()
+        session.commit()
+        return len(rows)
+    with db.engine.connect() as conn:
+        rows = conn.execution_options(isolation_level="AUTOCOMMIT").execute(statement, params).all()
+    return len(rows)
+
+
+_WROTE = "engagement_wrote"
+
+
+def _holds_connection(session: orm.Session) -> bool:
+    """Whether the session's transaction has reached the database. ``in_transaction()`` says
+    True as soon as anything (a ``merge``) begins it, before any connection is taken; the
+    connections a transaction holds are only listed in its private ``_connections``."""
+    transaction = session.get_transaction()
+    return transaction is not None and bool(getattr(transaction, "_connections", True))
+
+
+@sa.event.listens_for(orm.Session, "after_flush")
+def _flushed(session: orm.Session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+@sa.event.listens_for(orm.Session, "after_bulk_update")
+@sa.event.listens_for(orm.Session, "after_bulk_delete")
+def _bulk_written(state) -> None:
+    state.session.info[_WROTE] = True
+
+
+@sa.event.listens_for(orm.Session, "after_commit")
+@sa.event.listens_for(orm.Session, "after_rollback")
+def _transaction_ended(session: orm.Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
+def _insert_like(user_id: int, work_id: int, ip: str | None, token_id: int | None = None) -> int:
     """INSERT … ON CONFLICT DO NOTHING, committed: 1 if this call created the like, else 0."""
     params = {"user_id": user_id, "work_id": work_id, "ip": (ip or None) and ip[:45], "created_at": utcnow()}
-    inserted = len(db.session.execute(_INSERT_LIKE, params).all())
-    db.session.commit()
-    return inserted
+    if token_id is None:
+        return _committed_alone(_INSERT_LIKE, params)
+    return _committed_alone(_INSERT_LIKE_BY_TOKEN, {**params, "token_id": token_id})
 
 
-def _delete_like(user_id: int, work_id: int) -> int:
+def _delete_like(user_id: int, work_id: int, token_id: int | None = None) -> int:
     table = Like.__table__
-    statement = (
-        sa.delete(table)
-        .where(
-            table.c.user_id == user_id,
-            table.c.work_id == work_id,
-            sa.exists().where(Work.id == work_id, Work.status == WorkStatus.PUBLISHED),
+    conditions = [
+        table.c.user_id == user_id,
+        table.c.work_id == work_id,
+        sa.exists().where(Work.id == work_id, Work.status == WorkStatus.PUBLISHED),
+    ]
+    if token_id is not None:
+        conditions.append(
+            sa.exists().where(
+                ApiToken.id == token_id,
+                ApiToken.user_id == user_id,
+                ApiToken.expires_at > utcnow(),
+                User.id == ApiToken.user_id,
+                User.banned.is_(False),
+            )
         )
-        .returning(table.c.id)
-    )
-    deleted = len(db.session.execute(statement).all())
-    db.session.commit()
-    return deleted
+    return _committed_alone(sa.delete(table).where(*conditions).returning(table.c.id), {})
 
 
 def _likes_now(flight: Flight) -> int:
@@ -153,29 +244,90 @@ def _likes_now(flight: Flight) -> int:
     return measure.like_counts([flight.work_id]).get(flight.work_id, 0)
 
 
-def like_work(user: Any, work: Work, ip: str | None = None) -> tuple[bool, int]:
-    """Like a work: (True, likes). Repeating it changes nothing."""
+def _rate_limited(seconds: int) -> RateLimited:
+    return RateLimited(_("点赞太频繁了，请稍后再试。"), retry_after=seconds)
+
+
+@contextmanager
+def like_gate(work_id: int) -> Iterator[Flight]:
+    """The like's rate limits and its fence, in one Redis round trip: 429 (``LIKE_RATE_LIMIT`` per
+    account, ``LIKE_IP_RATE_LIMIT`` per IP, likes and unlikes sharing both) or 503 before anything
+    else, then the flight to pass to ``like_work`` / ``unlike_work`` inside the block. The flight
+    leaves the fence if the block ends without using it (the work is 404, 409, …)."""
+    account, per_ip = account_and_ip_hits(
+        "like", account_setting="LIKE_RATE_LIMIT", ip_setting="LIKE_IP_RATE_LIMIT"
+    )
+    try:
+        flight, waits = counters.begin_flight_with(
+            work_id, [(HIT_WINDOWS, account.keys, account.args), (HIT_WINDOWS, per_ip.keys, per_ip.args)]
+        )
+        refused = max(int(wait) for wait in waits)
+        if refused:
+            if flight is not None:
+                flight.abandon()
+            raise _rate_limited(refused)
+        if flight is None:  # a measurer holds the gate: wait for it as every write does
+            flight = counters.begin_flight(work_id)
+    except (redis.RedisError, counters.CountersBusy) as exc:
+        log.warning("counters unavailable for work %s: %s", work_id, exc)
+        raise _unavailable() from exc
+    try:
+        yield flight
+    finally:
+        flight.abandon()  # nothing when the like finished it
+
+
+def like_work(
+    user: Any,
+    work: Work,
+    ip: str | None = None,
+    *,
+    flight: Flight | None = None,
+    bearer: tuple[str, int] | None = None,
+) -> tuple[bool, int]:
+    """Like a work: (True, likes). Repeating it changes nothing. ``flight``: from ``like_gate``;
+    ``bearer``: (token, token id) when the caller signed in with an API token."""
     ensure_may_engage(user)
     ensure_can_vote(work)
-    with counting(work, work_rankings(work)) as flight:
-        flight.likes = _insert_like(user.id, work.id, ip)
+    with counting(work, work_rankings(work), flight=flight) as flight:
+        flight.likes = _insert_like(user.id, work.id, ip, bearer[1] if bearer else None)
     if flight.likes:
         metrics.LIKES.inc()
     else:
-        _ensure_still_published(work)
+        _ensure_still_allowed(user, work, bearer)
     return True, _likes_now(flight)
 
 
-def unlike_work(user: Any, work: Work) -> tuple[bool, int]:
-    """Take a like back: (False, likes). Repeating it changes nothing."""
+def unlike_work(
+    user: Any, work: Work, *, flight: Flight | None = None, bearer: tuple[str, int] | None = None
+) -> tuple[bool, int]:
+    """Take a like back: (False, likes). Repeating it changes nothing. As ``like_work``."""
     ensure_can_vote(work, unlike=True)
-    with counting(work, work_rankings(work)) as flight:
-        flight.likes = -_delete_like(user.id, work.id)
+    with counting(work, work_rankings(work), flight=flight) as flight:
+        flight.likes = -_delete_like(user.id, work.id, bearer[1] if bearer else None)
     if flight.likes:
         metrics.UNLIKES.inc()
     else:
-        _ensure_still_published(work, unlike=True)
+        _ensure_still_allowed(user, work, bearer, unlike=True)
     return False, _likes_now(flight)
+
+
+def _ensure_still_allowed(
+    user: Any, work: Work, bearer: tuple[str, int] | None, *, unlike: bool = False
+) -> None:
+    """After a like or unlike that changed nothing: a repeat (fine), the token was revoked or its
+    account banned (401), or the work was taken down since the request read it (or since this
+    process remembered it, app/engagement/like_targets.py): answered as a fresh read answers,
+    404 to whom may not see it now, else 409."""
+    if bearer is not None and not token_still_live(*bearer):
+        raise ServiceError(_("令牌无效、已过期或已撤销，请重新获取。"), code="invalid_token", status=401)
+    if isinstance(work, Work):
+        _ensure_still_published(work, unlike=unlike)
+        return
+    status = db.session.scalar(sa.select(Work.status).where(Work.id == work.id))
+    if status != WorkStatus.PUBLISHED:
+        like_targets.forget(work.id)
+        ensure_can_vote(get_visible_work(work.id, user, media=False), unlike=unlike)
 
 
 def _ensure_still_published(work: Work, *, unlike: bool = False) -> None:
