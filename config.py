@@ -119,9 +119,6 @@ class Config:
     # Seconds a web process remembers what a like needs of a published work (its voting window,
     # its rankings): app/engagement/like_targets.py. A take-down is refused at once regardless. 0: off.
     LIKE_TARGET_CACHE_SECONDS = _int("LIKE_TARGET_CACHE_SECONDS", 2)
-    # Seconds a shared cache in front (nginx, a CDN) may serve the anonymous public bodies of
-    # app/shared_cache_headers.py (s-maxage); also how late such a cache shows a take-down. 0: none.
-    SHARED_CACHE_SECONDS = _int("SHARED_CACHE_SECONDS", 2)
 
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_KEY_PREFIX = REDIS_KEY_PREFIX + "limiter"

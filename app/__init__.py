@@ -29,7 +29,6 @@ from app.pages.comments import bp as comments_bp
 from app.pages.embeds import bp as embeds_bp
 from app.search import bp as search_bp
 from app.security_headers import init_security_headers
-from app.shared_cache_headers import init_shared_cache_headers
 from app.templating import init_templating
 from app.wall import bp as wall_bp
 from app.works import bp as works_bp
@@ -47,7 +46,6 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
 
     # First registered, so it runs after every other after_request function and sees each cookie
     # they set (Flask runs them in reverse order).
-    init_shared_cache_headers(app)
     register_extensions(app)
     register_security_headers(app)
     register_blueprints(app)

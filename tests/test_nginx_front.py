@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"  # Debian's package, installed by scripts/bootstrap.sh --test
 PART_SIZE = 5 * 1024 * 1024  # the smallest part LocalStorage takes (S3's rule)
 # Long enough that the second request of a test always finds the first one's body cached.
+# How long nginx may hold a public body (s-maxage): long enough for a test to see the HIT.
 SHARED_CACHE_SECONDS = 60
 
 pytestmark = pytest.mark.slow
@@ -113,7 +114,8 @@ def front(app, tmp_path, redis_server):
         "STORAGE_BACKEND": "local",
         "UPLOAD_PART_SIZE": PART_SIZE,
         "PROXY_HOPS": 1,
-        "SHARED_CACHE_SECONDS": SHARED_CACHE_SECONDS,
+        "PAGE_CACHE_ENABLED": True,
+        "PAGE_CACHE_HTTP_SECONDS": SHARED_CACHE_SECONDS,
     }
     app.config.update(shared)
     Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
@@ -183,13 +185,33 @@ def test_me_passes_through_uncached_to_each_its_own_account(front, make_user):
     assert "cache=HIT" not in front.access_log()
 
 
-@pytest.mark.parametrize("path", ["/login", "/"])
-def test_an_answer_that_sets_a_cookie_is_never_cached(front, path):
-    # Both pages put a CSRF token in a new session for an anonymous visitor today.
+def test_an_answer_that_sets_a_cookie_is_never_cached(front):
+    # The log-in page puts a CSRF token in a new session for an anonymous visitor.
     for _ in range(2):
-        page = front.call("GET", path)
+        page = front.call("GET", "/login")
         assert page.status == 200 and "Set-Cookie" in page.headers
         assert page.headers.get("X-Cache-Status") in (None, "MISS", "BYPASS")
+
+
+@pytest.mark.parametrize("page", ["/", "/wall", "/works/{id}"])
+def test_an_anonymous_public_page_is_served_from_nginxs_cache(front, published, page):
+    path = page.format(id=published.id)
+    first, second = front.call("GET", path), front.call("GET", path)
+    assert first.status == second.status == 200
+    assert "Set-Cookie" not in first.headers and "s-maxage" in first.headers["Cache-Control"]
+    assert second.headers["X-Cache-Status"] == "HIT"
+    assert second.data == first.data
+
+
+def test_the_state_call_passes_through_uncached_to_each_its_own_account(front, published, make_user):
+    ann, bob = make_user(), make_user()
+    for user in (ann, bob, ann):
+        headers = {"Authorization": f"Bearer {issue_token(user)}"}
+        answer = front.call("GET", f"/api/v1/me/state?works={published.id}", headers=headers)
+        assert answer.status == 200
+        assert json.loads(answer.data)["user"]["display_name"] == user.display_name
+        assert "no-store" in answer.headers["Cache-Control"]
+        assert "X-Cache-Status" not in answer.headers  # the cache is off for /api/v1/me*
 
 
 def test_both_web_processes_take_requests(front, published, make_user):
