@@ -110,8 +110,10 @@ def start_server(
     threads: int,
     app: str = "bench.likes:bench_app()",
     worker_class: str = "gthread",
+    log: Path | None = None,
 ) -> subprocess.Popen:
-    """gunicorn serving `app` on 127.0.0.1:`port`, once /healthz answers."""
+    """gunicorn serving `app` on 127.0.0.1:`port`, once /healthz answers; its output (the access
+    log, as production writes it) to the file `log` if given."""
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         app,
@@ -123,11 +125,17 @@ def start_server(
         "--backlog", "2048",
         "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    output = log.open("ab") if log else None
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=output, stderr=output
+    )
+    if output:
+        output.close()  # the server holds its own copy
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
+            tail = log.read_text(errors="replace")[-2000:] if log else ""
+            raise SystemExit(f"gunicorn exited with {server.returncode}\n{tail}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
