@@ -669,6 +669,8 @@ def main() -> None:
             if args.sessions < args.clients:
                 raise SystemExit("--sessions must be at least --clients: each client plays signed-in people")
             shares, logins, login_seconds = log_in_all(lines, world["emails"][: args.sessions])
+            for line in lines:  # a client done early sat idle past gunicorn's keep-alive meanwhile
+                line.reopen()
             recorder = Recorder()
             seconds, campaign_cpu = run_for(args.seconds, args.clients, campaign_step)
             support.stop_server(server)
