@@ -671,6 +671,11 @@ def main() -> None:
             shares, logins, login_seconds = log_in_all(lines, world["emails"][: args.sessions])
             for line in lines:  # a client done early sat idle past gunicorn's keep-alive meanwhile
                 line.reopen()
+            print(
+                f"{args.sessions} viewers logged in through the form in {login_seconds:.1f} s "
+                f"({len(logins.latencies['log-in form: post'])} posts, errors: {dict(logins.errors) or 0})",
+                flush=True,
+            )
             recorder = Recorder()
             seconds, campaign_cpu = run_for(args.seconds, args.clients, campaign_step)
             support.stop_server(server)
@@ -690,10 +695,6 @@ def main() -> None:
             view_count = sum(len(v) for v in views.values())
             signed_in_views = sum(len(v) for n, v in views.items() if "signed in" in n)
             errors = sum(recorder.errors.values()) + sum(bare.errors.values()) + sum(hot.errors.values())
-            print(
-                f"\n{args.sessions} viewers logged in through the form in {login_seconds:.1f} s "
-                f"({len(logins.latencies['log-in form: post'])} posts, errors: {dict(logins.errors) or 0})"
-            )
             print(f"\n{actions} actions in {seconds:.1f} s: {aps:.0f} actions/s, {total} calls "
                   f"({rps:.0f} calls/s, {total / max(actions, 1):.2f} calls an action; a page view "
                   f"{view_calls / max(view_count, 1):.2f} calls)")  # fmt: skip
