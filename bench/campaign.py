@@ -45,9 +45,11 @@ views, and the rest follow a Zipf curve.
 In the same run, the same clients call `/healthz` for ``--bare-seconds``: the framework's floor on
 this machine. ``vs_bare`` is actions/s ÷ bare calls/s. Then, for ``--hot-seconds`` (default 10),
 the same clients open only the mobilised work's page, anonymous, without its script's calls:
-``hot_page_vs_bare`` is those pages/s ÷ bare calls/s. The load generator shares the machine's CPUs
-with gunicorn, so it reports its own CPU time (user + sys) in each phase as a share of the phase's
-wall time × CPUs.
+``hot_page_vs_bare`` is those pages/s ÷ bare calls/s. The machine is shared, so the three take
+turns in ``--rounds`` slices (default 3: bare, hot page, campaign, three times over) and each
+ratio compares figures taken under the same background load. The load generator shares the
+machine's CPUs with gunicorn, so it reports its own CPU time (user + sys) in each phase as a share
+of the phase's wall time × CPUs.
 
 It prints each action's and each call's rate, p50 and p99, and errors. An error is any answer
 other than the one the contract gives (a 5xx, a 429, a refused connection…). Then it checks that
@@ -583,6 +585,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 60)))
     parser.add_argument("--bare-seconds", type=float, default=15)
     parser.add_argument("--hot-seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="turns the measurements take")
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--sessions", type=int, default=SESSIONS, help="viewers logged in through the form")
     parser.add_argument(
@@ -654,30 +657,42 @@ def main() -> None:
                 sessions = shares[index]
                 for person in sessions:
                     person.recorder = recorder  # the log-ins' calls are counted apart
-                rng = random.Random(index)
-                popular = Popularity(world["works"], seed=1000 + index)
+                rng = random.Random(f"{index}/{recorder.total_actions()}")  # a new stream each round
+                popular = Popularity(world["works"], seed=rng.randrange(1 << 30))
                 return lambda: hour.act(anonymous, sessions, rng, popular, recorder)
 
             hour = Campaign(world, clip)
             bare = Recorder()  # the warm-up's calls are thrown away
             run_for(3, args.clients, bare_step)
-            bare = Recorder()
-            bare_seconds, bare_cpu = run_for(args.bare_seconds, args.clients, bare_step)
-            hot = Recorder()
-            hot_seconds, hot_cpu = run_for(args.hot_seconds, args.clients, hot_step)
             lines = [Line(port) for _ in range(args.clients)]
             if args.sessions < args.clients:
                 raise SystemExit("--sessions must be at least --clients: each client plays signed-in people")
             shares, logins, login_seconds = log_in_all(lines, world["emails"][: args.sessions])
-            for line in lines:  # a client done early sat idle past gunicorn's keep-alive meanwhile
-                line.reopen()
             print(
                 f"{args.sessions} viewers logged in through the form in {login_seconds:.1f} s "
                 f"({len(logins.latencies['log-in form: post'])} posts, errors: {dict(logins.errors) or 0})",
                 flush=True,
             )
-            recorder = Recorder()
-            seconds, campaign_cpu = run_for(args.seconds, args.clients, campaign_step)
+            # The machine is shared: the three measurements take turns in --rounds slices, so that
+            # each ratio compares figures taken under the same background load.
+            bare, hot, recorder = Recorder(), Recorder(), Recorder()
+            bare_seconds = hot_seconds = seconds = 0.0
+            bare_cpu = hot_cpu = campaign_cpu = 0.0
+            for _ in range(args.rounds):
+                took, cpu = run_for(args.bare_seconds / args.rounds, args.clients, bare_step)
+                bare_seconds, bare_cpu = bare_seconds + took, bare_cpu + cpu * took
+                took, cpu = run_for(args.hot_seconds / args.rounds, args.clients, hot_step)
+                hot_seconds, hot_cpu = hot_seconds + took, hot_cpu + cpu * took
+                for line in lines:  # idle meanwhile, maybe past gunicorn's keep-alive
+                    line.reopen()
+                took, cpu = run_for(args.seconds / args.rounds, args.clients, campaign_step)
+                seconds, campaign_cpu = seconds + took, campaign_cpu + cpu * took
+                print(f"  round done: {recorder.total_actions()} actions so far", flush=True)
+            bare_cpu, hot_cpu, campaign_cpu = (
+                bare_cpu / bare_seconds,
+                hot_cpu / hot_seconds,
+                campaign_cpu / seconds,
+            )
             support.stop_server(server)
             server = None
 
