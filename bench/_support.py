@@ -156,6 +156,22 @@ def stop_server(server: subprocess.Popen) -> None:
             server.wait()
 
 
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + sys) used so far by gunicorn's master and its live workers, from /proc.
+    A bench divides it by the calls it served: a cost that background load does not change."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if server.pid in (pid, parent):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def server_env(database: Database, workdir: Path, prefix: str, **settings: str) -> dict[str, str]:
     """The environment of a gunicorn serving the production app on `database`, its own Redis
     prefix and local storage in `workdir`; `settings` add to it (raised per-IP limits…)."""

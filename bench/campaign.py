@@ -49,7 +49,9 @@ the same clients open only the mobilised work's page, anonymous, without its scr
 turns in ``--rounds`` slices (default 3: bare, hot page, campaign, three times over) and each
 ratio compares figures taken under the same background load. The load generator shares the
 machine's CPUs with gunicorn, so it reports its own CPU time (user + sys) in each phase as a share
-of the phase's wall time × CPUs.
+of the phase's wall time × CPUs. It also reads gunicorn's CPU time (master and workers, /proc) in
+each phase: ``cpu_vs_bare`` is a bare call's CPU ÷ an action's (``hot_page_cpu_vs_bare`` the
+same for the hot page), a cost ratio that the other jobs on the machine do not move.
 
 It prints each action's and each call's rate, p50 and p99, and errors. An error is any answer
 other than the one the contract gives (a 5xx, a 429, a refused connection…). Then it checks that
@@ -493,9 +495,10 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_for(seconds: float, clients: int, make_step) -> tuple[float, float]:
-    """``clients`` threads repeat their step until the time is up; the measured seconds and the
-    share of the machine's CPU time (seconds × CPUs) this process used meanwhile."""
+def run_for(seconds: float, clients: int, make_step, server=None) -> tuple[float, float, float]:
+    """``clients`` threads repeat their step until the time is up; the measured seconds, the
+    share of the machine's CPU time (seconds × CPUs) this process used meanwhile, and the CPU
+    seconds gunicorn (``server``) used meanwhile."""
     stop_at = threading.Event()
     errors: list[str] = []
     start_line = threading.Barrier(clients + 1)
@@ -514,6 +517,7 @@ def run_for(seconds: float, clients: int, make_step) -> tuple[float, float]:
         thread.start()
     start_line.wait()
     began, cpu_began = time.perf_counter(), cpu_seconds()
+    server_began = support.server_cpu_seconds(server) if server else 0.0
     time.sleep(seconds)
     stop_at.set()
     for thread in threads:
@@ -521,7 +525,8 @@ def run_for(seconds: float, clients: int, make_step) -> tuple[float, float]:
     if errors:
         raise SystemExit(f"{len(errors)} client steps raised, e.g. {errors[0]}")
     elapsed = time.perf_counter() - began
-    return elapsed, (cpu_seconds() - cpu_began) / (elapsed * (os.cpu_count() or 1))
+    served = support.server_cpu_seconds(server) - server_began if server else 0.0
+    return elapsed, (cpu_seconds() - cpu_began) / (elapsed * (os.cpu_count() or 1)), served
 
 
 def log_in_all(lines: list[Line], emails: list[str]) -> tuple[list[list[Browser]], Recorder, float]:
@@ -678,15 +683,19 @@ def main() -> None:
             bare, hot, recorder = Recorder(), Recorder(), Recorder()
             bare_seconds = hot_seconds = seconds = 0.0
             bare_cpu = hot_cpu = campaign_cpu = 0.0
+            served = {"bare": 0.0, "hot": 0.0, "campaign": 0.0}  # gunicorn's CPU seconds
             for _ in range(args.rounds):
-                took, cpu = run_for(args.bare_seconds / args.rounds, args.clients, bare_step)
+                took, cpu, used = run_for(args.bare_seconds / args.rounds, args.clients, bare_step, server)
                 bare_seconds, bare_cpu = bare_seconds + took, bare_cpu + cpu * took
-                took, cpu = run_for(args.hot_seconds / args.rounds, args.clients, hot_step)
+                served["bare"] += used
+                took, cpu, used = run_for(args.hot_seconds / args.rounds, args.clients, hot_step, server)
                 hot_seconds, hot_cpu = hot_seconds + took, hot_cpu + cpu * took
+                served["hot"] += used
                 for line in lines:  # idle meanwhile, maybe past gunicorn's keep-alive
                     line.reopen()
-                took, cpu = run_for(args.seconds / args.rounds, args.clients, campaign_step)
+                took, cpu, used = run_for(args.seconds / args.rounds, args.clients, campaign_step, server)
                 seconds, campaign_cpu = seconds + took, campaign_cpu + cpu * took
+                served["campaign"] += used
                 print(f"  round done: {recorder.total_actions()} actions so far", flush=True)
             bare_cpu, hot_cpu, campaign_cpu = (
                 bare_cpu / bare_seconds,
@@ -725,6 +734,22 @@ def main() -> None:
             print(row("hot work page", hot.latencies["hot work page"], None, hot_seconds), "(alone, anon)")
             print(f"\n  actions/s ÷ bare calls/s (vs_bare) = {aps / bare_rps:.2f}")
             print(f"  calls/s ÷ bare calls/s = {rps / bare_rps:.2f}")
+            # What each costs gunicorn in CPU: unlike rates, not moved by the other jobs' load.
+            cpu_bare = served["bare"] / max(bare.total(), 1) * 1000
+            cpu_hot = served["hot"] / max(hot.total(), 1) * 1000
+            cpu_action = served["campaign"] / max(actions, 1) * 1000
+            cpus = os.cpu_count() or 1
+            cpu_call = served["campaign"] / max(total, 1) * 1000
+            shares_had = [
+                served["bare"] / bare_seconds,
+                served["hot"] / hot_seconds,
+                served["campaign"] / seconds,
+            ]
+            print(f"  gunicorn's CPU: {cpu_bare:.2f} ms a bare call, {cpu_hot:.2f} ms a hot page, "
+                  f"{cpu_action:.2f} ms an action ({cpu_call:.2f} ms a call); it had "
+                  f"{' / '.join(f'{x / cpus:.0%}' for x in shares_had)} of the {cpus} CPUs")  # fmt: skip
+            print(f"  bare call's CPU ÷ action's CPU (cpu_vs_bare) = {cpu_bare / cpu_action:.2f}, "
+                  f"÷ hot page's (hot_page_cpu_vs_bare) = {cpu_bare / cpu_hot:.2f}")  # fmt: skip
             print(f"  hot work page alone ÷ bare (hot_page_vs_bare) = {hot_rps / bare_rps:.2f}")
             print(f"  load generator's CPU, share of {os.cpu_count()} CPUs: bare {bare_cpu:.0%}, "
                   f"hot page {hot_cpu:.0%}, campaign {campaign_cpu:.0%}")  # fmt: skip
@@ -756,6 +781,21 @@ def main() -> None:
                 "db": database.kind,
                 "clients": args.clients,
                 "seconds": round(seconds, 1),
+                "cpu_vs_bare": round(cpu_bare / cpu_action, 2),
+                "hot_page_cpu_vs_bare": round(cpu_bare / cpu_hot, 2),
+                "server_cpu_ms": {
+                    "bare_call": round(cpu_bare, 2),
+                    "hot_page": round(cpu_hot, 2),
+                    "action": round(cpu_action, 2),
+                    "call": round(cpu_call, 2),
+                },
+                "server_cpu_share": dict(
+                    zip(
+                        ["bare", "hot_page", "campaign"],
+                        [round(x / cpus, 2) for x in shares_had],
+                        strict=True,
+                    )
+                ),
                 "bench_cpu_share": {
                     "bare": round(bare_cpu, 2),
                     "hot_page": round(hot_cpu, 2),
