@@ -16,7 +16,7 @@ from app import page_cache, redis_keys
 from app.engagement import comments
 from app.engagement import services as engagement
 from app.models import Role
-from app.moderation import comment_review
+from app.moderation import accounts, comment_review
 from app.moderation import services as moderation
 from app.notifications import services as notifications
 from app.wall import services as wall
@@ -264,3 +264,25 @@ def test_the_cache_keys_are_hash_tagged_per_group(cached_app):
         ]
     assert {key[key.index("{") : key.index("}") + 1] for key in keys} == {"{pc:w:7}"}
     assert json.dumps(keys)  # plain strings
+
+
+def test_the_state_call_names_the_works_whose_comments_the_caller_must_see_as_their_own(
+    cached_app, work, open_campaign, make_user
+):
+    quiet = make_work(work.collective, open_campaign, title="没有评论的作品")
+    engagement.work_published(quiet)
+    author = make_user()
+    comments.post_comment(author, work, "我的评论")
+    client = cached_app.test_client()
+    sign_in(client, author)
+    assert page_state(client, work.id, quiet.id)["own_comments"] == [work.id]
+
+
+def test_a_banned_accounts_comments_are_gone_from_cached_pages_at_once(cached_app, work, make_user):
+    spammer = make_user()
+    comments.post_comment(spammer, work, "刷屏广告")
+    client = cached_app.test_client()
+    assert "刷屏广告" in _get(client, f"/works/{work.id}").get_data(as_text=True)
+    accounts.ban_user(make_user(Role.MODERATOR), spammer.id, "广告")
+    assert "刷屏广告" not in _get(client, f"/works/{work.id}").get_data(as_text=True)
+    assert _get(client, f"/api/v1/works/{work.id}/comments").json["items"] == []

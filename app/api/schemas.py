@@ -576,6 +576,11 @@ class MeState(Shape):
     unread = fields.Integer(required=True)
     liked = fields.List(fields.Integer(), required=True)
     editable = fields.List(fields.Integer(), required=True)
+    own_comments = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={"description": "works of the list with the caller's own visible or held comments"},
+    )
     counts = fields.Dict(keys=fields.String(), values=fields.Nested(StateCounts), required=True)
     needs_email_verification = fields.Boolean(required=True)
     csrf_token = fields.String(required=True, allow_none=True)

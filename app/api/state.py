@@ -4,7 +4,8 @@ Public pages and public API reads are one cached body for everyone (app/page_cac
 differs per person is fetched by the page's script (static/js/state.js) in this one small call and
 filled in before the person can act: who is signed in (name, role, the links the role opens), the
 bell's unread count, which of the page's works this person liked, live counts of those works from
-Redis (a cached body's counts may be seconds old), the works they may edit, and the CSRF token
+Redis (a cached body's counts may be seconds old), the works they may edit, those they commented
+on (their comments are shown as they see them there), and the CSRF token
 for the page's forms. Never cached anywhere: ``Cache-Control: private, no-store``.
 """
 
@@ -24,7 +25,7 @@ from app.auth import verification
 from app.engagement.work_lists import engagement_counts, liked_work_ids
 from app.extensions import db
 from app.ids import invalid_parameter, parse_id
-from app.models import Work
+from app.models import Comment, CommentStatus, Work
 from app.notifications import services as notifications
 
 # A page shows at most a few dozen works; more ids than this is not a page asking.
@@ -48,7 +49,23 @@ def _user_state(user: Any, ids: list[int]) -> dict[str, Any]:
     if ids and (user.is_admin or user.collective_id):
         works = db.session.scalars(db.select(Work).where(Work.id.in_(ids))).all()
         editable = sorted(work.id for work in works if policy.can_edit_work(user, work))
+    own_comments: list[int] = []
+    if ids:
+        # Where the page's comments must be shown as this person sees them (their held ones,
+        # their delete buttons): static/js/comments.js asks the API again only there.
+        own_comments = sorted(
+            db.session.scalars(
+                db.select(Comment.work_id)
+                .where(
+                    Comment.user_id == user.id,
+                    Comment.work_id.in_(ids),
+                    Comment.status.in_([CommentStatus.VISIBLE, CommentStatus.PENDING]),
+                )
+                .distinct()
+            )
+        )
     return {
+        "own_comments": own_comments,
         "user": {
             "id": user.id,
             "display_name": user.display_name,
@@ -91,6 +108,7 @@ def me_state():
         "unread": 0,
         "liked": [],
         "editable": [],
+        "own_comments": [],
         "needs_email_verification": False,
         "csrf_token": None,
     }

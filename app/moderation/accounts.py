@@ -30,10 +30,11 @@ from app.engagement import services
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.ids import parse_id
-from app.models import Comment, CommentStatus, Like, Report, ReportStatus, Role, User
+from app.models import Comment, CommentStatus, Like, Report, ReportStatus, Role, User, Work
 from app.moderation import audit
 from app.moderation.comment_review import close_reports
 from app.policy import require_national
+from app.signals import announce, comments_hidden
 
 # Accounts per DELETE statement: keeps the IN list well under every database's parameter limit.
 CHUNK = 500
@@ -61,15 +62,15 @@ def _delete_likes(user_ids: list[int]) -> list[int]:
     return work_ids
 
 
-def _hide_comments_of(user_id: int) -> tuple[int, set[int], list[int]]:
+def _hide_comments_of(user_id: int) -> tuple[int, dict[int, list[int]], list[int]]:
     """Hide the account's comments and the replies under its top-level ones: (visible comments
-    hidden, works whose comments changed, every comment hidden)."""
+    hidden, the comments hidden on each work whose comments changed, every comment hidden)."""
     # Own comments first: their row locks make a reply being posted under them wait, then see
     # its thread hidden (comments.lock_thread_root), so the replies statement below misses none.
     own = Comment.user_id == user_id
     top_level = sa.select(Comment.id).where(Comment.user_id == user_id, Comment.parent_id.is_(None))
     replies = Comment.parent_id.in_(top_level)
-    visible, works, hidden = 0, set(), []
+    visible, works, hidden = 0, {}, []
     for where in (own, replies):
         for status in (CommentStatus.VISIBLE, CommentStatus.PENDING):
             rows = db.session.execute(
@@ -79,7 +80,8 @@ def _hide_comments_of(user_id: int) -> tuple[int, set[int], list[int]]:
                 .returning(Comment.work_id, Comment.id)
                 .execution_options(synchronize_session=False)
             ).all()
-            works.update(work_id for work_id, _id in rows)
+            for work_id, comment_id in rows:
+                works.setdefault(work_id, []).append(comment_id)
             hidden.extend(comment_id for _work, comment_id in rows)
             if status == CommentStatus.VISIBLE:
                 visible += len(rows)
@@ -119,7 +121,10 @@ def ban_user(actor: Any, user_id: Any, reason: Any, void_likes: bool = False) ->
         voided = _delete_likes([target.id])
         audit.record(actor, "likes_void", "user", target.id, text)
     db.session.commit()
-    ids = _recount(works | set(voided))
+    ids = _recount(set(works) | set(voided))
+    # Announced like any other hiding: the page cache drops those works' pages and comments.
+    for work in db.session.scalars(sa.select(Work).where(Work.id.in_(list(works)))):
+        announce(comments_hidden, work=work, comment_ids=works[work.id])
     return Outcome(hidden_comments=hidden, voided_likes=len(voided), work_ids=ids)
 
 

@@ -312,10 +312,13 @@
       });
   });
 
-  // A shared page (app/page_cache.py) shows the comments as everyone sees them. A signed-in
-  // reader also sees their own held comments and may delete theirs: the first page again, as the
-  // API answers it for them (not cached).
-  if (personal && personal.signed_in && document.body.hasAttribute("data-shared-page")) {
+  // A shared page (app/page_cache.py) shows the comments as everyone sees them. A reader who
+  // commented here also sees their own held comments and may delete theirs, and a moderator may
+  // delete others': for them only, the first page again as the API answers it (not cached).
+  var workId = Number(section.getAttribute("data-work-id"));
+  var own = personal && personal.own_comments && personal.own_comments.indexOf(workId) !== -1;
+  var moderates = personal && personal.nav && (personal.nav.moderation || personal.nav.audit);
+  if (personal && personal.signed_in && (own || moderates) && document.body.hasAttribute("data-shared-page")) {
     request("GET", api).then(function (result) {
       if (!result.ok || !result.data) return;
       var fresh = document.createDocumentFragment();

@@ -15,6 +15,7 @@
 
   function workIds() {
     var ids = {};
+    all("[data-comments][data-work-id]").forEach(function (node) { ids[node.getAttribute("data-work-id")] = true; });
     all("[data-like-work]").forEach(function (node) { ids[node.getAttribute("data-like-work")] = true; });
     all("[data-editable]").forEach(function (node) { ids[node.getAttribute("data-editable")] = true; });
     return Object.keys(ids).slice(0, 100);
