@@ -21,9 +21,10 @@ holds an equal share of those session cookies. Then an *action* is what one pers
   every call its scripts make on load before the person sees their own state, in order:
   static/js/state.js's `GET /api/v1/me/state?works=…` (the ids of the page's like widgets),
   on a work page static/js/views.js's view beacon (a first visit: 202, then again with the
-  visitor cookie), and for a signed-in person static/js/comments.js's reload of the comments'
-  first page as the API answers that person. Half the page views are by a signed-in viewer (one
-  of the client's sessions), half by an anonymous first-time visitor (no cookies). Scripts, CSS
+  visitor cookie), and static/js/comments.js's reload of the comments' first page as the API
+  answers that person, for a signed-in person who commented on that work (the state call's
+  ``own_comments``) or moderates. Half the page views are by a signed-in viewer (one of the
+  client's sessions), half by an anonymous first-time visitor (no cookies). Scripts, CSS
   and images are not fetched: a browser caches them and nginx or a CDN serves them from disk.
 - a like or an unlike: one click on an open page, `PUT`/`DELETE /api/v1/works/<id>/like` with the
   signed-in person's session cookie and the CSRF token of their state call (static/js/likes.js).
@@ -126,7 +127,8 @@ SCRIPT_CALLS = ["state call", "view beacon", "view beacon: again", "comments: ow
 STATE_URL = re.compile(r'data-state-url="([^"]+)"')
 LIKE_WIDGET = re.compile(r'data-(?:like-work|editable)="(\d+)"')
 VIEW_BEACON = re.compile(r'data-view-beacon="([^"]+)"')
-COMMENTS_API = re.compile(r'data-comments\s+data-api="([^"]+)"')
+COMMENT_SECTION = re.compile(r"<section[^>]*\sdata-comments[\s>][^>]*>")
+ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
@@ -458,10 +460,15 @@ def page_view(browser: Browser, name: str, path: str, signed_in: bool) -> None:
         status, _ = browser.call("view beacon", "POST", url)
         if status == 202:
             browser.call("view beacon: again", "POST", url + "&again=1")
-    comments = COMMENTS_API.search(page)
-    if comments and personal and personal["signed_in"] and "<body data-shared-page" in page:
-        # static/js/comments.js: the first page again as the API answers this person.
-        browser.call("comments: own reload", "GET", html.unescape(comments.group(1)))
+    section = COMMENT_SECTION.search(page)
+    if section and personal and personal["signed_in"] and "<body data-shared-page" in page:
+        # static/js/comments.js: the first page again as the API answers this person, only where
+        # they commented (their held comments, their delete buttons) or if they moderate.
+        attributes = dict(ATTRIBUTE.findall(section.group(0)))
+        own = int(attributes["data-work-id"]) in personal.get("own_comments", [])
+        moderates = personal["nav"]["moderation"] or personal["nav"]["audit"]
+        if own or moderates:
+            browser.call("comments: own reload", "GET", html.unescape(attributes["data-api"]))
     if state and signed_in and not (personal and personal["signed_in"]):
         browser.recorder.add("signed-in page view kept its session", 0.0, "signed out")
 
@@ -715,7 +722,7 @@ def main() -> None:
             every = [x for values in recorder.latencies.values() for x in values]
             every_action = [x for values in recorder.actions.values() for x in values]
             views = {n: v for n, v in recorder.actions.items() if n.split(" (")[0] in PAGE_VIEWS}
-            view_calls = sum(len(recorder.latencies[n]) for n in [*PAGE_VIEWS, *SCRIPT_CALLS])
+            view_calls = sum(len(recorder.latencies.get(n, [])) for n in [*PAGE_VIEWS, *SCRIPT_CALLS])
             view_count = sum(len(v) for v in views.values())
             signed_in_views = sum(len(v) for n, v in views.items() if "signed in" in n)
             errors = sum(recorder.errors.values()) + sum(bare.errors.values()) + sum(hot.errors.values())
