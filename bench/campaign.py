@@ -54,6 +54,9 @@ of the phase's wall time × CPUs. It also reads gunicorn's CPU time (master and 
 each phase: ``cpu_vs_bare`` is a bare call's CPU ÷ an action's (``hot_page_cpu_vs_bare`` the
 same for the hot page), a cost ratio that the other jobs on the machine do not move.
 
+``--costs N`` then runs each call a page view makes alone for N seconds (every client at once)
+and prints gunicorn's CPU per call beside the bare call's: what to slim, call by call.
+
 It prints each action's and each call's rate, p50 and p99, and errors. An error is any answer
 other than the one the contract gives (a 5xx, a 429, a refused connection…). Then it checks that
 every work's like and comment counters in Redis equal SQL. The last line is one JSON object.
@@ -592,12 +595,88 @@ def counters_exact(works: list[int]) -> bool:
     )
 
 
+def call_costs(port: int, server, shares: list[list[Browser]], world: dict, seconds: float) -> dict:
+    """Each call a page view makes, alone, every client at once for ``seconds``: gunicorn's CPU
+    milliseconds per call. What to slim, call by call."""
+    probe = shares[0][0]
+    _, data = probe.call("probe", "GET", "/")
+    ids = list(dict.fromkeys(LIKE_WIDGET.findall(data.decode())))[:100]
+    state = "/api/v1/me/state?works=" + ",".join(ids)
+    hot = world["works"][0]
+    _, data = probe.call("probe", "GET", f"/works/{hot}")
+    beacon = html.unescape(VIEW_BEACON.search(data.decode()).group(1))
+
+    def anonymous(path: str, method: str = "GET", forget: bool = False):
+        def make(index: int):
+            browser = Browser(Line(port), recorder)
+
+            def step() -> None:
+                if forget:
+                    browser.forget()
+                browser.call("cost", method, path)
+
+            return step
+
+        return make
+
+    def signed_in(path: str, method: str = "GET"):
+        def make(index: int):
+            browser = shares[index][0]
+            browser.recorder = recorder
+            return lambda: browser.call("cost", method, path)
+
+        return make
+
+    def like_toggle(index: int):
+        # Through the API with a bearer token, a new account each time: one session would meet
+        # its per-account limit in a second. bench/likes.py measures the like in depth.
+        browser = Browser(Line(port), recorder)
+        tokens = world["viewers"][index :: len(shares)]
+        turn = [0]
+
+        def step() -> None:
+            token = tokens[turn[0] % len(tokens)]
+            method = "PUT" if (turn[0] // len(tokens)) % 2 == 0 else "DELETE"
+            browser.call("cost", method, f"/api/v1/works/{hot}/like", token)
+            turn[0] += 1
+
+        return step
+
+    steps = {
+        "bare /healthz": anonymous("/healthz"),
+        "work page, cached (anonymous)": anonymous(f"/works/{hot}"),
+        "work page, cached (signed in)": signed_in(f"/works/{hot}"),
+        "home page, cached (anonymous)": anonymous("/"),
+        f"state call, {len(ids)} works (anonymous)": anonymous(state),
+        f"state call, {len(ids)} works (signed in)": signed_in(state),
+        "view beacon, first visit (202)": (anonymous(beacon, "POST", forget=True), 202),
+        "view beacon (signed in, 204)": (signed_in(beacon, "POST"), 204),
+        "like or unlike (bearer token)": like_toggle,
+    }
+    costs = {}
+    clients = len(shares)
+    for name, step in steps.items():
+        make, EXPECTED["cost"] = step if isinstance(step, tuple) else (step, 200)
+        recorder = Recorder()
+        _, _, used = run_for(seconds, clients, make, server)
+        costs[name] = round(used / max(recorder.total(), 1) * 1000, 2)
+        if recorder.errors:
+            raise SystemExit(f"{name}: {dict(recorder.errors)}")
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 60)))
     parser.add_argument("--bare-seconds", type=float, default=15)
     parser.add_argument("--hot-seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="turns the measurements take")
+    parser.add_argument(
+        "--costs",
+        type=float,
+        default=0,
+        help="then each call of a page view alone this many seconds: its CPU",
+    )
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--sessions", type=int, default=SESSIONS, help="viewers logged in through the form")
     parser.add_argument(
@@ -709,6 +788,7 @@ def main() -> None:
                 hot_cpu / hot_seconds,
                 campaign_cpu / seconds,
             )
+            costs = call_costs(port, server, shares, world, args.costs) if args.costs else {}
             support.stop_server(server)
             server = None
 
@@ -763,6 +843,10 @@ def main() -> None:
             print(f"  errors: {dict(recorder.errors) or 0}, bare endpoint: {dict(bare.errors) or 0}, "
                   f"hot page: {dict(hot.errors) or 0}")  # fmt: skip
             print(f"  counters exact (Redis likes and comments = SQL, every work): {exact}")
+            if costs:
+                print(f"\n  each call alone for {args.costs:.0f} s, gunicorn's CPU ms a call (÷ bare's):")
+                for name, ms in costs.items():
+                    print(f"  {name:<40} {ms:>6.2f} {ms / costs['bare /healthz']:>6.1f}×")
             summary = {
                 "actions_per_s": round(aps, 1),
                 "vs_bare": round(aps / bare_rps, 2),
@@ -808,6 +892,7 @@ def main() -> None:
                     "hot_page": round(hot_cpu, 2),
                     "campaign": round(campaign_cpu, 2),
                 },
+                "call_cpu_ms": costs,
                 "per_action": {
                     name: {
                         "per_s": round(len(v) / seconds, 1),
