@@ -110,8 +110,10 @@ def start_server(
     threads: int,
     app: str = "bench.likes:bench_app()",
     worker_class: str = "gthread",
+    log: Path | None = None,
 ) -> subprocess.Popen:
-    """gunicorn serving `app` on 127.0.0.1:`port`, once /healthz answers."""
+    """gunicorn serving `app` on 127.0.0.1:`port`, once /healthz answers; its output (the access
+    log, as production writes it) to the file `log` if given."""
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         app,
@@ -123,11 +125,17 @@ def start_server(
         "--backlog", "2048",
         "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    output = log.open("ab") if log else None
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=output, stderr=output
+    )
+    if output:
+        output.close()  # the server holds its own copy
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
+            tail = log.read_text(errors="replace")[-2000:] if log else ""
+            raise SystemExit(f"gunicorn exited with {server.returncode}\n{tail}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
@@ -146,6 +154,22 @@ def stop_server(server: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + sys) used so far by gunicorn's master and its live workers, from /proc.
+    A bench divides it by the calls it served: a cost that background load does not change."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if server.pid in (pid, parent):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def server_env(database: Database, workdir: Path, prefix: str, **settings: str) -> dict[str, str]:

@@ -1,25 +1,63 @@
-"""Benchmark: a simulated campaign hour against gunicorn on loopback: browsing, likes, comments and
-uploads in the proportions of a voting-window peak, side by side with a bare endpoint.
+"""Benchmark: a simulated campaign hour against gunicorn on loopback: people browsing, signing
+in, liking, commenting and uploading in the proportions of a voting-window peak, side by side with
+a bare endpoint.
 
     .venv/bin/python bench/campaign.py                  # SQLite in a temporary folder
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/campaign.py
 
 The world: 200 published works from 20 collectives in 10 provinces and 10 industries, 2,000
-viewer accounts with bearer tokens, 20 collective accounts with 400 video drafts waiting for their
-films, one campaign in its voting window. gunicorn serves the production app (`wsgi:app`) with
-production settings and its own Redis key prefix; per-IP limits are raised because one loopback
-address stands in for thousands of phones, per-account limits stay as configured.
+viewer accounts with bearer tokens and a known password, 20 collective accounts with 400 video
+drafts waiting for their films, one campaign in its voting window. gunicorn serves the production
+app (`wsgi:app`) with production settings and its own Redis key prefix; per-IP limits are raised
+because one loopback address stands in for thousands of phones, per-account limits stay as
+configured. The bench speaks plain HTTP, so cookies are not marked Secure (COOKIE_SECURE=0).
 
-The hour, compressed: ``--clients`` threads (default 64), each with a keep-alive connection, pick
-calls at random by the weights in MIX for ``--seconds`` (default 60) with no think time, so the
-figure is the most this machine serves, not a pace we set. Popularity is skewed as in a real
-campaign: one work (a province mobilised) takes a fifth of the likes and views, and the rest
-follow a Zipf curve. An upload is three calls (open a session, PUT the clip as one part, complete)
-of a 2 s generated clip; the transcode jobs it enqueues are left in the queue (media workers run
-on other hosts and are measured by bench/transcode.py) and deleted afterwards.
+It measures people, not calls. Before the clock starts, ``--sessions`` viewers (default 128) log
+in through the form as a browser does: GET /login for the CSRF token, POST the form, follow the
+redirect to the home page (which shows the welcome message once) and its state call. Each client
+holds an equal share of those session cookies. Then an *action* is what one person does:
 
-In the same run, the same clients call `/healthz` for ``--bare-seconds``: the framework's floor
-on this machine. It prints each call's rate, p50 and p99, and errors. An error is any answer
+- a page view (home page and its filters, a work page, the wall, search results): the page and
+  every call its scripts make on load before the person sees their own state, in order:
+  static/js/state.js's `GET /api/v1/me/state?works=…` (the ids of the page's like widgets),
+  on a work page static/js/views.js's view beacon (a first visit: 202, then again with the
+  visitor cookie), and static/js/comments.js's reload of the comments' first page as the API
+  answers that person, for a signed-in person who commented on that work (the state call's
+  ``own_comments``) or moderates. Half the page views are by a signed-in viewer (one of the
+  client's sessions), half by an anonymous first-time visitor (no cookies). Scripts, CSS
+  and images are not fetched: a browser caches them and nginx or a CDN serves them from disk.
+- a like or an unlike: one click on an open page, `PUT`/`DELETE /api/v1/works/<id>/like` with the
+  signed-in person's session cookie and the CSRF token of their state call (static/js/likes.js).
+- a comment: one `POST` through the API with a bearer token of one of the 2,000 viewers (the
+  per-account limit of 5 a minute would refuse the hundred-odd signed-in browsers at this pace).
+- reading the works list or a work's comments through the API: one call each (the app, a reader
+  scrolling).
+- an upload: three calls (open a session, PUT the clip as one part, complete) of a 2 s generated
+  clip by the draft's collective; the transcode jobs it enqueues are left in the queue (media
+  workers run on other hosts and are measured by bench/transcode.py) and deleted afterwards.
+
+``--clients`` threads (default 64), each with a keep-alive connection, pick actions at random by
+the weights in MIX for ``--seconds`` (default 60) with no think time, so the figure is the most
+this machine serves, not a pace we set. A page's calls run one after another (a browser runs the
+state call and the beacon side by side), so an action's latency is an upper bound. Popularity is
+skewed as in a real campaign: one work (a province mobilised) takes a fifth of the likes and
+views, and the rest follow a Zipf curve.
+
+In the same run, the same clients call `/healthz` for ``--bare-seconds``: the framework's floor on
+this machine. ``vs_bare`` is actions/s ÷ bare calls/s. Then, for ``--hot-seconds`` (default 10),
+the same clients open only the mobilised work's page, anonymous, without its script's calls:
+``hot_page_vs_bare`` is those pages/s ÷ bare calls/s. The machine is shared, so the three take
+turns in ``--rounds`` slices (default 3: bare, hot page, campaign, three times over) and each
+ratio compares figures taken under the same background load. The load generator shares the
+machine's CPUs with gunicorn, so it reports its own CPU time (user + sys) in each phase as a share
+of the phase's wall time × CPUs. It also reads gunicorn's CPU time (master and workers, /proc) in
+each phase: ``cpu_vs_bare`` is a bare call's CPU ÷ an action's (``hot_page_cpu_vs_bare`` the
+same for the hot page), a cost ratio that the other jobs on the machine do not move.
+
+``--costs N`` then runs each call a page view makes alone for N seconds (every client at once)
+and prints gunicorn's CPU per call beside the bare call's: what to slim, call by call.
+
+It prints each action's and each call's rate, p50 and p99, and errors. An error is any answer
 other than the one the contract gives (a 5xx, a 429, a refused connection…). Then it checks that
 every work's like and comment counters in Redis equal SQL. The last line is one JSON object.
 """
@@ -27,10 +65,14 @@ every work's like and comment counters in Redis equal SQL. The last line is one 
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
+import http.cookies
 import json
 import os
 import random
+import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -53,11 +95,15 @@ COLLECTIVES = 20
 WORKS = 200
 DRAFTS = 400
 CLIENTS = 64
+SESSIONS = 128
+SIGNED_IN_SHARE = 0.5
 PROVINCES = ["北京", "上海", "广东", "浙江", "江苏", "四川", "湖北", "山东", "河南", "陕西"]
 INDUSTRIES = ["交通运输", "金融", "医疗卫生", "教育", "电力", "通信", "公安", "税务", "邮政", "水利"]
 
-# Calls per 1,000 in a voting-window peak hour: most people read (list, open a work, scroll its
+# Actions per 1,000 in a voting-window peak hour: most people read (list, open a work, scroll its
 # comments); a good share like; few comment; collectives still upload late films now and then.
+# A page view is the page and its scripts' calls (Campaign.page_view).
+PAGE_VIEWS = {"home page", "work page", "wall page", "search page"}
 MIX = {
     "home page": 200,
     "work page": 240,
@@ -75,7 +121,19 @@ EXPECTED = {
     "upload: part": 200,
     "upload: complete": 202,
     "comment": 201,
+    "log-in form: post": 302,
+    "view beacon": {202, 204},
+    "view beacon: again": 204,
 }
+SCRIPT_CALLS = ["state call", "view beacon", "view beacon: again", "comments: own reload"]
+# What the page's scripts read from it (static/js/state.js, views.js, comments.js).
+STATE_URL = re.compile(r'data-state-url="([^"]+)"')
+LIKE_WIDGET = re.compile(r'data-(?:like-work|editable)="(\d+)"')
+VIEW_BEACON = re.compile(r'data-view-beacon="([^"]+)"')
+COMMENT_SECTION = re.compile(r"<section[^>]*\sdata-comments[\s>][^>]*>")
+ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 def populate() -> dict:
@@ -168,6 +226,7 @@ def populate() -> dict:
     return {
         "works": [w.id for w in published],
         "viewers": [tokens[u.id] for u in users if u.role == Role.VIEWER],
+        "emails": [f"viewer{n}@example.com" for n in range(VIEWERS)],
         # (owner's token, draft id) in the order uploads take them.
         "drafts": [(owners[cid], wid) for cid, ids in by_collective.items() for wid in ids],
     }
@@ -200,19 +259,31 @@ class Popularity:
 
 
 class Recorder:
+    """Every call's latency and status, and every action's latency (an action is one or more
+    calls: Campaign)."""
+
     def __init__(self) -> None:
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.actions: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
 
     def add(self, name: str, seconds: float, status: int | str) -> None:
+        expected = EXPECTED.get(name, 200)
         with self.lock:
             self.latencies[name].append(seconds)
-            if status != EXPECTED.get(name, 200):
+            if status != expected and not (isinstance(expected, set) and status in expected):
                 self.errors[f"{name} → {status}"] += 1
+
+    def done(self, action: str, seconds: float) -> None:
+        with self.lock:
+            self.actions[action].append(seconds)
 
     def total(self) -> int:
         return sum(len(v) for v in self.latencies.values())
+
+    def total_actions(self) -> int:
+        return sum(len(v) for v in self.actions.values())
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -220,35 +291,72 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else 0.0
 
 
-class Client:
-    """One person's phone: a keep-alive connection, reopened after any failure."""
+class Line:
+    """A client's keep-alive connection, reopened after any failure. The people one client plays
+    take turns on it: on loopback a connection per person would only measure idle sockets."""
 
-    def __init__(self, port: int, recorder: Recorder) -> None:
+    def __init__(self, port: int) -> None:
         self.port = port
-        self.recorder = recorder
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def call(self, name: str, method: str, path: str, token: str | None = None, body=None, raw=None):
+    def reopen(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+
+class Browser:
+    """One person's browser: their cookie jar, on their client's line."""
+
+    def __init__(self, line: Line, recorder: Recorder) -> None:
+        self.line = line
+        self.recorder = recorder
+        self.cookies: dict[str, str] = {}
+        self.csrf: str | None = None  # the last state call's token, sent with likes
+
+    def forget(self) -> None:
+        """A new visitor on the same phone line: no cookies."""
+        self.cookies.clear()
+        self.csrf = None
+
+    def call(self, name: str, method: str, path: str, token: str | None = None, body=None, raw=None,
+             form=None, csrf: bool = False):  # fmt: skip
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if csrf and self.csrf:
+            headers["X-CSRFToken"] = self.csrf
         if body is not None:
             raw = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        elif form is not None:
+            raw = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif raw is not None:
             headers["Content-Type"] = "application/octet-stream"
         began = time.perf_counter()
         try:
-            self.conn.request(method, path, body=raw, headers=headers)
-            response = self.conn.getresponse()
+            self.line.conn.request(method, path, body=raw, headers=headers)
+            response = self.line.conn.getresponse()
             data = response.read()
             status: int | str = response.status
+            self.keep(response.headers.get_all("Set-Cookie") or [])
         except (OSError, http.client.HTTPException) as exc:
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.line.reopen()
             status, data = type(exc).__name__, b""
         self.recorder.add(name, time.perf_counter() - began, status)
         return status, data
+
+    def keep(self, headers: list[str]) -> None:
+        for header in headers:
+            jar = http.cookies.SimpleCookie()
+            jar.load(header)
+            for key, morsel in jar.items():
+                if not morsel.value or morsel["max-age"] == "0":
+                    self.cookies.pop(key, None)
+                else:
+                    self.cookies[key] = morsel.value
 
 
 class Campaign:
@@ -264,43 +372,53 @@ class Campaign:
         with self.lock:
             return self.drafts.pop(0) if self.drafts else None
 
-    def act(self, client: Client, rng: random.Random, popular: Popularity) -> None:
+    def act(self, anonymous: Browser, sessions: list[Browser], rng: random.Random, popular: Popularity,
+            recorder: Recorder) -> None:  # fmt: skip
         action = rng.choices(list(MIX), list(MIX.values()))[0]
+        began = time.perf_counter()
         viewer = rng.choice(self.world["viewers"])
+        person = rng.choice(sessions)
         work = popular.pick()
-        if action == "home page":
-            client.call(
-                action,
-                "GET",
-                rng.choice(["/", "/?sort=hot", "/?province=" + urllib.parse.quote(rng.choice(PROVINCES))]),
-            )
-        elif action == "work page":
-            client.call(action, "GET", f"/works/{work}")
+        if action in PAGE_VIEWS:
+            signed_in = rng.random() < SIGNED_IN_SHARE
+            if not signed_in:
+                anonymous.forget()
+            browser = person if signed_in else anonymous
+            if action == "home page":
+                province = urllib.parse.quote(rng.choice(PROVINCES))
+                path = rng.choice(["/", "/?sort=hot", "/?province=" + province])
+            elif action == "work page":
+                path = f"/works/{work}"
+            elif action == "wall page":
+                path = "/wall"
+            else:
+                path = "/search?q=" + urllib.parse.quote(rng.choice(["文明", "青年文明号"]))
+            page_view(browser, action, path, signed_in)
+            action = f"{action} ({'signed in' if signed_in else 'anonymous'})"
         elif action == "works API":
-            client.call(action, "GET", f"/api/v1/works?sort={rng.choice(['hot', 'new', 'likes'])}")
-        elif action == "wall page":
-            client.call(action, "GET", "/wall")
-        elif action == "search page":
-            client.call(action, "GET", "/search?q=" + urllib.parse.quote(rng.choice(["文明", "青年文明号"])))
+            anonymous.call(action, "GET", f"/api/v1/works?sort={rng.choice(['hot', 'new', 'likes'])}")
         elif action == "comments API":
-            client.call(action, "GET", f"/api/v1/works/{work}/comments")
+            anonymous.call(action, "GET", f"/api/v1/works/{work}/comments")
         elif action in ("like", "unlike"):
-            client.call(action, "PUT" if action == "like" else "DELETE", f"/api/v1/works/{work}/like", viewer)
+            method = "PUT" if action == "like" else "DELETE"
+            person.call(action, method, f"/api/v1/works/{work}/like", csrf=True)
         elif action == "comment":
             body = {"body": rng.choice(["为青年文明号点赞！", "服务真贴心，向你们学习。", "很感人的故事"])}
-            client.call(action, "POST", f"/api/v1/works/{work}/comments", viewer, body)
+            anonymous.call(action, "POST", f"/api/v1/works/{work}/comments", viewer, body)
         elif action == "upload":
-            self.upload(client)
+            if not self.upload(anonymous):
+                return
+        recorder.done(action, time.perf_counter() - began)
 
-    def upload(self, client: Client) -> None:
+    def upload(self, client: Browser) -> bool:
         draft = self.next_draft()
         if draft is None:
-            return
+            return False
         token, work_id = draft
         meta = {"filename": "微电影.mp4", "size": len(self.clip), "content_type": "video/mp4"}
         status, data = client.call("upload: open", "POST", f"/api/v1/works/{work_id}/uploads", token, meta)
         if status != 201:
-            return
+            return True
         opened = json.loads(data)
         size = opened["part_size"]
         parts = []
@@ -314,22 +432,83 @@ class Campaign:
             url = url if url.startswith("/") else "/" + url
             status, data = client.call("upload: part", "PUT", url, token, raw=chunk)
             if status != 200:
-                return
+                return True
             parts.append({"number": target["number"], "etag": json.loads(data)["etag"]})
         path = f"/api/v1/uploads/{opened['upload_id']}/complete"
         client.call("upload: complete", "POST", path, token, {"parts": parts})
+        return True
+
+
+def page_view(browser: Browser, name: str, path: str, signed_in: bool) -> None:
+    """The page, then what its scripts ask for on load before the person sees their state."""
+    status, data = browser.call(name, "GET", path)
+    if status != 200:
+        return
+    page = data.decode()
+    meta = CSRF_META.search(page)  # a page rendered for this person (a message pending) has its own
+    if meta:
+        browser.csrf = html.unescape(meta.group(1))
+    state = STATE_URL.search(page)
+    personal = None
+    if state:  # static/js/state.js: the ids of the page's like widgets, at most 100
+        ids = list(dict.fromkeys(LIKE_WIDGET.findall(page)))[:100]
+        url = html.unescape(state.group(1)) + ("?works=" + ",".join(ids) if ids else "")
+        status, data = browser.call("state call", "GET", url)
+        if status == 200:
+            personal = json.loads(data)
+            browser.csrf = personal["csrf_token"] or browser.csrf
+    beacon = VIEW_BEACON.search(page)
+    if beacon:  # static/js/views.js: a first visit is asked again, bringing the visitor cookie
+        url = html.unescape(beacon.group(1))
+        status, _ = browser.call("view beacon", "POST", url)
+        if status == 202:
+            browser.call("view beacon: again", "POST", url + "&again=1")
+    section = COMMENT_SECTION.search(page)
+    if section and personal and personal["signed_in"] and "<body data-shared-page" in page:
+        # static/js/comments.js: the first page again as the API answers this person, only where
+        # they commented (their held comments, their delete buttons) or if they moderate.
+        attributes = dict(ATTRIBUTE.findall(section.group(0)))
+        own = int(attributes["data-work-id"]) in personal.get("own_comments", [])
+        moderates = personal["nav"]["moderation"] or personal["nav"]["audit"]
+        if own or moderates:
+            browser.call("comments: own reload", "GET", html.unescape(attributes["data-api"]))
+    if state and signed_in and not (personal and personal["signed_in"]):
+        browser.recorder.add("signed-in page view kept its session", 0.0, "signed out")
+
+
+def log_in(browser: Browser, email: str) -> None:
+    """As a person does: the form, its post, the redirect's page (and its welcome message)."""
+    status, data = browser.call("log-in form", "GET", "/login")
+    token = CSRF_FIELD.search(data.decode()) if status == 200 else None
+    if token is None:
+        raise SystemExit(f"the log-in form answered {status} without a CSRF field")
+    form = {"csrf_token": html.unescape(token.group(1)), "email": email, "password": support.PASSWORD}
+    status, _ = browser.call("log-in form: post", "POST", "/login", form=form)
+    if status != 302 or not browser.cookies:
+        raise SystemExit(f"logging in {email} answered {status}")
+    page_view(browser, "home page after log-in", "/", signed_in=True)
+    if not browser.csrf:
+        raise SystemExit(f"{email}'s state call brought no CSRF token")
 
 
 def row(name: str, values: list[float], total: int | None, seconds: float) -> str:
     share = f"{len(values) / total:>6.1%}" if total else " " * 6
     return (
-        f"  {name:<20} {len(values):>7} {share} {len(values) / seconds:>8.1f} "
+        f"  {name:<28} {len(values):>7} {share} {len(values) / seconds:>8.1f} "
         f"{percentile(values, 50):>8.1f} {percentile(values, 99):>8.1f}"
     )
 
 
-def run_for(seconds: float, clients: int, make_step) -> float:
-    """``clients`` threads repeat their step until the time is up; the measured seconds."""
+def cpu_seconds() -> float:
+    """This process's CPU time so far, user + sys: the load generator's own cost."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_for(seconds: float, clients: int, make_step, server=None) -> tuple[float, float, float]:
+    """``clients`` threads repeat their step until the time is up; the measured seconds, the
+    share of the machine's CPU time (seconds × CPUs) this process used meanwhile, and the CPU
+    seconds gunicorn (``server``) used meanwhile."""
     stop_at = threading.Event()
     errors: list[str] = []
     start_line = threading.Barrier(clients + 1)
@@ -347,14 +526,46 @@ def run_for(seconds: float, clients: int, make_step) -> float:
     for thread in threads:
         thread.start()
     start_line.wait()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), cpu_seconds()
+    server_began = support.server_cpu_seconds(server) if server else 0.0
     time.sleep(seconds)
     stop_at.set()
     for thread in threads:
         thread.join()
     if errors:
         raise SystemExit(f"{len(errors)} client steps raised, e.g. {errors[0]}")
-    return time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    served = support.server_cpu_seconds(server) - server_began if server else 0.0
+    return elapsed, (cpu_seconds() - cpu_began) / (elapsed * (os.cpu_count() or 1)), served
+
+
+def log_in_all(lines: list[Line], emails: list[str]) -> tuple[list[list[Browser]], Recorder, float]:
+    """Each of ``emails`` logged in through the form, one client per line side by side; the
+    sessions dealt out to the clients, the log-ins' calls and the seconds they took."""
+    recorder = Recorder()
+    clients = len(lines)
+    shares: list[list[Browser]] = [[] for _ in range(clients)]
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        for email in emails[index::clients]:
+            browser = Browser(lines[index], recorder)
+            try:
+                log_in(browser, email)
+            except SystemExit as exc:
+                failures.append(str(exc))
+                return
+            shares[index].append(browser)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise SystemExit(f"{len(failures)} log-ins failed, e.g. {failures[0]}")
+    return shares, recorder, time.perf_counter() - began
 
 
 def counters_exact(works: list[int]) -> bool:
@@ -384,11 +595,90 @@ def counters_exact(works: list[int]) -> bool:
     )
 
 
+def call_costs(port: int, server, shares: list[list[Browser]], world: dict, seconds: float) -> dict:
+    """Each call a page view makes, alone, every client at once for ``seconds``: gunicorn's CPU
+    milliseconds per call. What to slim, call by call."""
+    probe = shares[0][0]
+    _, data = probe.call("probe", "GET", "/")
+    ids = list(dict.fromkeys(LIKE_WIDGET.findall(data.decode())))[:100]
+    state = "/api/v1/me/state?works=" + ",".join(ids)
+    hot = world["works"][0]
+    _, data = probe.call("probe", "GET", f"/works/{hot}")
+    beacon = html.unescape(VIEW_BEACON.search(data.decode()).group(1))
+
+    def anonymous(path: str, method: str = "GET", forget: bool = False):
+        def make(index: int):
+            browser = Browser(Line(port), recorder)
+
+            def step() -> None:
+                if forget:
+                    browser.forget()
+                browser.call("cost", method, path)
+
+            return step
+
+        return make
+
+    def signed_in(path: str, method: str = "GET"):
+        def make(index: int):
+            browser = shares[index][0]
+            browser.recorder = recorder
+            return lambda: browser.call("cost", method, path)
+
+        return make
+
+    def like_toggle(index: int):
+        # Through the API with a bearer token, a new account each time: one session would meet
+        # its per-account limit in a second. bench/likes.py measures the like in depth.
+        browser = Browser(Line(port), recorder)
+        tokens = world["viewers"][index :: len(shares)]
+        turn = [0]
+
+        def step() -> None:
+            token = tokens[turn[0] % len(tokens)]
+            method = "PUT" if (turn[0] // len(tokens)) % 2 == 0 else "DELETE"
+            browser.call("cost", method, f"/api/v1/works/{hot}/like", token)
+            turn[0] += 1
+
+        return step
+
+    steps = {
+        "bare /healthz": anonymous("/healthz"),
+        "work page, cached (anonymous)": anonymous(f"/works/{hot}"),
+        "work page, cached (signed in)": signed_in(f"/works/{hot}"),
+        "home page, cached (anonymous)": anonymous("/"),
+        f"state call, {len(ids)} works (anonymous)": anonymous(state),
+        f"state call, {len(ids)} works (signed in)": signed_in(state),
+        "view beacon, first visit (202)": (anonymous(beacon, "POST", forget=True), 202),
+        "view beacon (signed in, 204)": (signed_in(beacon, "POST"), 204),
+        "like or unlike (bearer token)": like_toggle,
+    }
+    costs = {}
+    clients = len(shares)
+    for name, step in steps.items():
+        make, EXPECTED["cost"] = step if isinstance(step, tuple) else (step, 200)
+        recorder = Recorder()
+        _, _, used = run_for(seconds, clients, make, server)
+        costs[name] = round(used / max(recorder.total(), 1) * 1000, 2)
+        if recorder.errors:
+            raise SystemExit(f"{name}: {dict(recorder.errors)}")
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 60)))
     parser.add_argument("--bare-seconds", type=float, default=15)
+    parser.add_argument("--hot-seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="turns the measurements take")
+    parser.add_argument(
+        "--costs",
+        type=float,
+        default=0,
+        help="then each call of a page view alone this many seconds: its CPU",
+    )
     parser.add_argument("--clients", type=int, default=CLIENTS)
+    parser.add_argument("--sessions", type=int, default=SESSIONS, help="viewers logged in through the form")
     parser.add_argument(
         "--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
     )
@@ -411,6 +701,9 @@ def main() -> None:
         LIKE_IP_RATE_LIMIT="1000000 per minute",
         COMMENT_IP_RATE_LIMIT="1000000 per minute",
         SEARCH_IP_RATE_LIMIT="1000000 per minute",
+        LOGIN_IP_RATE_LIMIT="1000000 per minute",
+        # Plain HTTP on loopback: a browser would not send Secure cookies back (config.py).
+        COOKIE_SECURE="0",
     )
     os.environ.update(env)
     from app import create_app
@@ -431,60 +724,183 @@ def main() -> None:
             db.session.remove()
             port = support.free_port()
             server = support.start_server(
-                env, port, args.workers, args.threads, app="wsgi:app", worker_class=args.worker_class
+                env,
+                port,
+                args.workers,
+                args.threads,
+                app="wsgi:app",
+                worker_class=args.worker_class,
+                log=workdir / "gunicorn.log",
             )
 
             def bare_step(index: int):
-                client = Client(port, bare)
+                client = Browser(Line(port), bare)
                 return lambda: client.call("bare /healthz", "GET", "/healthz")
 
+            hot_path = f"/works/{world['works'][0]}"
+
+            def hot_step(index: int):
+                client = Browser(Line(port), hot)
+                return lambda: client.call("hot work page", "GET", hot_path)
+
             def campaign_step(index: int):
-                client = Client(port, recorder)
-                rng = random.Random(index)
-                popular = Popularity(world["works"], seed=1000 + index)
-                return lambda: hour.act(client, rng, popular)
+                anonymous = Browser(lines[index], recorder)
+                sessions = shares[index]
+                for person in sessions:
+                    person.recorder = recorder  # the log-ins' calls are counted apart
+                rng = random.Random(f"{index}/{recorder.total_actions()}")  # a new stream each round
+                popular = Popularity(world["works"], seed=rng.randrange(1 << 30))
+                return lambda: hour.act(anonymous, sessions, rng, popular, recorder)
 
             hour = Campaign(world, clip)
-            warm = Recorder()
-            bare = warm  # the warm-up's calls are thrown away
+            bare = Recorder()  # the warm-up's calls are thrown away
             run_for(3, args.clients, bare_step)
-            bare = Recorder()
-            bare_seconds = run_for(args.bare_seconds, args.clients, bare_step)
-            recorder = Recorder()
-            seconds = run_for(args.seconds, args.clients, campaign_step)
+            lines = [Line(port) for _ in range(args.clients)]
+            if args.sessions < args.clients:
+                raise SystemExit("--sessions must be at least --clients: each client plays signed-in people")
+            shares, logins, login_seconds = log_in_all(lines, world["emails"][: args.sessions])
+            print(
+                f"{args.sessions} viewers logged in through the form in {login_seconds:.1f} s "
+                f"({len(logins.latencies['log-in form: post'])} posts, errors: {dict(logins.errors) or 0})",
+                flush=True,
+            )
+            # The machine is shared: the three measurements take turns in --rounds slices, so that
+            # each ratio compares figures taken under the same background load.
+            bare, hot, recorder = Recorder(), Recorder(), Recorder()
+            bare_seconds = hot_seconds = seconds = 0.0
+            bare_cpu = hot_cpu = campaign_cpu = 0.0
+            served = {"bare": 0.0, "hot": 0.0, "campaign": 0.0}  # gunicorn's CPU seconds
+            for _ in range(args.rounds):
+                took, cpu, used = run_for(args.bare_seconds / args.rounds, args.clients, bare_step, server)
+                bare_seconds, bare_cpu = bare_seconds + took, bare_cpu + cpu * took
+                served["bare"] += used
+                took, cpu, used = run_for(args.hot_seconds / args.rounds, args.clients, hot_step, server)
+                hot_seconds, hot_cpu = hot_seconds + took, hot_cpu + cpu * took
+                served["hot"] += used
+                for line in lines:  # idle meanwhile, maybe past gunicorn's keep-alive
+                    line.reopen()
+                took, cpu, used = run_for(args.seconds / args.rounds, args.clients, campaign_step, server)
+                seconds, campaign_cpu = seconds + took, campaign_cpu + cpu * took
+                served["campaign"] += used
+                print(f"  round done: {recorder.total_actions()} actions so far", flush=True)
+            bare_cpu, hot_cpu, campaign_cpu = (
+                bare_cpu / bare_seconds,
+                hot_cpu / hot_seconds,
+                campaign_cpu / seconds,
+            )
+            costs = call_costs(port, server, shares, world, args.costs) if args.costs else {}
             support.stop_server(server)
             server = None
 
             exact = counters_exact(world["works"])
             total = recorder.total()
+            actions = recorder.total_actions()
             rps = total / seconds
+            aps = actions / seconds
             bare_rps = bare.total() / bare_seconds
+            hot_rps = hot.total() / hot_seconds
             every = [x for values in recorder.latencies.values() for x in values]
-            errors = sum(recorder.errors.values()) + sum(bare.errors.values())
-            print(f"\n{total} calls in {seconds:.1f} s: {rps:.0f} calls/s "
-                  f"(an hour at this pace: {rps * 3600:,.0f} calls)")  # fmt: skip
-            print(f"  {'call':<20} {'calls':>7} {'share':>6} {'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+            every_action = [x for values in recorder.actions.values() for x in values]
+            views = {n: v for n, v in recorder.actions.items() if n.split(" (")[0] in PAGE_VIEWS}
+            view_calls = sum(len(recorder.latencies.get(n, [])) for n in [*PAGE_VIEWS, *SCRIPT_CALLS])
+            view_count = sum(len(v) for v in views.values())
+            signed_in_views = sum(len(v) for n, v in views.items() if "signed in" in n)
+            errors = sum(recorder.errors.values()) + sum(bare.errors.values()) + sum(hot.errors.values())
+            print(f"\n{actions} actions in {seconds:.1f} s: {aps:.0f} actions/s, {total} calls "
+                  f"({rps:.0f} calls/s, {total / max(actions, 1):.2f} calls an action; a page view "
+                  f"{view_calls / max(view_count, 1):.2f} calls)")  # fmt: skip
+            print(f"  {'action':<28} {'actions':>7} {'share':>6} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+            for name in sorted(recorder.actions, key=lambda n: -len(recorder.actions[n])):
+                print(row(name, recorder.actions[name], actions, seconds))
+            print(row("all", every_action, actions, seconds))
+            print(f"\n  {'call':<28} {'calls':>7} {'share':>6} {'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
             for name in sorted(recorder.latencies, key=lambda n: -len(recorder.latencies[n])):
                 print(row(name, recorder.latencies[name], total, seconds))
             print(row("all", every, total, seconds))
-            print(
-                row("bare /healthz", bare.latencies["bare /healthz"], None, bare_seconds) + "  (same clients)"
-            )
-            print(f"  campaign mix / bare endpoint = {rps / bare_rps:.2f}")
-            print(f"  errors: {dict(recorder.errors) or 0}, bare endpoint: {dict(bare.errors) or 0}")
+            print(row("bare /healthz", bare.latencies["bare /healthz"], None, bare_seconds), "(same clients)")
+            print(row("hot work page", hot.latencies["hot work page"], None, hot_seconds), "(alone, anon)")
+            print(f"\n  actions/s ÷ bare calls/s (vs_bare) = {aps / bare_rps:.2f}")
+            print(f"  calls/s ÷ bare calls/s = {rps / bare_rps:.2f}")
+            # What each costs gunicorn in CPU: unlike rates, not moved by the other jobs' load.
+            cpu_bare = served["bare"] / max(bare.total(), 1) * 1000
+            cpu_hot = served["hot"] / max(hot.total(), 1) * 1000
+            cpu_action = served["campaign"] / max(actions, 1) * 1000
+            cpus = os.cpu_count() or 1
+            cpu_call = served["campaign"] / max(total, 1) * 1000
+            shares_had = [
+                served["bare"] / bare_seconds,
+                served["hot"] / hot_seconds,
+                served["campaign"] / seconds,
+            ]
+            print(f"  gunicorn's CPU: {cpu_bare:.2f} ms a bare call, {cpu_hot:.2f} ms a hot page, "
+                  f"{cpu_action:.2f} ms an action ({cpu_call:.2f} ms a call); it had "
+                  f"{' / '.join(f'{x / cpus:.0%}' for x in shares_had)} of the {cpus} CPUs")  # fmt: skip
+            print(f"  bare call's CPU ÷ action's CPU (cpu_vs_bare) = {cpu_bare / cpu_action:.2f}, "
+                  f"÷ hot page's (hot_page_cpu_vs_bare) = {cpu_bare / cpu_hot:.2f}")  # fmt: skip
+            print(f"  hot work page alone ÷ bare (hot_page_vs_bare) = {hot_rps / bare_rps:.2f}")
+            print(f"  load generator's CPU, share of {os.cpu_count()} CPUs: bare {bare_cpu:.0%}, "
+                  f"hot page {hot_cpu:.0%}, campaign {campaign_cpu:.0%}")  # fmt: skip
+            print(f"  errors: {dict(recorder.errors) or 0}, bare endpoint: {dict(bare.errors) or 0}, "
+                  f"hot page: {dict(hot.errors) or 0}")  # fmt: skip
             print(f"  counters exact (Redis likes and comments = SQL, every work): {exact}")
+            if costs:
+                print(f"\n  each call alone for {args.costs:.0f} s, gunicorn's CPU ms a call (÷ bare's):")
+                for name, ms in costs.items():
+                    print(f"  {name:<40} {ms:>6.2f} {ms / costs['bare /healthz']:>6.1f}×")
             summary = {
+                "actions_per_s": round(aps, 1),
+                "vs_bare": round(aps / bare_rps, 2),
+                "hot_page_vs_bare": round(hot_rps / bare_rps, 2),
+                "hot_page_rps": round(hot_rps),
                 "rps": round(rps),
+                "calls_vs_bare": round(rps / bare_rps, 2),
                 "errors": errors,
                 "p50_ms": round(percentile(every, 50), 1),
                 "p99_ms": round(percentile(every, 99), 1),
-                "vs_bare": round(rps / bare_rps, 2),
+                "action_p50_ms": round(percentile(every_action, 50), 1),
+                "action_p99_ms": round(percentile(every_action, 99), 1),
                 "bare_rps": round(bare_rps),
                 "calls": total,
+                "actions": actions,
+                "page_views": view_count,
+                "signed_in_page_views": signed_in_views,
+                "calls_per_page_view": round(view_calls / max(view_count, 1), 2),
+                "sessions": args.sessions,
                 "likes_per_s": round(len(recorder.latencies["like"]) / seconds, 1),
                 "uploads": len(recorder.latencies["upload: complete"]),
                 "exact": exact,
                 "db": database.kind,
+                "clients": args.clients,
+                "seconds": round(seconds, 1),
+                "cpu_vs_bare": round(cpu_bare / cpu_action, 2),
+                "hot_page_cpu_vs_bare": round(cpu_bare / cpu_hot, 2),
+                "server_cpu_ms": {
+                    "bare_call": round(cpu_bare, 2),
+                    "hot_page": round(cpu_hot, 2),
+                    "action": round(cpu_action, 2),
+                    "call": round(cpu_call, 2),
+                },
+                "server_cpu_share": dict(
+                    zip(
+                        ["bare", "hot_page", "campaign"],
+                        [round(x / cpus, 2) for x in shares_had],
+                        strict=True,
+                    )
+                ),
+                "bench_cpu_share": {
+                    "bare": round(bare_cpu, 2),
+                    "hot_page": round(hot_cpu, 2),
+                    "campaign": round(campaign_cpu, 2),
+                },
+                "call_cpu_ms": costs,
+                "per_action": {
+                    name: {
+                        "per_s": round(len(v) / seconds, 1),
+                        "p50_ms": round(percentile(v, 50), 1),
+                        "p99_ms": round(percentile(v, 99), 1),
+                    }
+                    for name, v in sorted(recorder.actions.items())
+                },  # fmt: skip
                 "per_call": {
                     name: {"p50_ms": round(percentile(v, 50), 1), "p99_ms": round(percentile(v, 99), 1)}
                     for name, v in sorted(recorder.latencies.items())
