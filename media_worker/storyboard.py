@@ -19,6 +19,7 @@ import dataclasses
 import math
 from pathlib import Path
 
+from app.media.caption_format import vtt_timestamp
 from media_worker.ladder import RenditionPlan
 
 MAX_THUMBNAILS = 100
@@ -66,14 +67,6 @@ def plan_storyboard(duration: float, top: RenditionPlan) -> StoryboardPlan:
     )
 
 
-def _stamp(seconds: float) -> str:
-    millis = round(seconds * 1000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
-
-
 def index_text(plan: StoryboardPlan, sprite: str = SPRITE) -> str:
     """The WebVTT index: thumbnail i covers [i × interval, (i + 1) × interval), the last one up
     to the end, so every instant of the video has exactly one thumbnail."""
@@ -83,7 +76,7 @@ def index_text(plan: StoryboardPlan, sprite: str = SPRITE) -> str:
         end = plan.duration if i == plan.count - 1 else min((i + 1) * plan.interval, plan.duration)
         x, y = (i % plan.columns) * plan.width, (i // plan.columns) * plan.height
         tile = f"{sprite}#xywh={x},{y},{plan.width},{plan.height}"
-        lines += [f"{_stamp(start)} --> {_stamp(end)}", tile, ""]
+        lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}", tile, ""]
     return "\n".join(lines)
 
 

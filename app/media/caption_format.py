@@ -157,7 +157,8 @@ def parse(text: str) -> list[Cue]:
     return sorted(set(cues))
 
 
-def _stamp(seconds: float) -> str:
+def vtt_timestamp(seconds: float) -> str:
+    """A WebVTT cue time, hh:mm:ss.ttt (also the storyboard index's, media_worker/storyboard.py)."""
     millis = round(seconds * 1000)
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
@@ -168,7 +169,7 @@ def _stamp(seconds: float) -> str:
 def to_webvtt(cues: list[Cue]) -> str:
     parts = ["WEBVTT", ""]
     for cue in cues:
-        parts += [f"{_stamp(cue.start)} --> {_stamp(cue.end)}", cue.text, ""]
+        parts += [f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}", cue.text, ""]
     return "\n".join(parts)
 
 
