@@ -1,16 +1,32 @@
 """Benchmark: our one-pass transcode against (a) the same work as one bare ffmpeg command and
 (b) the same outputs made one rendition per ffmpeg run (the MediaCMS / PeerTube way), and
-against itself without the storyboard branch (what the seek previews cost).
+against itself without the storyboard branch (what the seek previews cost), on three sources.
 
-    .venv/bin/python bench/transcode.py              # 60 s 1080p30 clip with audio
-    .venv/bin/python bench/transcode.py --seconds 20  # a quicker run
+    .venv/bin/python bench/transcode.py              # all three sources, est. under 15 min on 2 CPUs
+    .venv/bin/python bench/transcode.py --seconds 20 --extra-seconds 5  # a quicker run
+    .venv/bin/python bench/transcode.py --sources 1080p_h264  # the main source only, as before
     .venv/bin/python bench/transcode.py --storyboard-only --seconds 10 --repeat 4
         # ours with and without the storyboard branch, interleaved (ABBA…), least CPU counts
 
-The three variants run one after another on the same source with the same encoder settings and
+The sources, all 30 fps with AAC audio, made with lavfi's testsrc2 at a phone camera's bitrate:
+
+- ``1080p_h264``, the main one: ``--seconds`` (default 60) of 1920x1080 H.264 High, 16 Mbit/s.
+  All four variants, so the storyboard's cost is measured here.
+- ``2160p_h264``: ``--extra-seconds`` (default 10) of 3840x2160 H.264 High, 64 Mbit/s.
+- ``1080p_hevc``: ``--extra-seconds`` of 1920x1080 HEVC Main (libx265, ``hvc1``), 8 Mbit/s:
+  HEVC reaches H.264's quality at about half the bitrate, as phones record it.
+
+The two extras have costlier decodes (four times the pixels; HEVC's heavier decoder), which the
+one pass pays once and (b) once per rung plus once for the storyboard, so ours/(b) should fall
+below the main source's. They are shorter to keep the whole run within 10-15 minutes on 2 CPUs;
+the ratios, not the seconds, are what compare. The extras run ours, (a) and (b) only.
+
+The variants run one after another on the same source file with the same encoder settings and
 write the same files: 360p/720p/1080p faststart MP4s, an HLS variant of each (TS segments), a
 poster JPEG and the storyboard sprite (in (b) one more run, as PeerTube makes storyboards in a
-job of their own). ``ours_no_storyboard`` is ours with ``storyboard=False``.
+job of their own). ``ours_no_storyboard`` is ours with ``storyboard=False``. All of them decode
+with ffmpeg's default decoder for the source's codec (software H.264 or HEVC, frame threads),
+none with a hardware decoder, so the decode is the same work in each.
 
 (a) is a hand-written argv with no Python around it; the gap to it is what our
 wrapper costs (probing, progress parsing, the master playlist). (b) decodes the source once per
@@ -18,7 +34,8 @@ rung and encodes the audio once per rung, which is exactly what the one-pass des
 
 Wall and CPU seconds are measured per variant (CPU = ``getrusage`` deltas of the children plus
 this process), best of ``--repeat`` runs. The last line printed is one JSON object with the
-figures.
+figures: the main source's at the top level (the field names of the one-source bench) and every
+measured source's under ``sources``, keyed by the names above.
 """
 
 from __future__ import annotations
@@ -45,16 +62,34 @@ from media_worker import transcode as tc  # noqa: E402
 FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
 
 
-def make_source(path: Path, seconds: int, size: str = "1920x1080") -> None:
-    """A 30 fps H.264 High/AAC clip at a phone camera's bitrate (~16 Mbit/s at 1080p), with
-    CABAC and B-frames, so decoding it costs what decoding a real upload costs."""
+# name: (size, codec); the first is the main source (the top-level figures of the JSON).
+SOURCES = {
+    "1080p_h264": ("1920x1080", "h264"),
+    "2160p_h264": ("3840x2160", "h264"),
+    "1080p_hevc": ("1920x1080", "hevc"),
+}
+MAIN = "1080p_h264"
+
+
+def make_source(path: Path, seconds: int, size: str = "1920x1080", codec: str = "h264") -> None:
+    """A 30 fps H.264 High (or HEVC Main)/AAC clip at a phone camera's bitrate (H.264 ~16
+    Mbit/s at 1080p, HEVC half that for about the same quality), with CABAC and B-frames, so
+    decoding it costs what decoding a real upload costs."""
     width, height = (int(n) for n in size.split("x"))
     rate = max(16, round(16 * width * height / (1920 * 1080)))
+    if codec == "hevc":
+        rate //= 2
+        video = ["-c:v", "libx265", "-preset", "superfast", "-profile:v", "main", "-tag:v", "hvc1",
+                 "-x265-params", "log-level=error"]  # fmt: skip
+    elif codec == "h264":
+        video = ["-c:v", "libx264", "-preset", "superfast", "-profile:v", "high"]
+    else:
+        raise ValueError(f"unknown codec {codec!r}")
     subprocess.run(
         [*FFMPEG,
          "-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d={seconds}",
          "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={seconds}",
-         "-c:v", "libx264", "-preset", "superfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+         *video, "-pix_fmt", "yuv420p",
          "-b:v", f"{rate}M", "-maxrate", f"{rate * 5 // 4}M", "-bufsize", f"{rate * 5 // 4}M",
          "-c:a", "aac", "-b:a", "192k", "-ac", "2", "-shortest", "-movflags", "+faststart",
          str(path)],
@@ -166,8 +201,8 @@ def per_rendition_commands(source: Path, seconds: float, preset: str) -> list[li
             "-f", "tee", f"[f=mp4:movflags=+faststart]{name}.mp4|[{_hls(name)}",
         ])  # fmt: skip
     commands.append(
-        [*FFMPEG, "-ss", str(poster_at), "-i", str(source), "-frames:v", "1", "-update", "1",
-         "-q:v", "3", "poster.jpg"]
+        [*FFMPEG, "-ss", str(poster_at), "-i", str(source), "-vf", "scale=1920:1080",
+         "-frames:v", "1", "-update", "1", "-q:v", "3", "poster.jpg"]
     )  # fmt: skip
     commands.append(
         [*FFMPEG, "-i", str(source), "-vf", f"fps=fps=30,scale=1920:1080,{_storyboard_filter(seconds)}",
@@ -190,82 +225,65 @@ def _check_outputs(out: Path, storyboard: bool = True) -> None:
     assert (out / sb.SPRITE).is_file() == storyboard, f"{out}: storyboard sprite {'missing' * storyboard}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=60, help="length of the test clip (default 60)")
-    parser.add_argument("--preset", default=tc.DEFAULT_PRESET, help="x264 preset for all three")
-    parser.add_argument("--size", default="1920x1080", help="source size (the ladder stays 1080/720/360)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest counts")
-    parser.add_argument("--workdir", type=Path, help="keep the clip and outputs here")
-    parser.add_argument(
-        "--storyboard-only",
-        action="store_true",
-        help="only ours with and without the storyboard branch, interleaved; the least CPU counts",
-    )
-    args = parser.parse_args()
+def _sources(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SOURCES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SOURCES)} (got {value!r})")
+    return names
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-transcode-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        source = workdir / f"source-{args.size}-{args.seconds}s.mp4"
-        if not source.exists():
-            print(f"making a {args.seconds} s {args.size} 30 fps clip with audio …", flush=True)
-            make_source(source, args.seconds, args.size)
-        probed = pr.probe(source)
-        seconds = probed.duration
 
-        def ours(out: Path) -> None:
-            tc.transcode(source, out, preset=args.preset)
+def _source_file(workdir: Path, size: str, codec: str, seconds: int) -> Path:
+    source = workdir / f"source-{size}-{codec}-{seconds}s.mp4"
+    if not source.exists():
+        print(f"making a {seconds} s {size} {codec} 30 fps clip with audio …", flush=True)
+        make_source(source, seconds, size, codec)
+    return source
 
-        def ours_no_storyboard(out: Path) -> None:
-            tc.transcode(source, out, preset=args.preset, storyboard=False)
 
-        def bare(out: Path) -> None:
-            _run_in(out, bare_command(source, seconds, args.preset))
+def _variants(source: Path, seconds: float, preset: str) -> dict[str, Callable[[Path], None]]:
+    def ours(out: Path) -> None:
+        tc.transcode(source, out, preset=preset)
 
-        def per_rendition(out: Path) -> None:
-            for argv in per_rendition_commands(source, seconds, args.preset):
-                _run_in(out, argv)
+    def ours_no_storyboard(out: Path) -> None:
+        tc.transcode(source, out, preset=preset, storyboard=False)
 
-        if args.storyboard_only:
-            storyboard_only(ours, ours_no_storyboard, workdir, args, seconds)
-            return
-        results = {}
-        variants = (
-            ("ours", ours),
-            ("bare", bare),
-            ("per_rendition", per_rendition),
-            ("ours_no_storyboard", ours_no_storyboard),
-        )
-        for name, run in variants:
-            out = workdir / name
-            wall, cpu = measure(run, out, args.repeat)
-            _check_outputs(out, storyboard=name != "ours_no_storyboard")
-            results[name] = (wall, cpu)
-            print(f"{name:>14}: wall {wall:7.2f} s   cpu {cpu:7.2f} s", flush=True)
-    finally:
-        if not args.workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+    def bare(out: Path) -> None:
+        _run_in(out, bare_command(source, seconds, preset))
 
+    def per_rendition(out: Path) -> None:
+        for argv in per_rendition_commands(source, seconds, preset):
+            _run_in(out, argv)
+
+    return {
+        "ours": ours,
+        "bare": bare,
+        "per_rendition": per_rendition,
+        "ours_no_storyboard": ours_no_storyboard,
+    }
+
+
+def _figures(results: dict[str, tuple[float, float]], seconds: float) -> dict:
+    """The ratios of one source; the storyboard's only where ours ran without it too."""
     ours_wall, ours_cpu = results["ours"]
     bare_wall, bare_cpu = results["bare"]
     per_wall, per_cpu = results["per_rendition"]
-    plain_wall, plain_cpu = results["ours_no_storyboard"]
     figures = {
         "vs_bare": round(ours_wall / bare_wall, 3),
         "vs_per_rendition": round(ours_wall / per_wall, 3),
         "vs_bare_cpu": round(ours_cpu / bare_cpu, 3),
         "vs_per_rendition_cpu": round(ours_cpu / per_cpu, 3),
-        "storyboard_wall": round(ours_wall / plain_wall, 3),
-        "storyboard_cpu": round(ours_cpu / plain_cpu, 3),
-        "realtime_factor": round(seconds / ours_wall, 2),
-        "seconds": round(seconds, 2),
-        "preset": args.preset,
-        "source": args.size,
-        "cpus": os.cpu_count(),
-        "wall": {k: round(v[0], 2) for k, v in results.items()},
-        "cpu": {k: round(v[1], 2) for k, v in results.items()},
     }
+    if "ours_no_storyboard" in results:
+        plain_wall, plain_cpu = results["ours_no_storyboard"]
+        figures["storyboard_wall"] = round(ours_wall / plain_wall, 3)
+        figures["storyboard_cpu"] = round(ours_cpu / plain_cpu, 3)
+    figures["realtime_factor"] = round(seconds / ours_wall, 2)
+    figures["seconds"] = round(seconds, 2)
+    return figures
+
+
+def _print_ratios(figures: dict) -> None:
     print(
         f"ours / bare ffmpeg (a):           wall {figures['vs_bare']:.2f}x"
         f"   cpu {figures['vs_bare_cpu']:.2f}x"
@@ -274,12 +292,106 @@ def main() -> None:
         f"ours / one run per rendition (b): wall {figures['vs_per_rendition']:.2f}x"
         f"   cpu {figures['vs_per_rendition_cpu']:.2f}x"
     )
-    print(
-        f"ours / ours without storyboard:   wall {figures['storyboard_wall']:.2f}x"
-        f"   cpu {figures['storyboard_cpu']:.2f}x"
+    if "storyboard_wall" in figures:
+        print(
+            f"ours / ours without storyboard:   wall {figures['storyboard_wall']:.2f}x"
+            f"   cpu {figures['storyboard_cpu']:.2f}x"
+        )
+    print(f"realtime factor: {figures['realtime_factor']:.2f}x ({figures['seconds']:.0f} s of video)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=60, help="length of the main clip (default 60)")
+    parser.add_argument(
+        "--extra-seconds",
+        type=int,
+        default=10,
+        help="length of the 4K and HEVC clips (default 10)",
     )
-    print(f"realtime factor: {figures['realtime_factor']:.2f}x ({seconds:.0f} s of video)")
-    print(json.dumps(figures))
+    parser.add_argument(
+        "--sources",
+        type=_sources,
+        default=list(SOURCES),
+        help=f"comma-separated sources to measure (default {','.join(SOURCES)})",
+    )
+    parser.add_argument("--preset", default=tc.DEFAULT_PRESET, help="x264 preset for all variants")
+    parser.add_argument(
+        "--size", default="1920x1080", help="main source's size (the ladder stays 1080/720/360)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest counts")
+    parser.add_argument("--workdir", type=Path, help="keep the clips and outputs here")
+    parser.add_argument(
+        "--storyboard-only",
+        action="store_true",
+        help="only ours with and without the storyboard branch on the main source, interleaved;"
+        " the least CPU counts",
+    )
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-transcode-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    measured: dict[str, dict] = {}
+    try:
+        if args.storyboard_only:
+            source = _source_file(workdir, args.size, "h264", args.seconds)
+            seconds = pr.probe(source).duration
+            variants = _variants(source, seconds, args.preset)
+            storyboard_only(variants["ours"], variants["ours_no_storyboard"], workdir, args, seconds)
+            return
+        # The main source first, then the extras in the order of SOURCES.
+        for name in [key for key in SOURCES if key in args.sources]:
+            size, codec = SOURCES[name]
+            length = args.seconds
+            if name == MAIN:
+                size = args.size
+            else:
+                length = args.extra_seconds
+            print(f"== {name}: {length} s {size} {codec}", flush=True)
+            source = _source_file(workdir, size, codec, length)
+            seconds = pr.probe(source).duration
+            variants = _variants(source, seconds, args.preset)
+            if name != MAIN:
+                # The storyboard's cost is measured on the main source; here it would only
+                # lengthen the run.
+                del variants["ours_no_storyboard"]
+            results = {}
+            for variant, run in variants.items():
+                out = workdir / name / variant
+                wall, cpu = measure(run, out, args.repeat)
+                _check_outputs(out, storyboard=variant != "ours_no_storyboard")
+                results[variant] = (wall, cpu)
+                print(f"{variant:>18}: wall {wall:7.2f} s   cpu {cpu:7.2f} s", flush=True)
+            figures = _figures(results, seconds)
+            _print_ratios(figures)
+            measured[name] = {
+                **figures,
+                "source": size,
+                "codec": codec,
+                "wall": {k: round(v[0], 2) for k, v in results.items()},
+                "cpu": {k: round(v[1], 2) for k, v in results.items()},
+            }
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print("\nsource        ours/(a) wall  cpu   ours/(b) wall  cpu   realtime")
+    for name, figures in measured.items():
+        print(
+            f"{name:<12}  {figures['vs_bare']:12.2f}x {figures['vs_bare_cpu']:4.2f}x"
+            f"  {figures['vs_per_rendition']:12.2f}x {figures['vs_per_rendition_cpu']:4.2f}x"
+            f"  {figures['realtime_factor']:6.2f}x"
+        )
+    # The main source's figures stay at the top level under the one-source bench's names.
+    main_figures = {k: v for k, v in measured.get(MAIN, {}).items() if k != "codec"}
+    summary = {
+        **main_figures,
+        "preset": args.preset,
+        "source": args.size if MAIN in measured else None,
+        "cpus": os.cpu_count(),
+        "sources": measured,
+    }
+    print(json.dumps(summary))
 
 
 def storyboard_only(ours: Callable, plain: Callable, workdir: Path, args, seconds: float) -> None:
