@@ -43,15 +43,53 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": PHONE, "is_mobile": True, "locale": "zh-CN"}
 
 
+class _InFlight:
+    """The app, counting the requests it is answering. A page's scripts (the state call, the view
+    beacon) may still be asking when its test ends; the app's teardown must wait for them, or it
+    disposes of the engine under a request that then drops its database connection unclosed."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.count = 0
+        self.closed = False
+        self.idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            if self.closed:  # a kept-alive connection asking after the test: the app is going
+                start_response("503 Service Unavailable", [("Content-Length", "0")])
+                return [b""]
+            self.count += 1
+        try:
+            # Flask ends the request (its session and connection given back) before it returns
+            # the body: a video still streaming to the browser is not waited for.
+            return self.app(environ, start_response)
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """No new requests; True once those being answered are done."""
+        with self.idle:
+            self.closed = True
+            return self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
 @pytest.fixture
 def live_server(app):
     """The test app on a free loopback port, served by Werkzeug in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    counted = _InFlight(app)
+    server = make_server("127.0.0.1", 0, counted, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    assert counted.close(timeout=30), f"{counted.count} requests still answering 30 s after the test"
 
 
 @pytest.fixture
