@@ -1,7 +1,8 @@
 """deploy/nginx/ in front of two web processes: Debian's nginx, run from a prefix of the test's own
 on a loopback port (no root needed), with the configuration deploy/nginx/render.py writes from the
 templates, proxying to two gunicorn processes that share the test's database, Redis and media
-folder (LocalStorage), as two web hosts would.
+folder (LocalStorage), as two web hosts would. They start once per database for the module;
+each test gets the emptied database, Redis prefix, media folder and micro-cache (see `app`).
 
 What it shows: an anonymous public body comes from nginx's micro-cache; nothing personal does
 (a token, a session cookie, /api/v1/me, an answer that sets a cookie); a chunked upload's parts
@@ -11,19 +12,35 @@ both web processes take requests.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from app.auth.services import issue_token
+from app.extensions import db, limiter
 from app.models import Role
+from tests.app_support import (
+    DATABASES,
+    RUN_PREFIX,
+    RUN_TOKEN,
+    WORKER,
+    flush_prefix,
+    make_test_app,
+    scratch_postgres_database,
+)
 from tests.builders_support import make_work
 from tests.media_samples import make_clip
 from tests.media_worker_process import forget_queue
@@ -36,7 +53,8 @@ PART_SIZE = 5 * 1024 * 1024  # the smallest part LocalStorage takes (S3's rule)
 # How long nginx may hold a public body (s-maxage): long enough for a test to see the HIT.
 SHARED_CACHE_SECONDS = 60
 
-pytestmark = pytest.mark.slow
+# One worker runs them all (`make test` distributes by group), so the front starts once per database.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nginx")]
 
 
 class Nginx:
@@ -99,38 +117,96 @@ class Nginx:
                 self.process.wait()
 
 
-@pytest.fixture
-def front(app, tmp_path, redis_server):
+@dataclass
+class Front:
+    """One nginx and its two web processes, with the app (in this process) on their database."""
+
+    app: Flask
+    nginx: Nginx
+    prefix: str
+    queue: str
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def served(request, tmp_path_factory, redis_server) -> Iterator[Front]:
+    """nginx and two gunicorns started once per database for the whole module (each start costs
+    seconds); the `app` fixture below hands each test a clean world on them."""
     if not Path(NGINX).exists():
         raise AssertionError("nginx is missing: run scripts/bootstrap.sh --test (it installs Debian's nginx)")
-    shared = {
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-        "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
-        "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
-        "MEDIA_ROOT": app.config["MEDIA_ROOT"],
-        "MEDIA_QUEUE": app.config["MEDIA_QUEUE"],
-        "STORAGE_BACKEND": "local",
-        "UPLOAD_PART_SIZE": PART_SIZE,
-        "PROXY_HOPS": 1,
-        "PAGE_CACHE_ENABLED": True,
-        "PAGE_CACHE_HTTP_SECONDS": SHARED_CACHE_SECONDS,
-    }
-    app.config.update(shared)
-    Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
-    webs: list[WebProcess] = []
-    nginx = None
-    try:
-        webs = [WebProcess(shared, tmp_path / f"web{n}.log") for n in range(2)]
-        nginx = Nginx(tmp_path / "nginx", [web.port for web in webs], app.config["MEDIA_ROOT"])
-        yield nginx
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        for web in webs:
-            web.stop()
-        forget_queue(redis_server, shared["MEDIA_QUEUE"])
+    tmp = tmp_path_factory.mktemp("nginx-front")
+    token = secrets.token_hex(3)
+    prefix = f"{RUN_PREFIX}{token}:"
+    queue = f"media-test-{WORKER}-{RUN_TOKEN}-{token}"
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp / 'front.db'}"
+        else:
+            url = stack.enter_context(scratch_postgres_database("nginx"))
+        app = make_test_app(url, str(tmp / "media"), prefix=prefix, queue=queue)
+        shared = {
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
+            "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
+            "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
+            "MEDIA_ROOT": app.config["MEDIA_ROOT"],
+            "MEDIA_QUEUE": app.config["MEDIA_QUEUE"],
+            "STORAGE_BACKEND": "local",
+            "UPLOAD_PART_SIZE": PART_SIZE,
+            "PROXY_HOPS": 1,
+            "PAGE_CACHE_ENABLED": True,
+            "PAGE_CACHE_HTTP_SECONDS": SHARED_CACHE_SECONDS,
+        }
+        app.config.update(shared)
+        Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
+        with app.app_context():
+            db.create_all()
+            db.engine.dispose()
+        webs: list[WebProcess] = []
+        nginx = None
+        try:
+            webs = [WebProcess(shared, tmp / f"web{n}.log") for n in range(2)]
+            nginx = Nginx(tmp / "nginx", [web.port for web in webs], app.config["MEDIA_ROOT"])
+            yield Front(app, nginx, prefix, queue)
+        finally:
+            if nginx is not None:
+                nginx.stop()
+            for web in webs:
+                web.stop()
+            flush_prefix(redis_server, prefix)
+            forget_queue(redis_server, queue)
+
+
+@pytest.fixture
+def app(served, redis_server):
+    """The module's app (conftest's own would make a new database the web processes never see),
+    in an app context; afterwards the world is emptied for the next test: every table's rows,
+    the Redis keys of the prefix (page cache, counters, rate limits), the media queue, the media
+    folder, and nginx's micro-cache. Emptying the micro-cache too (deleting its files is how
+    open-source nginx purges: a key whose file is gone is a MISS) keeps every test's MISS/HIT
+    its own, even where ids or paths repeat (SQLite hands out ids again after its rows go)."""
+    app = served.app
+    # Flask-Limiter keeps the key prefix of the app it was bound to last (as conftest's `app`).
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+            db.engine.dispose()
+    flush_prefix(redis_server, served.prefix)
+    forget_queue(redis_server, served.queue)
+    for folder in (Path(app.config["MEDIA_ROOT"]), served.nginx.prefix / "cache"):
+        for entry in folder.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+@pytest.fixture
+def front(served, app) -> Nginx:
+    return served.nginx
 
 
 @pytest.fixture
@@ -177,12 +253,13 @@ def test_a_request_with_the_session_cookie_is_never_answered_from_the_cache(fron
 
 def test_me_passes_through_uncached_to_each_its_own_account(front, make_user):
     ann, bob = make_user(), make_user()
+    earlier = len(front.access_log())
     for user in (ann, bob, ann):
         answer = front.call("GET", "/api/v1/me", headers={"Authorization": f"Bearer {issue_token(user)}"})
         assert answer.status == 200
         assert json.loads(answer.data)["user"]["display_name"] == user.display_name
         assert "X-Cache-Status" not in answer.headers  # the cache is off for /api/v1/me*
-    assert "cache=HIT" not in front.access_log()
+    assert "cache=HIT" not in front.access_log()[earlier:]
 
 
 def test_an_answer_that_sets_a_cookie_is_never_cached(front):
@@ -216,9 +293,11 @@ def test_the_state_call_passes_through_uncached_to_each_its_own_account(front, p
 
 def test_both_web_processes_take_requests(front, published, make_user):
     headers = _token(make_user)
+    earlier = len(front.access_log())  # the log of the module's front: only this test's lines count
     for _ in range(8):
         assert front.call("GET", f"/api/v1/works/{published.id}", headers=headers).status == 200
-    upstreams = {line.split("upstream=")[1].split()[0] for line in front.access_log().splitlines()}
+    lines = front.access_log()[earlier:].splitlines()
+    upstreams = {line.split("upstream=")[1].split()[0] for line in lines}
     assert len(upstreams - {"-"}) == 2
 
 
