@@ -44,7 +44,7 @@ from tests.app_support import (
 from tests.builders_support import make_work
 from tests.media_samples import make_clip
 from tests.media_worker_process import forget_queue
-from tests.web_process import WebProcess, free_port
+from tests.web_process import WebProcess, free_port, served_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"  # Debian's package, installed by scripts/bootstrap.sh --test
@@ -143,20 +143,15 @@ def served(request, tmp_path_factory, redis_server) -> Iterator[Front]:
         else:
             url = stack.enter_context(scratch_postgres_database("nginx"))
         app = make_test_app(url, str(tmp / "media"), prefix=prefix, queue=queue)
-        shared = {
-            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-            "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
-            "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
-            "MEDIA_ROOT": app.config["MEDIA_ROOT"],
-            "MEDIA_QUEUE": app.config["MEDIA_QUEUE"],
-            "STORAGE_BACKEND": "local",
-            "UPLOAD_PART_SIZE": PART_SIZE,
-            "PROXY_HOPS": 1,
-            "PAGE_CACHE_ENABLED": True,
-            "PAGE_CACHE_HTTP_SECONDS": SHARED_CACHE_SECONDS,
-        }
+        shared = served_config(
+            app,
+            MEDIA_QUEUE=app.config["MEDIA_QUEUE"],
+            STORAGE_BACKEND="local",
+            UPLOAD_PART_SIZE=PART_SIZE,
+            PROXY_HOPS=1,
+            PAGE_CACHE_ENABLED=True,
+            PAGE_CACHE_HTTP_SECONDS=SHARED_CACHE_SECONDS,
+        )
         app.config.update(shared)
         Path(app.config["MEDIA_ROOT"]).mkdir(parents=True, exist_ok=True)
         with app.app_context():

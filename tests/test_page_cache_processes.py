@@ -14,22 +14,14 @@ from app.moderation import services as moderation
 from app.notifications import services as notifications
 from tests.builders_support import make_collective, make_work
 from tests.sign_in_support import sign_in
-from tests.web_process import WebProcess
+from tests.web_process import WebProcess, served_config
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def webs(app, tmp_path):
-    shared = {
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-        "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
-        "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
-        "MEDIA_ROOT": app.config["MEDIA_ROOT"],
-        "PAGE_CACHE_ENABLED": True,
-    }
+    shared = served_config(app, PAGE_CACHE_ENABLED=True)
     app.config.update(shared)  # the test's own purges reach the same cache
     started: list[WebProcess] = []
     try:

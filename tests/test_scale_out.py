@@ -33,7 +33,7 @@ from tests.builders_support import make_work
 from tests.media_samples import SampleFactory
 from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, s3_endpoint  # noqa: F401
-from tests.web_process import WebProcess
+from tests.web_process import WebProcess, served_config
 
 ROOT = Path(__file__).resolve().parent.parent
 VOTERS = 40
@@ -47,20 +47,15 @@ pytestmark = pytest.mark.slow
 def fleet(app, s3_endpoint, tmp_path):  # noqa: F811
     """Two web processes and two media workers sharing the app's database, Redis and a bucket."""
     token = secrets.token_hex(4)
-    shared = {
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "REDIS_KEY_PREFIX": app.config["REDIS_KEY_PREFIX"],
-        "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"],
-        "RATELIMIT_KEY_PREFIX": app.config["RATELIMIT_KEY_PREFIX"],
-        "MEDIA_QUEUE": f"media-scale-{token}",
-        "MEDIA_ROOT": app.config["MEDIA_ROOT"],
-        "STORAGE_BACKEND": "s3",
-        "S3_ENDPOINT_URL": s3_endpoint,
-        "S3_BUCKET": f"scale-{token}",
-        "S3_ACCESS_KEY_ID": ACCESS_KEY,
-        "S3_SECRET_ACCESS_KEY": SECRET_KEY,
-    }
+    shared = served_config(
+        app,
+        MEDIA_QUEUE=f"media-scale-{token}",
+        STORAGE_BACKEND="s3",
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_BUCKET=f"scale-{token}",
+        S3_ACCESS_KEY_ID=ACCESS_KEY,
+        S3_SECRET_ACCESS_KEY=SECRET_KEY,
+    )
     app.config.update(shared)
     from app.storage import init_storage
 

@@ -79,6 +79,19 @@ def free_port() -> int:
     return _ports.take()
 
 
+# What a served process must share with the test's app to see the same world: its database,
+# its Redis keys (counters, page cache, rate limits) and its media folder.
+SHARED_SETTINGS = (
+    "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "REDIS_KEY_PREFIX", "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_KEY_PREFIX", "MEDIA_ROOT",
+)  # fmt: skip
+
+
+def served_config(app, **overrides) -> dict:
+    """The config of a WebProcess serving `app`'s world, with `overrides` on top."""
+    return {**{name: app.config[name] for name in SHARED_SETTINGS}, **overrides}
+
+
 class WebProcess:
     """One gunicorn serving the test's app on a loopback port of its own."""
 
