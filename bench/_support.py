@@ -191,6 +191,24 @@ def server_env(database: Database, workdir: Path, prefix: str, **settings: str) 
     }
 
 
+def in_process_app(database: Database, workdir: Path, prefix: str, **settings):
+    """The testing app on `database`, counting under `prefix` on REDIS_URL, for benches that call
+    it in this process (a test client, cProfile); `settings` add to it (raised limits…)."""
+    from app import create_app
+
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    return create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=database.url,
+        MEDIA_ROOT=str(workdir / "media"),
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=prefix,
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_KEY_PREFIX=prefix + "limiter",
+        **settings,
+    )
+
+
 def release(app, prefix: str, queue: str | None = None) -> None:
     """The bench app's connections closed and its Redis keys forgotten."""
     from app.extensions import db

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._support import Database, add_tokens, add_viewers, release  # noqa: E402
+from bench._support import Database, add_tokens, add_viewers, in_process_app, release  # noqa: E402
 
 ACCOUNTS = 300
 WORKS = 60
@@ -105,18 +105,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wmcwm-bench-"))
     prefix = f"wmcwm-bench-{secrets.token_hex(4)}:"
     database = Database(workdir)
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    from app import create_app
     from app.extensions import db
 
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=database.url,
-        MEDIA_ROOT=str(workdir / "media"),
-        REDIS_URL=redis_url,
-        REDIS_KEY_PREFIX=prefix,
-        RATELIMIT_STORAGE_URI=redis_url,
-        RATELIMIT_KEY_PREFIX=prefix + "limiter",
+    app = in_process_app(
+        database,
+        workdir,
+        prefix,
         # Limits stay on, raised past what the bench sends: their cost is part of the call.
         LIKE_RATE_LIMIT="1000000 per minute",
         LIKE_IP_RATE_LIMIT="1000000 per minute",

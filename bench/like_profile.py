@@ -18,7 +18,6 @@ from __future__ import annotations
 import cProfile
 import io
 import json
-import os
 import pstats
 import secrets
 import shutil
@@ -30,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._support import Database, release  # noqa: E402
+from bench._support import Database, in_process_app, release  # noqa: E402
 from bench.api_calls import ACCOUNTS, populate  # noqa: E402
 
 # The parts of the like's path, by the function (file:function) whose cumulative time is the part's.
@@ -96,18 +95,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wmcwm-bench-"))
     prefix = f"wmcwm-bench-{secrets.token_hex(4)}:"
     database = Database(workdir)
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    from app import create_app
     from app.extensions import db
 
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=database.url,
-        MEDIA_ROOT=str(workdir / "media"),
-        REDIS_URL=redis_url,
-        REDIS_KEY_PREFIX=prefix,
-        RATELIMIT_STORAGE_URI=redis_url,
-        RATELIMIT_KEY_PREFIX=prefix + "limiter",
+    app = in_process_app(
+        database,
+        workdir,
+        prefix,
         LIKE_RATE_LIMIT="1000000 per minute;1000000 per day",
         LIKE_IP_RATE_LIMIT="1000000 per minute",
     )
