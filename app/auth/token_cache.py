@@ -23,10 +23,10 @@ import threading
 import time
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import orm
 
+from app.commit_watch import forget_on_commit
 from app.extensions import db
 from app.models import ApiToken, User
 
@@ -75,30 +75,5 @@ def forget_all() -> None:
         _entries.clear()
 
 
-# --- in-process invalidation ------------------------------------------------------------------
-
-_WATCHED = (ApiToken, User)
-
-
-@sa.event.listens_for(orm.Session, "after_flush")
-def _flushed(session: orm.Session, _context) -> None:
-    if any(isinstance(item, _WATCHED) for item in (*session.dirty, *session.deleted)):
-        session.info["auth_changed"] = True
-
-
-@sa.event.listens_for(orm.Session, "do_orm_execute")
-def _bulk_statement(state: orm.ORMExecuteState) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None:
-        if state.bind_mapper.class_ in _WATCHED:
-            state.session.info["auth_changed"] = True
-
-
-@sa.event.listens_for(orm.Session, "after_commit")
-def _committed(session: orm.Session) -> None:
-    if session.info.pop("auth_changed", False):
-        forget_all()
-
-
-@sa.event.listens_for(orm.Session, "after_rollback")
-def _rolled_back(session: orm.Session) -> None:
-    session.info.pop("auth_changed", None)
+# In-process invalidation: a commit here that touched an API token or an account.
+forget_on_commit((ApiToken, User), forget_all)

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import orm
 
+from app.commit_watch import forget_on_commit
 from app.models import Campaign, Collective, Work, WorkStatus
 from app.works.services import get_visible_work
 
@@ -90,32 +89,11 @@ def forget(work_id: int) -> None:
     _entries.pop(work_id, None)
 
 
-# --- in-process invalidation: a commit here that touched a work, a campaign or a collective ----
-
-_WATCHED = (Work, Campaign, Collective)
-
-
-@sa.event.listens_for(orm.Session, "after_flush")
-def _flushed(session: orm.Session, _context) -> None:
-    # New rows too: a new work may take the id of one deleted behind this process's back.
-    if any(isinstance(item, _WATCHED) for item in (*session.new, *session.dirty, *session.deleted)):
-        session.info["like_targets_changed"] = True
+def forget_all() -> None:
+    with _lock:
+        _entries.clear()
 
 
-@sa.event.listens_for(orm.Session, "do_orm_execute")
-def _bulk_statement(state: orm.ORMExecuteState) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None:
-        if state.bind_mapper.class_ in _WATCHED:
-            state.session.info["like_targets_changed"] = True
-
-
-@sa.event.listens_for(orm.Session, "after_commit")
-def _committed(session: orm.Session) -> None:
-    if session.info.pop("like_targets_changed", False):
-        with _lock:
-            _entries.clear()
-
-
-@sa.event.listens_for(orm.Session, "after_rollback")
-def _rolled_back(session: orm.Session) -> None:
-    session.info.pop("like_targets_changed", None)
+# In-process invalidation: a commit here that touched a work, a campaign or a collective; new
+# rows too, as a new work may take the id of one deleted behind this process's back.
+forget_on_commit((Work, Campaign, Collective), forget_all, new_rows=True)
