@@ -28,6 +28,14 @@ RUN_PREFIX = f"wmcwm-test-{WORKER}-{RUN_TOKEN}:"
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
+def database_url(engine: str, tmp_path, postgres_url: str | None) -> str:
+    """A test's database on `engine` ("sqlite": a file in its tmp_path; "postgresql": the test
+    process's scratch database)."""
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return postgres_url
+
+
 def flush_prefix(client: redis.Redis, prefix: str) -> None:
     # Flask-Limiter's storage puts its own "LIMITS:LIMITER/" in front of our prefix.
     for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):

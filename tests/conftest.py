@@ -37,6 +37,7 @@ from tests.app_support import (
     RUN_PREFIX,
     RUN_TOKEN,
     WORKER,
+    database_url,
     flush_prefix,
     make_test_app,
     scratch_postgres_database,
@@ -219,9 +220,7 @@ def postgres_url() -> Iterator[str | None]:
 
 @pytest.fixture(params=DATABASES)
 def db_url(request, tmp_path, postgres_url) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.db'}"
-    return postgres_url
+    return database_url(request.param, tmp_path, postgres_url)
 
 
 @pytest.fixture

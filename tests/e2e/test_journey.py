@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from tests.app_support import DATABASES
 from tests.e2e.browser_support import sign_up
 from tests.e2e.stories import published_story
 
 NEW_PASSWORD = "Wenming2026go"
+
+# The one browser walk through every kind of write a person makes, on both engines (the other
+# browser tests run on SQLite: tests/e2e/conftest.py).
+pytestmark = pytest.mark.parametrize("db_url", DATABASES, indirect=True)
 
 
 def test_a_visitor_signs_up_logs_in_and_reads_a_story_on_a_phone(
