@@ -4,7 +4,9 @@
 #   1. every test not marked serial, on TEST_WORKERS pytest-xdist workers (default 4: with two
 #      CPUs, tests that wait on subprocesses, ffmpeg, Chromium and the databases keep more
 #      workers than CPUs busy; README "Tests" has the measurements);
-#   2. the @pytest.mark.serial tests alone (fault drills that break and restart services).
+#   2. the @pytest.mark.serial tests (fault drills that break and restart services of their own
+#      and run against the clock of their retries) after the rest, SERIAL_WORKERS at a time
+#      (default 2: they mostly wait on their retries and restarts; README "Tests").
 #
 # Each worker keeps to its own Redis keys, queues, PostgreSQL database, ports and temp folder
 # (tests/conftest.py). Arguments go to both phases: scripts/test.sh -k likes, or
@@ -15,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTEST="$ROOT/.venv/bin/pytest"
 WORKERS="${TEST_WORKERS:-4}"
+SERIAL_WORKERS="${SERIAL_WORKERS:-2}"
 
 # The run's temp files (SQLite databases, media, logs, pytest's tmp_path) in memory when the
 # machine has /dev/shm: every commit of a test's SQLite database is an fsync on disk otherwise.
@@ -55,7 +58,12 @@ if (($# == 0)); then
     # Only the modules that hold serial tests: collecting the whole suite again costs seconds.
     mapfile -t serial_args < <(grep -rl --include='test_*.py' 'mark.serial' tests)
 fi
-phase "serial phase" --phase=serial --durations=10 -p no:xdist "${serial_args[@]}"
+if [[ $WORKERS == 0 || $SERIAL_WORKERS == 0 ]]; then
+    serial_args=(-p no:xdist "${serial_args[@]}")
+else
+    serial_args=(-n "$SERIAL_WORKERS" "${serial_args[@]}")
+fi
+phase "serial phase, ${SERIAL_WORKERS} at a time" --phase=serial --durations=10 "${serial_args[@]}"
 second=$?
 echo "==> pytest time: $((SECONDS - started)) s"
 

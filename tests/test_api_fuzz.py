@@ -240,11 +240,17 @@ OUT_OF_RANGE_READS = [
 ]
 
 
-@pytest.mark.parametrize(("url", "status"), OUT_OF_RANGE_READS)
-def test_numbers_beyond_sql_integers_are_refused_not_crashed_on(app, national_headers, url, status):
-    response = app.test_client().get(url, headers=national_headers)
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert set(response.json["error"]) >= {"code", "message"}
+def test_numbers_beyond_sql_integers_are_refused_not_crashed_on(app, national_headers):
+    # One world for every read (reads change nothing): a world each was most of their time.
+    client = app.test_client()
+    wrong = []
+    for url, status in OUT_OF_RANGE_READS:
+        response = client.get(url, headers=national_headers)
+        if response.status_code != status or not (
+            response.is_json and set(response.json["error"]) >= {"code", "message"}
+        ):
+            wrong.append((url, response.status_code, response.get_data(as_text=True)[:200]))
+    assert wrong == []
 
 
 OUT_OF_RANGE_WRITES = [
@@ -410,17 +416,20 @@ def test_every_body_field_survives_huge_integers_nested_lists_and_wrong_types(ap
     assert wrong == []
 
 
-@pytest.mark.parametrize(("path", "method", "name"), sorted(_query_operations()), ids=lambda v: v)
-def test_every_query_parameter_survives_numbers_past_any_column_and_words(app, world, path, method, name):
+def test_every_query_parameter_survives_numbers_past_any_column_and_words(app, world):
+    # Every operation's parameters in one world: the calls that take a query string only read,
+    # and building a world for each of the 24 parameters was most of their time.
+    assert all(method == "get" for _path, method, _name in _query_operations())
     headers = bearer(world.national)
     client = app.test_client()
     wrong = []
-    for value in SWEEP_QUERY_VALUES:
-        response = client.open(
-            _url(path, world), method=method.upper(), query_string={name: value}, headers=headers
-        )
-        if problem := _sound(response):
-            wrong.append((value, problem))
+    for path, method, name in sorted(_query_operations()):
+        for value in SWEEP_QUERY_VALUES:
+            response = client.open(
+                _url(path, world), method=method.upper(), query_string={name: value}, headers=headers
+            )
+            if problem := _sound(response):
+                wrong.append((path, name, value, problem))
     assert wrong == []
 
 
