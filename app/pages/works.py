@@ -10,6 +10,7 @@ from flask_login import current_user
 from app import policy
 from app.catalog.collectives import get_collective
 from app.engagement import views, visitors
+from app.engagement.like_targets import like_target
 from app.engagement.work_lists import engagement_counts, list_published_works
 from app.errors import ServiceError
 from app.extensions import csrf
@@ -85,8 +86,9 @@ def count_view(work_id: int):
     if current_user.is_authenticated or visitors.visitor_id() or request.args.get("again"):
         views.count_page_view(work_id, current_user)
         return "", 204
-    # Nothing read for the first ask: the token says a published work's page was opened, and the
-    # view is counted (or the work found gone) when the browser asks again with its cookie.
+    # The first ask of a new visitor: 404 for a work they may not see, as its page; a published
+    # work's facts come from this process's memory of them, not SQL (like_targets).
+    like_target(work_id, current_user)
     response = make_response({"again": True}, 202)
     visitors.give_cookie(response, visitors.new_visitor_id())
     return response
