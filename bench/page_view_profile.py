@@ -1,12 +1,15 @@
 """Profile: where a page view's script calls spend their time, in process — round trips counted,
 then cProfile.
 
-    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/page_view_profile.py
+    .venv/bin/python bench/page_view_profile.py                  # SQLite in a temporary folder
+    TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python bench/page_view_profile.py
 
 The campaign bench's world (bench/campaign.py: 200 works, viewers who log in through the form),
 Flask's test client, production-like cookies. For each call a page view makes after its page
-(the signed-in state call for the home page's 20 works, a first visit's view beacon and its
-repeat, a signed-in beacon), it prints the SQL statements sent (COMMIT counted), the Redis round
+(the state call for the home page's 20 works, anonymous and signed in; a signed-in work page's
+state call that also counts the view; a first visit's view beacon and its repeat; a signed-in
+beacon), it prints the SQL statements sent (COMMIT counted), the Redis round
 trips and the CPU microseconds per call, then the signed-in state call under cProfile, its 25
 functions with the most cumulative time. The last line printed is one JSON object.
 """
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _support as support  # noqa: E402
-from bench.campaign import CSRF_FIELD, LIKE_WIDGET, VIEW_BEACON, populate  # noqa: E402
+from bench.campaign import CSRF_FIELD, LIKE_WIDGET, VIEW_BEACON, VIEW_TOKEN, populate  # noqa: E402
 from bench.like_profile import Tally, instrument  # noqa: E402
 
 PEOPLE = 100
@@ -58,7 +61,8 @@ def main() -> None:
             client = app.test_client()
             page = client.get("/login").get_data(as_text=True)
             token = html.unescape(CSRF_FIELD.search(page).group(1))
-            answer = client.post("/login", data={"csrf_token": token, "email": email, "password": support.PASSWORD})
+            form = {"csrf_token": token, "email": email, "password": support.PASSWORD}
+            answer = client.post("/login", data=form)
             assert answer.status_code == 302, answer.status_code
             client.get("/")
             people.append(client)
@@ -83,9 +87,11 @@ def main() -> None:
             anonymous = app.test_client()
             return anonymous.post(beacon + "&again=1").status_code
 
+        view = html.unescape(VIEW_TOKEN.search(page).group(1))
         calls = {
             "anonymous state call": lambda n: app.test_client().get(state).status_code,
             "signed-in state call": signed_in(state),
+            "signed-in state call + view": signed_in(f"/api/v1/me/state?works={hot}&view={view}"),
             "view beacon, first visit": first_visit,
             "view beacon, again": again,
             "view beacon, signed in": signed_in(beacon, "POST"),
@@ -101,9 +107,9 @@ def main() -> None:
                 assert status in (200, 202, 204), (name, status)
             cpu = (time.process_time() - began) / CALLS
             tally.on = False
-            summary[name] = {"sql": round(tally.sql / CALLS, 2), "redis": round(tally.redis / CALLS, 2),
-                             "cpu_us": round(cpu * 1e6)}  # fmt: skip
-            print(f"{name:<28} SQL {tally.sql / CALLS:5.2f}  Redis {tally.redis / CALLS:5.2f}  CPU {cpu * 1e6:6.0f} µs")
+            sql, trips = tally.sql / CALLS, tally.redis / CALLS
+            summary[name] = {"sql": round(sql, 2), "redis": round(trips, 2), "cpu_us": round(cpu * 1e6)}
+            print(f"{name:<34} SQL {sql:5.2f}  Redis {trips:5.2f}  CPU {cpu * 1e6:6.0f} µs")
         profiler = cProfile.Profile()
         profiler.enable()
         call = calls["signed-in state call"]
