@@ -191,7 +191,9 @@ def populate() -> dict:
     db.session.add_all(collectives)
     db.session.commit()
 
-    password_hash = generate_password_hash(support.PASSWORD)
+    # A cheap hash: the log-ins happen before the clock starts, and with the production method
+    # 1,024 of them took two minutes of this machine. Checking accepts any method.
+    password_hash = generate_password_hash(support.PASSWORD, method="pbkdf2:sha256:1000")
     people = [
         {"email": f"viewer{n}@example.com", "display_name": f"青年{n}", "role": Role.VIEWER,
          "collective_id": None}

@@ -65,6 +65,12 @@ def test_logging_in_gives_a_hint_the_pages_script_can_read_and_nothing_else(app,
     assert _hint(client) == "1"
 
 
+def test_the_hint_is_secure_wherever_the_session_cookie_is(app, client, make_user):
+    app.config["SESSION_COOKIE_SECURE"] = True
+    answer = login_form(client, make_user().email)
+    assert "Secure" in _set_cookies(answer)[HINT]
+
+
 def test_an_anonymous_visitor_and_an_api_client_never_get_the_hint(app, client, make_user, work):
     for path in ("/", f"/works/{work.id}", "/login", "/api/v1/me/state"):
         assert HINT not in _set_cookies(client.get(path)), path
