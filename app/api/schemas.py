@@ -308,6 +308,12 @@ class MeStateQuery(Shape):
     works = fields.String(
         metadata={"description": "comma-separated ids of the works on the page (at most 100)"}
     )
+    view = fields.String(
+        metadata={
+            "description": "a work page's view token (its data-view-token): count that page's view "
+            "as the view beacon would; see view_counted"
+        }
+    )
 
 
 class NotificationListQuery(Shape):
@@ -607,6 +613,13 @@ class MeState(Shape):
     counts = fields.Dict(keys=fields.String(), values=fields.Nested(StateCounts), required=True)
     needs_email_verification = fields.Boolean(required=True)
     csrf_token = fields.String(required=True, allow_none=True)
+    view_counted = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true when the call took care of the view asked with `view` (counted, "
+            "already counted today, or the work is gone); false: send the page's view beacon"
+        },
+    )
 
 
 class WallOrder(Shape):

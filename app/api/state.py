@@ -6,13 +6,17 @@ filled in before the person can act: who is signed in (name, role, the links the
 bell's unread count, which of the page's works this person liked, live counts of those works from
 Redis (a cached body's counts may be seconds old), the works they may edit, those they commented
 on (their comments are shown as they see them there), and the CSRF token
-for the page's forms. Never cached anywhere: ``Cache-Control: private, no-store``.
+for the page's forms; on a work page, it also counts the page's view (one call instead of a view
+beacon). Only a browser holding the signed-in hint cookie calls it (app/auth/sessions.py): a
+visitor who is not signed in has nothing of their own on a page. Never cached anywhere:
+``Cache-Control: private, no-store``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -22,11 +26,12 @@ from app.api import bp
 from app.api.docs import answers
 from app.api.schemas import MeState, MeStateQuery
 from app.auth import verification
-from app.engagement.work_lists import engagement_counts, liked_work_ids
+from app.engagement import views, visitors
+from app.engagement.work_lists import engagement_counts
+from app.errors import ServiceError
 from app.extensions import db
 from app.ids import invalid_parameter, parse_id
-from app.models import Comment, CommentStatus, Work
-from app.notifications import services as notifications
+from app.models import Comment, CommentStatus, Like, Notification, Work
 
 # A page shows at most a few dozen works; more ids than this is not a page asking.
 STATE_WORKS_MAX = 100
@@ -44,26 +49,49 @@ def _work_ids(raw: str | None) -> list[int]:
     return list(dict.fromkeys(ids))  # type: ignore[arg-type]
 
 
+def _own_facts(user: Any, ids: list[int]) -> tuple[set[int], list[int], int]:
+    """Which of ``ids`` the user likes, where they have visible or held comments, and the bell's
+    unread count: one SQL round trip for the three, since every signed-in page view asks.
+
+    The same rules as ``liked_work_ids`` (SQL, the truth) and ``notifications.unread_count``."""
+    parts = [
+        sa.select(sa.literal("n"), sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ]
+    if ids:
+        liked_ids = sa.select(sa.literal("l"), Like.work_id)
+        parts.append(liked_ids.where(Like.user_id == user.id, Like.work_id.in_(ids)))
+        # Where the page's comments must be shown as this person sees them (their held ones,
+        # their delete buttons): static/js/comments.js asks the API again only there.
+        parts.append(
+            sa.select(sa.literal("c"), Comment.work_id)
+            .where(
+                Comment.user_id == user.id,
+                Comment.work_id.in_(ids),
+                Comment.status.in_([CommentStatus.VISIBLE, CommentStatus.PENDING]),
+            )
+            .distinct()
+        )
+    liked: set[int] = set()
+    commented: set[int] = set()
+    unread = 0
+    for kind, value in db.session.execute(sa.union_all(*parts)):
+        if kind == "n":
+            unread = int(value or 0)
+        elif kind == "l":
+            liked.add(int(value))
+        else:
+            commented.add(int(value))
+    return liked, sorted(commented), unread
+
+
 def _user_state(user: Any, ids: list[int]) -> dict[str, Any]:
     editable: list[int] = []
     if ids and (user.is_admin or user.collective_id):
         works = db.session.scalars(db.select(Work).where(Work.id.in_(ids))).all()
         editable = sorted(work.id for work in works if policy.can_edit_work(user, work))
-    own_comments: list[int] = []
-    if ids:
-        # Where the page's comments must be shown as this person sees them (their held ones,
-        # their delete buttons): static/js/comments.js asks the API again only there.
-        own_comments = sorted(
-            db.session.scalars(
-                db.select(Comment.work_id)
-                .where(
-                    Comment.user_id == user.id,
-                    Comment.work_id.in_(ids),
-                    Comment.status.in_([CommentStatus.VISIBLE, CommentStatus.PENDING]),
-                )
-                .distinct()
-            )
-        )
+    liked, own_comments, unread = _own_facts(user, ids)
     return {
         "own_comments": own_comments,
         "user": {
@@ -78,12 +106,26 @@ def _user_state(user: Any, ids: list[int]) -> dict[str, Any]:
             "moderation": bool(user.is_moderator),
             "audit": bool(user.is_admin),
         },
-        "unread": notifications.unread_count(user),
-        "liked": sorted(liked_work_ids(user, ids)),
+        "unread": unread,
+        "liked": sorted(liked),
         "editable": editable,
         "needs_email_verification": verification.needs_verification(user),
         "csrf_token": generate_csrf(),
     }
+
+
+def _count_view(token: str | None) -> bool:
+    """The page's view, counted for a signed-in caller or a browser with our visitor cookie
+    (the view beacon's rule, app/pages/works.py); False when the page's script must send the
+    beacon instead (any other caller, a token that is not genuine or has expired)."""
+    work_id = visitors.beacon_work_id(token)
+    if work_id is None or not (current_user.is_authenticated or visitors.visitor_id()):
+        return False
+    try:
+        views.count_page_view(work_id, current_user)
+    except ServiceError:
+        pass  # no longer visible to this caller: nothing to count, and nothing for a beacon either
+    return True
 
 
 @bp.get("/me/state")
@@ -93,10 +135,14 @@ def me_state():
     (comma-separated ids) they liked, live counts of those works, and the CSRF token
 
     Anyone may call it: signed out, ``signed_in`` is false and only the counts are filled.
+    With ``view`` (a work page's view token), it also counts that page's view for a signed-in
+    caller or a browser with a visitor cookie, as the view beacon would, and says so in
+    ``view_counted``; the page's script sends the beacon only when that is false.
     Answered with Cache-Control private, no-store.
     """
     ids = _work_ids(request.args.get("works"))
     counts = engagement_counts(ids) if ids else {}
+    view = request.args.get("view")
     answer: dict[str, Any] = {
         "signed_in": bool(current_user.is_authenticated),
         "counts": {
@@ -111,7 +157,10 @@ def me_state():
         "own_comments": [],
         "needs_email_verification": False,
         "csrf_token": None,
+        "view_counted": False,
     }
     if current_user.is_authenticated:
         answer.update(_user_state(current_user, ids))
+    if view is not None:
+        answer["view_counted"] = _count_view(view)
     return answer, 200, {"Cache-Control": "private, no-store"}

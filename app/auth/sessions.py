@@ -10,6 +10,15 @@ no extra round trip. Log-out deletes the row (and tells the browser to drop both
 the same; a password change alone already fails the fingerprint.
 
 Only a SHA-256 of the token is stored, like API tokens: the table alone opens nothing.
+
+**The signed-in hint.** Shared pages (app/page_cache.py) ask ``GET /api/v1/me/state`` for the
+caller's own part, but an anonymous visitor has no own part: that call would only bring counts a
+few seconds fresher. So a browser that may be signed in carries a second cookie, ``signed_in=1``:
+not HttpOnly (static/js/state.js reads it), not secret, meaning nothing to the server, which never
+trusts it. It is there exactly while the browser holds a session naming an account or a
+remember-me cookie (``keep_signed_in_hint``, after every request), and every log-out path deletes
+it with the other cookies (``forget_cookies``). A hint left over (the session expired, or was
+ended from another browser) costs one state call, which answers "signed out" and deletes it.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 from flask_login import logout_user
 from flask_login.utils import decode_cookie
 
@@ -158,8 +167,16 @@ def replace_remembered_session() -> None:
 
 
 def forget_cookies(response):
-    """Tell the browser to drop the remember-me cookie (the session cookie is rewritten by Flask)."""
+    """Tell the browser to drop the remember-me cookie and the signed-in hint (the session cookie
+    is rewritten by Flask)."""
     config = current_app.config
+    g.signed_in_hint_done = True
+    response.delete_cookie(
+        SIGNED_IN_HINT,
+        path="/",
+        secure=config.get("SESSION_COOKIE_SECURE", False),
+        samesite="Lax",
+    )
     response.delete_cookie(
         remember_cookie_name(),
         path=config.get("REMEMBER_COOKIE_PATH", "/"),
@@ -168,6 +185,37 @@ def forget_cookies(response):
         httponly=True,
         samesite=config.get("REMEMBER_COOKIE_SAMESITE"),
     )
+    return response
+
+
+SIGNED_IN_HINT = "signed_in"
+
+
+def keep_signed_in_hint(response):
+    """After every request: the hint cookie is present exactly while this browser holds
+    something that may sign it in (a session naming an account, a remember-me cookie that was
+    not just found dead). Reads only what Flask already decoded; never loads the account."""
+    if g.get("signed_in_hint_done"):
+        return response
+    remembered = remember_cookie_name() in request.cookies and session.get("_remember") != "clear"
+    wanted = bool(session.get("_user_id")) or remembered
+    present = SIGNED_IN_HINT in request.cookies
+    config = current_app.config
+    if wanted and not present:
+        response.set_cookie(
+            SIGNED_IN_HINT,
+            "1",
+            # As long as the longest way of being signed in; a leftover costs one state call.
+            max_age=int(remember_duration().total_seconds()),
+            path="/",
+            secure=config.get("SESSION_COOKIE_SECURE", False),
+            httponly=False,
+            samesite="Lax",
+        )
+    elif present and not wanted:
+        response.delete_cookie(
+            SIGNED_IN_HINT, path="/", secure=config.get("SESSION_COOKIE_SECURE", False), samesite="Lax"
+        )
     return response
 
 

@@ -30,10 +30,12 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 
 from app import clock
-from app.engagement import counters
+from app.clients import client_ip
+from app.engagement import counters, visitors
+from app.engagement.like_targets import like_target
 from app.extensions import db, redis_client
 from app.models import ViewDay, Work, WorkStatus
 from app.redis_keys import counts_key, pending_views_key, seen_key, views_dirty_key
@@ -98,6 +100,17 @@ def record_view(work: Work, viewer: str, *, now: datetime | None = None) -> bool
     except redis.RedisError:
         log.info("view of work %s not counted, Redis is away", work.id)
         return False
+
+
+def count_page_view(work_id: int, user: Any) -> bool:
+    """Count the caller's view of a work page (its view beacon, or a signed-in reader's state
+    call): once per viewer per day (``viewer_key`` from the request), published works only. True
+    if it counted. Publication is read from what this process remembers of published works for a
+    moment (app/engagement/like_targets.py), not from SQL on every view: a view of a work taken
+    down within that moment counts like one a moment earlier. A work ``user`` may not see raises
+    ServiceError (404), as its page does."""
+    viewer = viewer_key(user, client_ip(), request.user_agent.string, visitors.visitor_id())
+    return record_view(like_target(work_id, user), viewer)  # type: ignore[arg-type]
 
 
 def flush_views(*, batch_size: int = FLUSH_BATCH, lock_wait: float = 60.0) -> int:

@@ -71,10 +71,16 @@ def beacon_token(work_id: int) -> str:
     return _beacon_signer().sign(str(work_id)).decode()
 
 
-def beacon_token_valid(token: str | None, work_id: int) -> bool:
+def beacon_work_id(token: str | None) -> int | None:
+    """The work a genuine, unexpired view token was made for; else None."""
     if not token or len(token) > 200:
-        return False
+        return None
     try:
-        return _beacon_signer().unsign(token, max_age=BEACON_MAX_AGE).decode() == str(work_id)
+        signed = _beacon_signer().unsign(token, max_age=BEACON_MAX_AGE).decode()
     except (BadSignature, SignatureExpired):
-        return False
+        return None
+    return int(signed) if signed.isdigit() else None
+
+
+def beacon_token_valid(token: str | None, work_id: int) -> bool:
+    return beacon_work_id(token) == work_id

@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from app import policy
 from app.catalog.collectives import get_collective
-from app.clients import client_ip
 from app.engagement import views, visitors
+from app.engagement.like_targets import like_target
 from app.engagement.work_lists import engagement_counts, list_published_works
 from app.errors import ServiceError
 from app.extensions import csrf
@@ -41,21 +41,17 @@ def index():
     )
 
 
-def _record_view(work) -> None:
-    # Counted once per viewer per day, published works only; never fails the page.
-    viewer = views.viewer_key(current_user, client_ip(), request.user_agent.string, visitors.visitor_id())
-    views.record_view(work, viewer)
-
-
 @bp.get("/works/<int:work_id>")
 @cached(lambda work_id: work_group(work_id), seconds="PAGE_CACHE_PAGE_SECONDS")
 def work_detail(work_id: int):
     work = get_visible_work(work_id, current_user)
-    view_beacon = None
+    view_beacon = view_token = None
     if work.status == WorkStatus.PUBLISHED:
-        # The page is one body for everyone, served from the cache: the page's script counts the
-        # view (and gives a new visitor its cookie) through the beacon, never the page itself.
-        view_beacon = url_for("works.count_view", work_id=work.id, t=visitors.beacon_token(work.id))
+        # The page is one body for everyone, served from the cache: the page's scripts count the
+        # view (and give a new visitor its cookie) through the beacon or a signed-in reader's
+        # state call, never the page itself.
+        view_token = visitors.beacon_token(work.id)
+        view_beacon = url_for("works.count_view", work_id=work.id, t=view_token)
     media = work_media(work)
     # Pictures the body already shows inline are not repeated in the gallery below it.
     gallery = [image for image in media["images"] if image["url"] not in work.body_html]
@@ -72,6 +68,7 @@ def work_detail(work_id: int):
         editable=work.status in EDITABLE_STATUSES,
         comment_section=comment_section(work),
         view_beacon=view_beacon,
+        view_token=view_token,
     )
     return page
 
@@ -86,10 +83,12 @@ def count_view(work_id: int):
     its address as a fallback (app/engagement/visitors.py)."""
     if not visitors.beacon_token_valid(request.args.get("t"), work_id):
         raise ServiceError(_("请求无效。"), code="invalid_view_token")
-    work = get_visible_work(work_id, current_user, media=False)
     if current_user.is_authenticated or visitors.visitor_id() or request.args.get("again"):
-        _record_view(work)
+        views.count_page_view(work_id, current_user)
         return "", 204
+    # The first ask of a new visitor: 404 for a work they may not see, as its page; a published
+    # work's facts come from this process's memory of them, not SQL (like_targets).
+    like_target(work_id, current_user)
     response = make_response({"again": True}, 202)
     visitors.give_cookie(response, visitors.new_visitor_id())
     return response

@@ -39,6 +39,7 @@ def test_after_remember_me_and_log_out_the_reopened_site_and_copied_cookies_open
     expect(page.locator(".flash")).to_contain_text("您已退出登录")
     left = {c["name"] for c in page.context.cookies()}
     assert "remember_token" not in left
+    assert "signed_in" not in left  # the hint too: the next pages make no state call
 
     # Reopen the site: a new browser window holding whatever the old one kept on disk.
     reopened = browser.new_context(**browser_context_args, storage_state=page.context.storage_state())

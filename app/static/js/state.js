@@ -3,11 +3,21 @@
 // in, the bell, which of the page's works they liked, live counts and the CSRF token, and fills
 // them in. Until it answers, like links do nothing (a signed-in person never acts on a "not
 // liked" button for a work they liked). Other scripts wait for window.pageState.
+// Only a browser carrying the signed-in hint cookie asks (app/auth/sessions.py): a visitor who
+// is not signed in has nothing of their own on the page, keeps the body as served (its counts
+// may be a few seconds old) and its log-in links, and costs the server no call. On a work page
+// the call also counts the view (views.js then sends no beacon unless it was not counted).
 (function () {
   "use strict";
   var script = document.currentScript;
   var stateUrl = script && script.getAttribute("data-state-url");
   if (!stateUrl || !window.fetch || !window.Promise) return;
+  var ANONYMOUS = { signed_in: false, view_counted: false };
+
+  if (!/(?:^|;\s*)signed_in=1(?:;|$)/.test(document.cookie)) {
+    window.pageState = Promise.resolve(ANONYMOUS);
+    return;
+  }
 
   function all(selector) {
     return Array.prototype.slice.call(document.querySelectorAll(selector));
@@ -106,7 +116,10 @@
     function start() {
       all("[data-like-work]").forEach(function (widget) { widget.setAttribute("data-state-pending", ""); });
       var ids = workIds();
-      var url = stateUrl + (ids.length ? "?works=" + ids.join(",") : "");
+      var query = ids.length ? ["works=" + ids.join(",")] : [];
+      var view = document.querySelector("[data-view-token]");
+      if (view) query.push("view=" + encodeURIComponent(view.getAttribute("data-view-token")));
+      var url = stateUrl + (query.length ? "?" + query.join("&") : "");
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (state) {
