@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
+import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -112,8 +115,27 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.close()
 
 
+log = logging.getLogger(__name__)
+
+
+def _end_session(exc: BaseException | None) -> None:
+    """End the request's session, whose close rolls back what it left open. When the database
+    goes away after the request's own work is done (a restart, a failover), that ROLLBACK fails;
+    raised from the teardown, it would turn the answer already made into a 500 (the fault drill
+    that restarts PostgreSQL met it). The connection is dropped instead: the pool's pre-ping
+    replaces it at the next checkout. Registered after Flask-SQLAlchemy's own teardown, so it
+    runs first (teardowns run last-registered first); theirs then finds nothing left to close."""
+    try:
+        db.session.remove()
+    except sa.exc.DBAPIError as error:
+        log.warning("database gone while ending the request's session: %s", error.orig)
+        db.session().invalidate()  # its connections dropped, no ROLLBACK sent
+        db.session.remove()
+
+
 def init_extensions(app: Flask) -> None:
     db.init_app(app)
+    app.teardown_appcontext(_end_session)
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -51,8 +51,11 @@ CHECKS = [
     response_headers_conformance,
 ]
 
-# Per operation, each sent as every caller: about a minute on SQLite, as long again on PostgreSQL.
-MAX_EXAMPLES = 20
+# Generated examples per operation, each sent as every caller, besides the cases schemathesis's
+# coverage phase derives from the spec (boundaries, wrong types, missing fields: more than half
+# of what is sent) and the exhaustive sweeps below. 12 rather than 20 since issue 16: the fuzz was
+# the suite's largest file (20 s alone per engine, 60-75 s in a full run).
+MAX_EXAMPLES = 12
 
 # Path ids are drawn from 1..SEEDED_IDS half the time: the seeded works, comments and collectives.
 SEEDED_IDS = 6
