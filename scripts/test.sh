@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole suite, as `make test` runs it (after scripts/bootstrap.sh --test), in two phases:
 #
-#   1. every test not marked serial, on TEST_WORKERS pytest-xdist workers (default 4: with two
+#   1. every test not marked serial, on TEST_WORKERS pytest-xdist workers (default 3: with two
 #      CPUs, tests that wait on subprocesses, ffmpeg, Chromium and the databases keep more
-#      workers than CPUs busy; README "Tests" has the measurements);
+#      workers than CPUs busy, and each worker pays for its own database, browser and fixtures;
+#      README "Tests" has the measurements);
 #   2. the @pytest.mark.serial tests (fault drills that break and restart services of their own
 #      and run against the clock of their retries) after the rest, SERIAL_WORKERS at a time
-#      (default 2: they mostly wait on their retries and restarts; README "Tests").
+#      (default 3: they mostly wait on their retries and restarts; README "Tests").
 #
 # Each worker keeps to its own Redis keys, queues, PostgreSQL database, ports and temp folder
 # (tests/conftest.py). Arguments go to both phases: scripts/test.sh -k likes, or
@@ -16,8 +17,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTEST="$ROOT/.venv/bin/pytest"
-WORKERS="${TEST_WORKERS:-4}"
-SERIAL_WORKERS="${SERIAL_WORKERS:-2}"
+WORKERS="${TEST_WORKERS:-3}"
+SERIAL_WORKERS="${SERIAL_WORKERS:-3}"
 
 # The run's temp files (SQLite databases, media, logs, pytest's tmp_path) in memory when the
 # machine has /dev/shm: every commit of a test's SQLite database is an fsync on disk otherwise.
