@@ -57,13 +57,15 @@ def browser_context_args(browser_context_args):
 class _InFlight:
     """The app, counting the requests it is answering. A page's scripts (the state call, the view
     beacon) may still be asking when its test ends; the app's teardown must wait for them, or it
-    disposes of the engine under a request that then drops its database connection unclosed."""
+    disposes of the engine under a request that then drops its database connection unclosed.
+    It also keeps the bodies it returned, to close those the server left open."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.count = 0
         self.closed = False
         self.idle = threading.Condition()
+        self.bodies: list = []
 
     def __call__(self, environ, start_response):
         with self.idle:
@@ -74,7 +76,14 @@ class _InFlight:
         try:
             # Flask ends the request (its session and connection given back) before it returns
             # the body: a video still streaming to the browser is not waited for.
-            return self.app(environ, start_response)
+            body = self.app(environ, start_response)
+            # Werkzeug's server closes a body only after reading what is left on the connection,
+            # and that read raises when the browser has reset it: a video dropped mid-stream
+            # (hls.js taking over from the MP4) left its file open, and the ResourceWarning
+            # failed whichever test the garbage collector ran in. close() closes them all.
+            with self.idle:
+                self.bodies.append(body)
+            return body
         finally:
             self._done()
 
@@ -87,7 +96,12 @@ class _InFlight:
         """No new requests; True once those being answered are done."""
         with self.idle:
             self.closed = True
-            return self.idle.wait_for(lambda: self.count == 0, timeout)
+            answered = self.idle.wait_for(lambda: self.count == 0, timeout)
+            bodies, self.bodies = self.bodies, []
+        for body in bodies:
+            if hasattr(body, "close"):
+                body.close()  # closing twice is harmless: a file, a response's callbacks
+        return answered
 
 
 @pytest.fixture
