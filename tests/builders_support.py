@@ -17,6 +17,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from app.engagement import services
 from app.extensions import db
 from app.models import Campaign, Collective, Level, Role, User, Work, WorkKind, WorkStatus, utcnow
 from config import TestingConfig
@@ -118,3 +119,15 @@ def make_work(
     db.session.add(work)
     db.session.commit()
     return work
+
+
+def make_published_story(campaign: Campaign) -> Work:
+    """A published story of a Beijing collective, ranked and counted as publication leaves it."""
+    work = make_work(make_collective("北京地铁青年文明号"), campaign, title="站台上的守候")
+    services.work_published(work)
+    return work
+
+
+def view_count(work: Work) -> int:
+    """The work's views as the counters give them (Redis, buffered views included)."""
+    return services.counts_for([work.id])[work.id].views

@@ -53,7 +53,8 @@ def signed_in_email(client) -> str | None:
     return response.json["user"]["email"] if response.status_code == 200 else None
 
 
-def _csrf_on(client, path: str) -> str:
+def csrf_on(client, path: str) -> str:
+    """The CSRF token the page at `path` gives the browser (its csrf-token meta tag)."""
     html = client.get(path).get_data(as_text=True)
     match = _CSRF_META.search(html)
     assert match, f"{path} carries no csrf-token meta tag"
@@ -62,7 +63,7 @@ def _csrf_on(client, path: str) -> str:
 
 def csrf_token(client) -> str:
     """The CSRF token the log-in page gives the browser, read the way a browser would."""
-    return _csrf_on(client, "/login")
+    return csrf_on(client, "/login")
 
 
 def page_state(client, *work_ids: int) -> dict:

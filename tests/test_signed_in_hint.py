@@ -5,7 +5,6 @@ And the state call that counts a work page's view, in place of the view beacon."
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -15,11 +14,10 @@ from itsdangerous import URLSafeTimedSerializer
 from app.engagement import services, visitors
 from app.extensions import db
 from app.models import LoginSession, password_fingerprint, utcnow
-from tests.builders_support import make_collective, make_work
-from tests.sign_in_support import NEW_PASSWORD, bearer, fresh_client, login_form, page_state
+from tests.builders_support import make_published_story, view_count
+from tests.sign_in_support import NEW_PASSWORD, bearer, csrf_on, fresh_client, login_form, page_state
 
 HINT = "signed_in"
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 def _set_cookies(response) -> dict[str, str]:
@@ -31,21 +29,9 @@ def _hint(client) -> str | None:
     return cookie.value if cookie is not None else None
 
 
-def _page_csrf(client, path: str) -> str:
-    match = _CSRF_META.search(client.get(path).get_data(as_text=True))
-    assert match, path
-    return match.group(1)
-
-
 @pytest.fixture
 def work(app, open_campaign):
-    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
-    services.work_published(work)
-    return work
-
-
-def _views(work) -> int:
-    return services.counts_for([work.id])[work.id].views
+    return make_published_story(open_campaign)
 
 
 # --- the hint follows the session ---------------------------------------------------------------
@@ -81,7 +67,7 @@ def test_an_anonymous_visitor_and_an_api_client_never_get_the_hint(app, client, 
 def test_log_out_deletes_the_hint(client, make_user):
     user = make_user()
     login_form(client, user.email)
-    answer = client.post("/logout", data={"csrf_token": _page_csrf(client, "/account")})
+    answer = client.post("/logout", data={"csrf_token": csrf_on(client, "/account")})
     assert "Expires=Thu, 01 Jan 1970" in _set_cookies(answer)[HINT]
     assert _hint(client) is None
 
@@ -89,7 +75,7 @@ def test_log_out_deletes_the_hint(client, make_user):
 def test_log_out_with_remember_me_deletes_the_hint_too(client, make_user):
     user = make_user()
     login_form(client, user.email, remember="y")
-    answer = client.post("/logout", data={"csrf_token": _page_csrf(client, "/account")})
+    answer = client.post("/logout", data={"csrf_token": csrf_on(client, "/account")})
     assert "Expires=Thu, 01 Jan 1970" in _set_cookies(answer)[HINT]
     assert _hint(client) is None and client.get_cookie("remember_token") is None
 
@@ -97,7 +83,7 @@ def test_log_out_with_remember_me_deletes_the_hint_too(client, make_user):
 def test_signing_out_everywhere_deletes_this_browsers_hint(client, make_user):
     user = make_user()
     login_form(client, user.email, remember="y")
-    answer = client.post("/account/sign-out-everywhere", data={"csrf_token": _page_csrf(client, "/account")})
+    answer = client.post("/account/sign-out-everywhere", data={"csrf_token": csrf_on(client, "/account")})
     assert answer.status_code == 302
     assert "Expires=Thu, 01 Jan 1970" in _set_cookies(answer)[HINT]
     assert _hint(client) is None
@@ -110,7 +96,7 @@ def test_a_password_reset_in_a_signed_in_browser_deletes_its_hint(app, client, m
         {"u": user.id, "p": password_fingerprint(user.password_hash)}
     )
     path = f"/reset-password/{token}"
-    data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": _page_csrf(client, path)}
+    data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_on(client, path)}
     answer = client.post(path, data=data)
     assert answer.status_code == 302
     assert "Expires=Thu, 01 Jan 1970" in _set_cookies(answer)[HINT]
@@ -160,15 +146,15 @@ def _state(client, work, token=None):
 def test_a_signed_in_readers_state_call_counts_the_view_once_a_day(client, make_user, work):
     login_form(client, make_user().email)
     assert _state(client, work)["view_counted"] is True
-    assert _views(work) == 1
+    assert view_count(work) == 1
     assert _state(client, work)["view_counted"] is True  # handled: no beacon needed
-    assert _views(work) == 1
+    assert view_count(work) == 1
 
 
 def test_a_visitor_without_a_visitor_cookie_is_told_to_send_the_beacon(app, work):
     state = _state(app.test_client(), work)
     assert state["view_counted"] is False and state["signed_in"] is False
-    assert _views(work) == 0
+    assert view_count(work) == 0
 
 
 def test_a_visitor_with_a_visitor_cookie_is_counted_by_the_state_call(app, work):
@@ -176,19 +162,19 @@ def test_a_visitor_with_a_visitor_cookie_is_counted_by_the_state_call(app, work)
     beacon = f"/works/{work.id}/view?t={visitors.beacon_token(work.id)}"
     assert client.post(beacon).status_code == 202  # gives the cookie, counts nothing yet
     assert _state(client, work)["view_counted"] is True
-    assert _views(work) == 1
+    assert view_count(work) == 1
 
 
 def test_a_state_call_with_a_forged_view_token_counts_nothing(client, make_user, work):
     login_form(client, make_user().email)
     assert _state(client, work, token="12.forged.token")["view_counted"] is False
-    assert _views(work) == 0
+    assert view_count(work) == 0
 
 
 def test_a_state_call_without_a_view_token_counts_no_view(client, make_user, work):
     login_form(client, make_user().email)
     assert page_state(client, work.id)["view_counted"] is False
-    assert _views(work) == 0
+    assert view_count(work) == 0
 
 
 def test_a_new_visitors_beacon_reads_no_sql_while_the_work_is_remembered(app, work):

@@ -12,7 +12,7 @@ from app.engagement import services, visitors
 from app.models import Role
 from app.stored_files import media_url
 from app.works import services as works
-from tests.builders_support import make_collective, make_work
+from tests.builders_support import make_collective, make_published_story, make_work, view_count
 from tests.images_support import jpeg_bytes
 from tests.sign_in_support import sign_in
 
@@ -21,13 +21,7 @@ BEACON = re.compile(r'data-view-beacon="([^"]+)"')
 
 @pytest.fixture
 def work(app, open_campaign):
-    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
-    services.work_published(work)
-    return work
-
-
-def _views(work) -> int:
-    return services.counts_for([work.id])[work.id].views
+    return make_published_story(open_campaign)
 
 
 def _no_cookies(app):
@@ -39,7 +33,7 @@ def test_thirty_gets_with_thirty_user_agents_and_no_cookie_add_no_view(app, work
     client = _no_cookies(app)
     for n in range(30):
         assert client.get(f"/works/{work.id}", headers={"User-Agent": f"Bot/{n}"}).status_code == 200
-    assert _views(work) == 0
+    assert view_count(work) == 0
 
 
 def test_thirty_gets_that_keep_the_cookie_are_one_viewer_whatever_the_user_agent(app, client, work):
@@ -48,7 +42,7 @@ def test_thirty_gets_that_keep_the_cookie_are_one_viewer_whatever_the_user_agent
         beacon = BEACON.search(html)
         if beacon:
             client.post(beacon.group(1).replace("&amp;", "&"))
-    assert _views(work) == 1
+    assert view_count(work) == 1
 
 
 def test_counting_requests_without_a_cookie_add_few_viewers_per_address(app, work):
@@ -62,10 +56,10 @@ def test_counting_requests_without_a_cookie_add_few_viewers_per_address(app, wor
     beacon += "&again=1"
     for n in range(30):
         assert client.post(beacon, headers={"User-Agent": f"Bot/{n}"}).status_code == 204
-    assert _views(work) == app.config["COOKIELESS_VIEWERS_PER_IP"]
+    assert view_count(work) == app.config["COOKIELESS_VIEWERS_PER_IP"]
     other_address = client.post(beacon, environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert other_address.status_code == 204
-    assert _views(work) == app.config["COOKIELESS_VIEWERS_PER_IP"] + 1
+    assert view_count(work) == app.config["COOKIELESS_VIEWERS_PER_IP"] + 1
 
 
 def test_a_browser_refusing_cookies_is_still_counted_once(app, work):
@@ -76,7 +70,7 @@ def test_a_browser_refusing_cookies_is_still_counted_once(app, work):
         # What static/js/views.js does: the cookie it was given did not come back, so it asks again.
         assert client.post(beacon, headers={"User-Agent": "Mozilla/5.0"}).status_code == 202
         client.post(beacon + "&again=1", headers={"User-Agent": "Mozilla/5.0"})
-    assert _views(work) == 1
+    assert view_count(work) == 1
 
 
 def test_the_page_itself_sets_no_cookie(client, work):
@@ -99,7 +93,7 @@ def test_a_forged_visitor_cookie_is_no_visitor(app, work):
         client.set_cookie(visitors.COOKIE, f"forged-{n}")
         # Not a visitor: given a genuine cookie and asked again, nothing counted on the forgery.
         assert client.post(BEACON.search(html).group(1).replace("&amp;", "&")).status_code == 202
-    assert _views(work) == 0
+    assert view_count(work) == 0
 
 
 def test_views_cannot_be_posted_without_the_pages_token(app, work, open_campaign):
@@ -109,7 +103,7 @@ def test_views_cannot_be_posted_without_the_pages_token(app, work, open_campaign
     services.work_published(other)
     token = visitors.beacon_token(other.id)
     assert client.post(f"/works/{work.id}/view?t={token}").status_code == 400
-    assert _views(work) == 0
+    assert view_count(work) == 0
 
 
 def test_a_signed_in_viewer_is_counted_by_the_first_beacon_without_a_visitor_cookie(client, work, make_user):
@@ -117,7 +111,7 @@ def test_a_signed_in_viewer_is_counted_by_the_first_beacon_without_a_visitor_coo
     html = client.get(f"/works/{work.id}").get_data(as_text=True)
     answer = client.post(BEACON.search(html).group(1).replace("&amp;", "&"))
     assert answer.status_code == 204 and visitors.COOKIE not in answer.headers.get("Set-Cookie", "")
-    assert _views(work) == 1
+    assert view_count(work) == 1
 
 
 # --- story pictures -----------------------------------------------------------------------------
