@@ -41,6 +41,7 @@ from tests.app_support import (
     flush_prefix,
     make_test_app,
     scratch_postgres_database,
+    share_engine_for,
 )
 from tests.media_worker_process import forget_queue
 
@@ -81,6 +82,47 @@ def _memoise_url_builders() -> None:
 
 
 _memoise_url_builders()
+
+
+def _memoise_rule_parsing() -> None:
+    """Parse each URL rule once per test process instead of once per app (Werkzeug's parser was
+    a twentieth of an API test's time, py-spy): a rule's parts, trace and converters depend on
+    its text and on the map's settings and converter classes, all the same in every test app.
+    Converters are shared between apps' maps: none of Werkzeug's reads its map after being made.
+    Without the private attributes (another Werkzeug), rules are parsed as usual."""
+    rule_class = werkzeug.routing.rules.Rule
+    compile_rule = rule_class.compile
+    if not all(hasattr(rule_class, name) for name in ("_parse_rule", "_compile_builder")):
+        return
+    parsed: dict = {}
+
+    def memoised(rule):
+        url_map = rule.map
+        key = (
+            rule.rule,
+            url_map.host_matching,
+            rule.host,
+            rule.subdomain,
+            rule.merge_slashes,
+            tuple(sorted(url_map.converters.items())),
+        )
+        found = parsed.get(key)
+        if found is None:
+            compile_rule(rule)
+            parsed[key] = (tuple(rule._parts), tuple(rule._trace), dict(rule._converters))
+            return
+        parts, trace, converters = found
+        rule._parts = list(parts)
+        rule._trace = list(trace)
+        rule._converters = dict(converters)
+        rule.arguments.update(converters)
+        rule._build = rule._compile_builder(False).__get__(rule, None)
+        rule._build_unknown = rule._compile_builder(True).__get__(rule, None)
+
+    rule_class.compile = memoised
+
+
+_memoise_rule_parsing()
 
 
 class _CompiledTemplates(jinja2.BytecodeCache):
@@ -215,7 +257,7 @@ def postgres_url() -> Iterator[str | None]:
         yield None
         return
     with scratch_postgres_database(WORKER) as url:
-        yield url
+        yield share_engine_for(url)
 
 
 @pytest.fixture(params=DATABASES)
@@ -235,12 +277,10 @@ def app(db_url, tmp_path, redis_server):
     # one app in production, but here each test's app must count in its own keys.
     limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     postgres = db_url.startswith("postgresql")
-    fresh_sqlite = not postgres and _copy_sqlite_schema(db_url)
     with app.app_context():
-        if not (fresh_sqlite or db_url in _SCHEMAS):
+        if postgres and db_url not in _SCHEMAS:
             db.create_all()
-            if postgres:
-                _SCHEMAS.add(db_url)
+            _SCHEMAS.add(db_url)
         try:
             yield app
         finally:
@@ -255,26 +295,6 @@ def app(db_url, tmp_path, redis_server):
 # PostgreSQL databases whose schema this run has created. Each test then empties every table
 # (TRUNCATE, ~40 ms) instead of dropping and creating the schema again (~170 ms a test).
 _SCHEMAS: set[str] = set()
-
-
-def _copy_sqlite_schema(db_url: str) -> bool:
-    """A new SQLite file starts as a copy of the schema made once per process (create_all writes
-    some 80 statements, 0.1-0.3 s a test). False when the URL names an existing file or memory."""
-    path = sa.engine.make_url(db_url).database
-    if not path or path == ":memory:" or Path(path).exists():
-        return False
-    shutil.copyfile(_sqlite_schema(), path)
-    return True
-
-
-@functools.cache
-def _sqlite_schema() -> Path:
-    path = Path(tempfile.mkdtemp(prefix="wmcwm-schema-")) / "schema.db"
-    engine = sa.create_engine(f"sqlite:///{path}")
-    db.metadata.create_all(engine)
-    engine.dispose()  # the last connection closed: the WAL is written back, the file complete
-    assert not path.with_name(path.name + "-wal").exists()
-    return path
 
 
 def _empty_tables() -> None:
