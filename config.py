@@ -49,6 +49,10 @@ class Config:
     # Every Redis key (counters, limiter, queue) starts with this, so that several deployments
     # or test runs can share one server.
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "wmcwm:")
+    # REDIS_URL may name a Redis Cluster (redis+cluster://host:port,host:port…); the RQ queue
+    # cannot run on one and then needs a standalone Redis of its own here (unset: REDIS_URL).
+    # app/redis_connections.py, docs/scaling.md.
+    QUEUE_REDIS_URL = os.environ.get("QUEUE_REDIS_URL")
     MEDIA_QUEUE = os.environ.get("MEDIA_QUEUE", "media")
     # The shared page cache (app/page_cache.py, docs/scaling.md "The page cache"). Its own Redis
     # if PAGE_CACHE_REDIS_URL names one (it can be lost at any time), else REDIS_URL.

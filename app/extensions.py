@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
+from app import redis_connections
 from app.clients import client_ip
 from app.storage import init_storage
 
@@ -82,25 +85,30 @@ limiter = Limiter(key_func=account_or_ip_key, default_limits=[])
 
 
 class RedisClient:
-    """The app's Redis connection, bound at init_app so the URL comes from config."""
+    """One of the app's Redis connections, bound at init_app so the URL comes from config:
+    ``redis_client`` on REDIS_URL (counters, rankings, limits; a server or a Redis Cluster) and
+    ``queue_redis`` on the RQ queue's own URL (always one server: app/redis_connections.py)."""
 
-    def __init__(self) -> None:
-        self._client: redis.Redis | None = None
+    def __init__(self, name: str, url_of: Callable[[Any], str]) -> None:
+        self._name = name
+        self._url_of = url_of
+        self._client: redis.Redis | redis_connections.LazyCluster | None = None
 
     def init_app(self, app: Flask) -> None:
-        self._client = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2
+        self._client = redis_connections.connect(
+            self._url_of(app.config), socket_connect_timeout=1, socket_timeout=2
         )
-        app.extensions["redis_client"] = self
+        app.extensions[self._name] = self
 
     @property
     def client(self) -> redis.Redis:
         if self._client is None:
-            raise RuntimeError("redis_client.init_app() has not been called")
-        return self._client
+            raise RuntimeError(f"{self._name}.init_app() has not been called")
+        return self._client  # type: ignore[return-value]  # a cluster client answers the same calls
 
 
-redis_client = RedisClient()
+redis_client = RedisClient("redis_client", lambda config: config["REDIS_URL"])
+queue_redis = RedisClient("queue_redis", redis_connections.queue_url)
 
 
 @event.listens_for(Engine, "connect")
@@ -143,5 +151,6 @@ def init_extensions(app: Flask) -> None:
     app.after_request(remember_language)
     limiter.init_app(app)
     redis_client.init_app(app)
+    queue_redis.init_app(app)
 
     init_storage(app)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
-from app.extensions import db, redis_client
+from app.extensions import db, queue_redis, redis_client
 from app.storage import get_storage
 
 bp = Blueprint("health", __name__)
@@ -19,11 +19,14 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     checks: dict[str, str] = {}
-    for name, probe in (
+    probes = [
         ("sql", lambda: db.session.execute(sa.text("SELECT 1"))),
         ("redis", lambda: redis_client.client.ping()),
         ("storage", lambda: get_storage().check()),
-    ):
+    ]
+    if current_app.config.get("QUEUE_REDIS_URL") not in (None, "", current_app.config["REDIS_URL"]):
+        probes.append(("queue", lambda: queue_redis.client.ping()))  # the queue's own Redis
+    for name, probe in probes:
         try:
             probe()
             checks[name] = "ok"

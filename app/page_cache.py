@@ -46,7 +46,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from app import redis_keys, signals
+from app import redis_connections, redis_keys, signals
 from app.extensions import login_manager
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def init_page_cache(app: Flask) -> None:
 def bind_cache_redis(app: Flask, url: str) -> None:
     """The cache's own client: short timeouts, since a slow cache must cost less than a render."""
     timeout = app.config["PAGE_CACHE_TIMEOUT_SECONDS"]
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = redis_connections.connect(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     app.extensions["page_cache"] = {
         "client": client,
         "write": client.register_script(_WRITE_IF_CURRENT),

@@ -18,7 +18,7 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 
-from app.extensions import redis_client
+from app.extensions import queue_redis
 from app.observability.context import current_request_id
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ REQUEST_ID_META = "request_id"
 
 
 def media_queue() -> Queue:
-    """The queue the media workers listen on, on the app's Redis connection."""
-    return Queue(current_app.config["MEDIA_QUEUE"], connection=redis_client.client)
+    """The queue the media workers listen on, on the queue's Redis (QUEUE_REDIS_URL)."""
+    return Queue(current_app.config["MEDIA_QUEUE"], connection=queue_redis.client)
 
 
 def enqueue_job(func_name: str, *args: Any, job_id: str | None = None, **options: Any) -> Job:

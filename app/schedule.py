@@ -38,6 +38,7 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.utils import import_attribute
 
+from app import redis_connections
 from app.engagement.counters import JobBusy
 from app.engagement.reconcile import reconcile_counters, repair_counters
 from app.engagement.views import flush_views
@@ -136,9 +137,9 @@ def run_job(name: str, target: str, every: float, time_limit: int) -> str:
 
 
 def _connection(app: Flask) -> redis.Redis:
-    # Connections of their own: the app's client has short socket timeouts meant for requests,
-    # while RQ blocks on the queue.
-    return redis.Redis.from_url(app.config["REDIS_URL"])
+    # Connections of their own, to the queue's Redis: the app's client has short socket
+    # timeouts meant for requests, while RQ blocks on the queue.
+    return redis.Redis.from_url(redis_connections.queue_url(app.config))
 
 
 def build_cron(app: Flask, schedule: Iterable[Periodic] = SCHEDULE) -> CronScheduler:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from app.media.transcodes import requeue_stuck_works
 from app.observability.context import bound, sane_request_id
 from app.observability.logs import install_handler
 from app.queue import REQUEST_ID_META
+from app.redis_connections import display, queue_url
 from media_worker.jobs import remove_orphaned_temp_dirs
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,6 @@ class MediaWorker(Worker):
         # is alive, not only by the next one to start: a process manager restarts a dead worker
         # within seconds, before its job's heartbeat is stale, so its start-up check finds nothing.
         recover(self.app)
-
-
-def redis_display(url: str) -> str:
-    """The Redis URL with its password masked, for logs."""
-    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
 
 
 def recover(app: Flask) -> None:
@@ -118,9 +113,10 @@ def _stop_signals_held() -> Iterator[None]:
 
 
 def build_worker(app: Flask) -> MediaWorker:
-    # A connection of its own: the app's client has short socket timeouts meant for requests,
-    # while the worker blocks on the queue (RQ sets a socket timeout that fits its dequeue wait).
-    connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    # A connection of its own, to the queue's Redis: the app's client has short socket timeouts
+    # meant for requests, while the worker blocks on the queue (RQ sets a socket timeout that
+    # fits its dequeue wait).
+    connection = redis.Redis.from_url(queue_url(app.config))
     queue = Queue(app.config["MEDIA_QUEUE"], connection=connection)
     # How often a busy worker reports that its job is alive (app.media.transcodes takes a job
     # whose reports stopped for MEDIA_STALE_JOB_SECONDS for dead).
@@ -159,12 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         os.getpid(),
         app.config["ENV_NAME"],
         app.config["MEDIA_QUEUE"],
-        redis_display(app.config["REDIS_URL"]),
+        display(queue_url(app.config)),
     )
     try:
         worker.connection.ping()
     except redis.RedisError as exc:
-        log.error("Redis does not answer at %s: %s", redis_display(app.config["REDIS_URL"]), exc)
+        log.error("Redis does not answer at %s: %s", display(queue_url(app.config)), exc)
         return 1
     # The scheduler puts delayed retries (RQ's Retry intervals) back on the queue.
     worker.work(burst=options.burst, logging_level=log_level, with_scheduler=True)

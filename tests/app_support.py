@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
@@ -104,6 +105,16 @@ def _sqlite_schema() -> Path:
     return path
 
 
+def redis_runs() -> list:
+    """The runs of a test marked ``also_on_redis_cluster`` (tests/conftest.py): each database with
+    the machine's Redis, and once more with the app's Redis (counters, rankings, page cache,
+    limits) on a Redis Cluster (tests/redis_cluster_support.py; marked ``cluster``), on SQLite:
+    the cluster changes what is sent to Redis, never a SQL statement."""
+    runs = [pytest.param(engine, "standalone", id=engine) for engine in DATABASES]
+    runs.append(pytest.param("sqlite", "cluster", id="sqlite-cluster", marks=pytest.mark.cluster))
+    return runs
+
+
 def flush_prefix(client: redis.Redis, prefix: str) -> None:
     # Flask-Limiter's storage puts its own "LIMITS:LIMITER/" in front of our prefix.
     for pattern in (f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
@@ -111,15 +122,19 @@ def flush_prefix(client: redis.Redis, prefix: str) -> None:
             client.delete(key)
 
 
-def make_test_app(db_url: str, media_root: str, *, prefix: str, queue: str) -> Flask:
-    """The testing app on `db_url`, counting in Redis under `prefix`, sending media jobs to `queue`."""
+def make_test_app(
+    db_url: str, media_root: str, *, prefix: str, queue: str, redis_url: str = REDIS_URL
+) -> Flask:
+    """The testing app on `db_url`, counting in Redis under `prefix` (on `redis_url`: the
+    machine's Redis, or a Redis Cluster), sending media jobs to `queue` on the machine's Redis."""
     return create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=db_url,
         MEDIA_ROOT=media_root,
-        REDIS_URL=REDIS_URL,
+        REDIS_URL=redis_url,
+        QUEUE_REDIS_URL=REDIS_URL,
         REDIS_KEY_PREFIX=prefix,
-        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_STORAGE_URI=redis_url,
         RATELIMIT_KEY_PREFIX=prefix + "limiter",
         MEDIA_QUEUE=queue,
     )

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 import werkzeug.routing.rules
 from flask.testing import FlaskClient
 
+from app import redis_connections
 from app.extensions import db, limiter
 from app.models import Campaign, Role
 from tests import builders_support as builders
@@ -40,10 +41,12 @@ from tests.app_support import (
     database_url,
     flush_prefix,
     make_test_app,
+    redis_runs,
     scratch_postgres_database,
     share_engine_for,
 )
 from tests.media_worker_process import forget_queue
+from tests.redis_cluster_support import RedisClusterProcesses
 
 # The upload tests' fixtures, shared by the media, metrics and request-id tests.
 from tests.uploads_support import media_app, people, samples  # noqa: F401
@@ -198,7 +201,15 @@ def pytest_addoption(parser):
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc):
+    # A marker rather than a direct parametrize, added before pytest's own hooks run: the db_url
+    # fixture's own params then give way to it (tests that use no app keep their own runs).
+    wanted = {"db_url", "redis_url"} <= set(metafunc.fixturenames)
+    if wanted and metafunc.definition.get_closest_marker("also_on_redis_cluster"):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize(("db_url", "redis_url"), redis_runs(), indirect=True)
+        )
     marker = metafunc.definition.get_closest_marker("race")
     if marker:
         rounds = metafunc.config.getoption("race_rounds") or marker.kwargs.get("rounds", DEFAULT_RACE_ROUNDS)
@@ -265,12 +276,28 @@ def db_url(request, tmp_path, postgres_url) -> str:
     return database_url(request.param, tmp_path, postgres_url)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterProcesses]:
+    """A Redis Cluster of this process's own, started for the first test that needs it."""
+    cluster = RedisClusterProcesses()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def app(db_url, tmp_path, redis_server):
+def redis_url(request) -> str:
+    """The app's REDIS_URL: the machine's Redis, or with ``also_on_redis_cluster`` the cluster's."""
+    if getattr(request, "param", "standalone") == "cluster":
+        return request.getfixturevalue("redis_cluster").url
+    return REDIS_URL
+
+
+@pytest.fixture
+def app(db_url, tmp_path, redis_server, redis_url):
     token = secrets.token_hex(3)
     prefix = f"{RUN_PREFIX}{token}:"
     queue = f"media-test-{WORKER}-{RUN_TOKEN}-{token}"
-    app = make_test_app(db_url, str(tmp_path / "media"), prefix=prefix, queue=queue)
+    app = make_test_app(db_url, str(tmp_path / "media"), prefix=prefix, queue=queue, redis_url=redis_url)
     app.test_client_class = RequestContextClient
     app.jinja_env.bytecode_cache = _TEMPLATES
     # Flask-Limiter keeps the key prefix of the first app it was bound to; one process serves
@@ -288,7 +315,12 @@ def app(db_url, tmp_path, redis_server):
             if postgres:
                 _empty_tables()
             db.engine.dispose()
-    flush_prefix(redis_server, prefix)
+    if redis_url == REDIS_URL:
+        flush_prefix(redis_server, prefix)
+    else:
+        cluster = redis_connections.connect(redis_url)
+        flush_prefix(cluster, prefix)
+        cluster.close()
     forget_queue(redis_server, queue)
 
 

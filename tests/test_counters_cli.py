@@ -15,6 +15,8 @@ from app.models import Comment, CommentStatus, Like, User, Work, WorkStatus
 from tests.builders_support import make_collective, make_voters, make_work
 from tests.engagement_support import flush_test_keys, like_rows, ranking_ids, zscore
 
+pytestmark = pytest.mark.also_on_redis_cluster
+
 
 @pytest.fixture
 def works(app, open_campaign):

@@ -10,6 +10,8 @@ import pytest
 from app.auth.services import find_account, identity_of
 from tests.sign_in_support import PASSWORD, csrf_token
 
+pytestmark = pytest.mark.also_on_redis_cluster
+
 ADDRESS = "member1b@example.com"
 # What the tester typed: each reaches the same account through the account lookup.
 VARIANTS = [

@@ -15,6 +15,8 @@ from tests.contract import assert_matches_schema
 from tests.engagement_support import kill_redis, like_rows
 from tests.sign_in_support import bearer, page_csrf_token, sign_in
 
+pytestmark = pytest.mark.also_on_redis_cluster
+
 
 @pytest.fixture
 def work(app, open_campaign) -> Work:

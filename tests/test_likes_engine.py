@@ -27,6 +27,8 @@ from tests.engagement_support import (
     zscore,
 )
 
+pytestmark = pytest.mark.also_on_redis_cluster
+
 THREADS = 12
 
 

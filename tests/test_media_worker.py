@@ -17,7 +17,7 @@ from rq.job import JobStatus
 
 from app import create_app
 from app.queue import enqueue_job, media_queue
-from media_worker.worker import redis_display
+from app.redis_connections import display
 from tests.app_support import REDIS_URL
 from tests.media_worker_process import finished, start_worker, stop, wait_for
 
@@ -174,4 +174,4 @@ def test_a_sigterm_while_the_worker_takes_back_stuck_works_stops_it_once_that_is
     ],
 )
 def test_the_start_line_never_shows_the_redis_password(url, shown):
-    assert redis_display(url) == shown
+    assert display(url) == shown

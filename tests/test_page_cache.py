@@ -24,6 +24,8 @@ from tests.builders_support import make_collective, make_work
 from tests.fault_support import RedisServer
 from tests.sign_in_support import page_state, sign_in
 
+pytestmark = pytest.mark.also_on_redis_cluster
+
 CONCURRENT = 64
 
 

@@ -210,7 +210,9 @@ return 0
 
 
 def _eval(target, script: str, keys: Sequence[str], args: Sequence[object] = ()):
-    return target.eval(script, len(keys), *keys, *args)
+    # The command itself rather than ``eval()``: a Redis Cluster's pipeline has no ``eval()``, yet
+    # sends an EVAL to the node of its keys' slot like any other command (app/redis_connections.py).
+    return target.execute_command("EVAL", script, len(keys), *keys, *args)
 
 
 def _text(value) -> str:
