@@ -44,6 +44,13 @@ class Config:
     # Connections kept per process: at least gunicorn's --threads, or each request beyond the pool
     # opens and closes its own connection (a new PostgreSQL backend process every time).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": _int("DB_POOL_SIZE", 10)}
+    # A PostgreSQL streaming replica for the page cache's shared renders (app/db_replica.py,
+    # docs/scaling.md): read while its lag is within REPLICA_MAX_LAG_SECONDS (measured every
+    # REPLICA_CHECK_SECONDS), never for a browser that wrote in the last READ_YOUR_WRITES_SECONDS.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL")
+    REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "1"))
+    REPLICA_CHECK_SECONDS = float(os.environ.get("REPLICA_CHECK_SECONDS", "1"))
+    READ_YOUR_WRITES_SECONDS = _int("READ_YOUR_WRITES_SECONDS", 5)
 
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Every Redis key (counters, limiter, queue) starts with this, so that several deployments

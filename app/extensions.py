@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from app import redis_connections
 from app.clients import client_ip
+from app.db_replica import RoutingSession, init_replica
 from app.storage import init_storage
 
 # Named constraints make migrations portable between SQLite and PostgreSQL.
@@ -31,7 +32,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# RoutingSession: SELECTs of the page cache's shared renders may go to a replica (app/db_replica.py).
+db = SQLAlchemy(
+    metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"class_": RoutingSession}
+)
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -143,6 +147,7 @@ def _end_session(exc: BaseException | None) -> None:
 
 def init_extensions(app: Flask) -> None:
     db.init_app(app)
+    init_replica(app)
     app.teardown_appcontext(_end_session)
     migrate.init_app(app, db)
     login_manager.init_app(app)

@@ -36,6 +36,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from functools import wraps
 from typing import Any
 
@@ -46,7 +47,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from app import redis_connections, redis_keys, signals
+from app import db_replica, redis_connections, redis_keys, signals
 from app.extensions import login_manager
 
 log = logging.getLogger(__name__)
@@ -182,9 +183,13 @@ def purge(*groups: str) -> None:
         # Not a transaction: each group is its own slot on a cluster. Per group, INCR comes first,
         # so no render that read the old generation can write after the DEL.
         pipe = client.pipeline(transaction=False)
+        replica = db_replica.configured()
         for group in dict.fromkeys(groups):
             pipe.incr(redis_keys.page_cache_generation_key(group))
             pipe.delete(redis_keys.page_cache_key(group))
+            if replica:  # its next renders read the primary, which has the change
+                ms = int(db_replica.fresh_after_purge_seconds() * 1000)
+                pipe.set(redis_keys.page_cache_purged_key(group), 1, px=ms)
         pipe.execute()
         stats.add("purges")
     except redis.RedisError as exc:
@@ -318,10 +323,12 @@ class _NotShared(Exception):
     pass
 
 
-def _render_shared(view: Callable, args: tuple, kwargs: dict, ttl: float) -> Entry:
+def _render_shared(view: Callable, args: tuple, kwargs: dict, ttl: float, *, replica: bool = False) -> Entry:
+    """``replica``: the render may read a database replica (app/db_replica.py): only when the
+    cache says its group was not purged in the last seconds."""
     stats.add("renders")
     try:
-        with _AnonymousRender():
+        with _AnonymousRender(), db_replica.reads_from_replica() if replica else nullcontext():
             response = make_response(view(*args, **kwargs))
     except Exception as exc:
         raise _NotShared() from exc
@@ -361,7 +368,8 @@ def _shared_entry(
                 return waited, "hit"
             return _render_shared(view, args, kwargs, ttl), "miss"
         # The lock may be ours because the last holder just finished: its body is then there.
-        raw, generation = client.pipeline(transaction=False).hget(key, field).get(gen_key).execute()
+        pipe = client.pipeline(transaction=False).hget(key, field).get(gen_key)
+        raw, generation, purged = pipe.exists(redis_keys.page_cache_purged_key(group)).execute()
         entry = Entry.load(raw)
         if entry is not None and entry.fresh:
             cache["release"](keys=[lock_key], args=[token])
@@ -371,7 +379,7 @@ def _shared_entry(
         _failed(exc)
         return _render_shared(view, args, kwargs, ttl), "off"
     try:
-        fresh = _render_shared(view, args, kwargs, ttl)
+        fresh = _render_shared(view, args, kwargs, ttl, replica=not purged)
         keep = int(ttl + current_app.config["PAGE_CACHE_STALE_SECONDS"]) + 1
         try:
             cache["write"](keys=[key, gen_key], args=[field, fresh.dump(), generation or b"0", keep])

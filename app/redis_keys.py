@@ -35,6 +35,8 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
     P{pc:<group>}:g            string the group's generation: a purge INCRs it; a render stores
                                       its body only if it is unchanged since the render began
     P{pc:<group>}:l:<variant>  string single-flight lock: one render of an expired variant
+    P{pc:<group>}:p            string the group was purged seconds ago: its renders read the
+                                      primary, not the database replica (expires)
     P{rl:<scope>:<who>}:<n>/<s>    string a fixed window's count of a rate limit checked in the
                                       like's round trip (scope like-account | like-ip)
 
@@ -245,6 +247,12 @@ def page_cache_key(group: str) -> str:
 
 def page_cache_generation_key(group: str) -> str:
     return f"{_page_cache_tag(group)}:g"
+
+
+def page_cache_purged_key(group: str) -> str:
+    """Set by a purge for a few seconds while a database replica is in use: the group's renders
+    read the primary meanwhile (app/db_replica.py)."""
+    return f"{_page_cache_tag(group)}:p"
 
 
 def page_cache_lock_key(group: str, variant: str) -> str:

@@ -28,10 +28,10 @@ class Database:
     """A scratch PostgreSQL database on TEST_DATABASE_URL's server (dropped afterwards), or a
     SQLite file in the bench's folder."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, base_url: str | None = None) -> None:
         import sqlalchemy as sa
 
-        base = os.environ.get("TEST_DATABASE_URL")
+        base = base_url or os.environ.get("TEST_DATABASE_URL")
         self._admin = None
         if base:
             url = sa.engine.make_url(base)
@@ -86,15 +86,52 @@ def add_tokens(user_ids: list[int]) -> dict[int, str]:
 
 def forget_keys(prefix: str, queue: str | None = None) -> None:
     """The bench's Redis keys (its prefix, the limiter's, its RQ queue); in the app's context."""
-    from app.extensions import redis_client
+    from app.extensions import queue_redis, redis_client
 
-    client = redis_client.client
-    patterns = [f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"] + ([f"rq:*{queue}*"] if queue else [])
-    for pattern in patterns:
-        for key in client.scan_iter(match=pattern, count=1000):
-            client.delete(key)
+    for client, patterns in (
+        (redis_client.client, [f"{prefix}*", f"LIMITS:LIMITER/{prefix}*"]),
+        (queue_redis.client, [f"rq:*{queue}*"] if queue else []),
+    ):
+        for pattern in patterns:
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
     if queue:
-        client.srem("rq:queues", f"rq:queue:{queue}")
+        queue_redis.client.srem("rq:queues", f"rq:queue:{queue}")
+
+
+class Engines:
+    """The engines a bench may start for itself (issue 18): a Redis Cluster of 3 primaries and 3
+    replicas, and a PostgreSQL primary with a streaming replica, as the tests start them
+    (tests/redis_cluster_support.py, tests/postgres_replica_support.py; the replica needs root,
+    to run PostgreSQL as the postgres user)."""
+
+    def __init__(self, *, redis_cluster: bool = False, replica: bool = False) -> None:
+        from tests.postgres_replica_support import PrimaryAndReplica
+        from tests.redis_cluster_support import RedisClusterProcesses
+
+        self.cluster = RedisClusterProcesses() if redis_cluster else None
+        self.pair = PrimaryAndReplica() if replica else None
+        self.database_url = self.pair.primary.url if self.pair else None
+
+    def settings(self, database: Database) -> dict[str, str]:
+        import sqlalchemy as sa
+
+        found: dict[str, str] = {}
+        if self.cluster is not None:
+            found.update(
+                REDIS_URL=self.cluster.url,  # the limiter's storage follows it (config.py)
+                QUEUE_REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            )
+        if self.pair is not None:
+            replica = sa.engine.make_url(self.pair.url).set(database=database.name)
+            found["DATABASE_REPLICA_URL"] = replica.render_as_string(hide_password=False)
+        return found
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+        if self.pair is not None:
+            self.pair.destroy()
 
 
 def free_port() -> int:

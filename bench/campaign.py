@@ -4,6 +4,8 @@ a bare endpoint.
 
     .venv/bin/python bench/campaign.py                  # SQLite in a temporary folder
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/campaign.py
+    … bench/campaign.py --redis-cluster     # counters, page cache, limits on a 3+3 Redis Cluster
+    … bench/campaign.py --replica           # PostgreSQL primary + streaming replica (as root)
 
 The world: 200 published works from 20 collectives in 10 provinces and 10 industries, 2,000
 viewer accounts with bearer tokens and a known password, 20 collective accounts with 400 video
@@ -744,17 +746,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 8)))
     # sync: one request per process at a time, for comparing against threads (docs/decisions.md).
     parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
+    parser.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="counters, page cache and limits on a Redis Cluster of 3 primaries + 3 replicas started "
+        "for the run (the queue stays on REDIS_URL)",
+    )
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="PostgreSQL on a primary and a streaming replica started for the run, the page cache's "
+        "renders reading the replica (DATABASE_REPLICA_URL)",
+    )
     args = parser.parse_args()
 
+    engines = support.Engines(redis_cluster=args.redis_cluster, replica=args.replica)
     workdir = Path(tempfile.mkdtemp(prefix="wmcwm-campaign-"))
     token = secrets.token_hex(4)
     prefix = f"wmcwm-campaign-{token}:"
     queue = f"media-campaign-{token}"
-    database = support.Database(workdir)
+    database = support.Database(workdir, base_url=engines.database_url)
     env = support.server_env(
         database,
         workdir,
         prefix,
+        **engines.settings(database),
         MEDIA_QUEUE=queue,
         # One loopback address stands in for thousands of phones; per-account limits stay as set.
         LIKE_IP_RATE_LIMIT="1000000 per minute",
@@ -936,6 +952,8 @@ def main() -> None:
                 "uploads": len(recorder.latencies["upload: complete"]),
                 "exact": exact,
                 "db": database.kind,
+                "redis": "cluster" if args.redis_cluster else "standalone",
+                "replica": args.replica,
                 "clients": args.clients,
                 "seconds": round(seconds, 1),
                 "cpu_vs_bare": round(cpu_bare / cpu_action, 2),
@@ -977,6 +995,7 @@ def main() -> None:
             support.stop_server(server)
         support.release(app, prefix, queue)
         database.drop()
+        engines.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(summary, ensure_ascii=False))
 
