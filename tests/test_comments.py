@@ -715,6 +715,7 @@ def test_replies_approved_while_their_thread_is_hidden_never_outlive_it(app, wor
 
 @pytest.mark.slow
 @pytest.mark.race(rounds=1)
+@pytest.mark.also_on_redis_cluster
 def test_concurrent_posts_replies_deletes_and_recounts_leave_the_counter_exact(app, work, make_user):
     import threading
 
