@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFont
 from app.auth.services import create_account
 from app.catalog.campaigns import create_campaign
 from app.catalog.collectives import create_collective, set_collective_badge
-from app.clock import clock_at, utcnow
+from app.clock import clock_at, local_midnight, to_local, utcnow
 from app.demo import content
 from app.demo.content import DemoStory
 from app.engagement import comments as comment_service
@@ -322,8 +322,11 @@ class DemoCampaign:
         return self.accounts.moderator
 
     def publish_story(self, story: DemoStory, k: int) -> None:
-        # Written in the evening or at night, submitted, approved the next morning.
-        hours = 22 - self.rng.uniform(0, 4)
+        # Written, submitted an hour later, approved three hours after that, 14 to 18 hours before
+        # the replayed day ends (so before the day's likes and comments). Those hours must not
+        # straddle a local midnight, or two stories land on one date: the test of the demo met it
+        # when the demo was loaded at 15:13 in Beijing (the stories read as published one a day).
+        hours = 4 + self._approval_offset(self.rng.uniform(0, 1))
         work = self._write_story(story, k, hours)
         member = self.accounts.members[story.collective]
         with self.replay.at(k, hours - 1):
@@ -335,6 +338,20 @@ class DemoCampaign:
         self.rng.shuffle(fans)
         total = round(story.popularity * LIKES_PER_STORY * self.rng.uniform(0.85, 1.15))
         self.likers[story.title] = fans[: max(3, min(total, len(fans)))]
+
+    def _approval_offset(self, share: float) -> float:
+        """Hours before the end of a replayed day for an approval: ``share`` of the way through
+        14 to 18 hours, or through the part of them on one side of the local midnight when it
+        falls among them (half an hour clear of it)."""
+        local = to_local(self.replay.now)
+        midnight = (local - local_midnight(local.date())).total_seconds() / 3600  # hours back
+        low, high = 14.0, 18.0
+        if low - 0.5 < midnight < high + 0.5:
+            if midnight >= (low + high) / 2:
+                high = midnight - 0.5
+            else:
+                low = midnight + 0.5
+        return low + share * (high - low)
 
     def submit_story(self, story: DemoStory, k: int) -> None:
         hours = 5 - self.rng.uniform(0, 2)
