@@ -87,6 +87,7 @@ def test_the_list_command_prints_each_job_with_its_interval(runner):
 # --- one run ---------------------------------------------------------------------------------
 
 
+@pytest.mark.also_on_redis_cluster  # the lock and the claim on a Redis Cluster too
 def test_a_job_runs_once_in_its_interval_whoever_enqueues_it(app):
     job = periodic(record_often, every=3600)
     assert run_job(job.name, job.target, job.every, job.time_limit) == "ran"
@@ -94,6 +95,7 @@ def test_a_job_runs_once_in_its_interval_whoever_enqueues_it(app):
     assert len(runs(record_often)) == 1
 
 
+@pytest.mark.also_on_redis_cluster
 def test_a_job_runs_again_once_its_interval_has_passed(app):
     job = periodic(record_often, every=3600)
     run_job(job.name, job.target, job.every, job.time_limit)
@@ -102,6 +104,7 @@ def test_a_job_runs_again_once_its_interval_has_passed(app):
     assert len(runs(record_often)) == 2
 
 
+@pytest.mark.also_on_redis_cluster
 def test_a_job_does_not_start_while_its_previous_run_holds_the_lock(app):
     job = periodic(record_often, every=3600)
     held = redis_client.client.lock(redis_keys.schedule_lock_key(job.name), timeout=60)
@@ -115,6 +118,7 @@ def test_a_job_does_not_start_while_its_previous_run_holds_the_lock(app):
     assert run_job(job.name, job.target, job.every, job.time_limit) == "ran"
 
 
+@pytest.mark.also_on_redis_cluster
 def test_a_failing_run_raises_and_frees_its_lock(app):
     job = periodic(always_fails, every=3600)
     with pytest.raises(RuntimeError):
