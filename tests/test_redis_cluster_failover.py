@@ -32,6 +32,7 @@ from tests.fault_support import wait_until
 from tests.redis_cluster_support import RedisClusterProcesses
 
 pytestmark = [
+    pytest.mark.cluster,
     pytest.mark.serial,
     pytest.mark.slow,
     pytest.mark.parametrize(("db_url", "redis_url"), [("sqlite", "cluster")], indirect=True),
