@@ -155,8 +155,10 @@ class RoutingSession(FlaskSession):
     while nothing of this session waits to be written."""
 
     def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
-        if bind is None and clause is not None and getattr(clause, "is_select", False):
-            if not (self.new or self.dirty or self.deleted):
+        # Every SELECT of every request passes here (a like's too): the flag in ``g`` first, so
+        # outside a shared render nothing else is looked at.
+        if bind is None and has_app_context() and g.get("replica_reads"):
+            if getattr(clause, "is_select", False) and not (self.new or self.dirty or self.deleted):
                 engine = replica_engine()
                 if engine is not None:
                     return engine

@@ -183,13 +183,13 @@ def purge(*groups: str) -> None:
         # Not a transaction: each group is its own slot on a cluster. Per group, INCR comes first,
         # so no render that read the old generation can write after the DEL.
         pipe = client.pipeline(transaction=False)
-        replica = db_replica.configured()
+        # With a database replica, the groups' next renders read the primary, which has the change.
+        marked_ms = int(db_replica.fresh_after_purge_seconds() * 1000) if db_replica.configured() else 0
         for group in dict.fromkeys(groups):
             pipe.incr(redis_keys.page_cache_generation_key(group))
             pipe.delete(redis_keys.page_cache_key(group))
-            if replica:  # its next renders read the primary, which has the change
-                ms = int(db_replica.fresh_after_purge_seconds() * 1000)
-                pipe.set(redis_keys.page_cache_purged_key(group), 1, px=ms)
+            if marked_ms:
+                pipe.set(redis_keys.page_cache_purged_key(group), 1, px=marked_ms)
         pipe.execute()
         stats.add("purges")
     except redis.RedisError as exc:

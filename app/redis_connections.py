@@ -22,7 +22,7 @@ import urllib.parse
 from typing import Any
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 
@@ -74,14 +74,14 @@ class _Cluster(RedisCluster):
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
         pipe = super().pipeline(transaction, shard_hint)
-        pipe.__class__ = type("_ClusterPipeline", (_PipelineErrors, type(pipe)), {})
+        pipe.__class__ = _ClusterPipeline
         return pipe
 
 
-class _PipelineErrors:
+class _ClusterPipeline(ClusterPipeline):
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().execute(*args, **kwargs)  # type: ignore[misc]
+            return super().execute(*args, **kwargs)
         except _CLUSTER_RACES as exc:
             raise redis.ConnectionError(f"Redis Cluster: {exc!r}") from exc
 

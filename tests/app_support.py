@@ -34,7 +34,7 @@ RUN_PREFIX = f"wmcwm-test-{WORKER}-{RUN_TOKEN}:"
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
-def database_url(engine: str, tmp_path, postgres_url: str | None) -> str:
+def database_url(engine: str, postgres_url: str | None) -> str:
     """A test's database on `engine`, with the schema and no rows: "sqlite", the process's own
     file, made anew from a copy of the schema for each test; "postgresql", the process's scratch
     database (the `app` fixture creates its schema once and empties it after each test)."""

@@ -272,8 +272,8 @@ def postgres_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=DATABASES)
-def db_url(request, tmp_path, postgres_url) -> str:
-    return database_url(request.param, tmp_path, postgres_url)
+def db_url(request, postgres_url) -> str:
+    return database_url(request.param, postgres_url)
 
 
 @pytest.fixture(scope="session")

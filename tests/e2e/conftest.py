@@ -33,13 +33,13 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(params=["sqlite"])
-def db_url(request, tmp_path, postgres_url) -> str:
+def db_url(request, postgres_url) -> str:
     """Browser tests run on SQLite. They test what a person sees and does on a page (its scripts,
     styles, media, forms); what the server does under it is the same code on either engine and is
     tested on both by the HTTP tests. A second engine under every browser test cost some 180 s of
     worker time, a tenth of the suite (issue 16). test_journey.py, the one walk through every
     kind of write a person makes, runs on both: `parametrize("db_url", DATABASES, indirect=True)`."""
-    return database_url(request.param, tmp_path, postgres_url)
+    return database_url(request.param, postgres_url)
 
 
 @pytest.fixture(scope="session")
