@@ -13,7 +13,12 @@ small module rather than Flask-Caching).
   Redis hash of variants (path, normalised query, language), with a generation number beside it.
 - **Freshness.** Entries carry their own expiry (``PAGE_CACHE_LIST_SECONDS`` for lists,
   ``PAGE_CACHE_PAGE_SECONDS`` for a work's page, which purges keep fresh). The signals of
-  app/signals.py purge groups: INCR the generation, then DEL the hash. A render writes its body
+  app/signals.py purge groups: INCR the generation, then DEL the hash. A new visible comment
+  purges nothing: readers see it within ``PAGE_CACHE_PAGE_SECONDS``, as they see counts, and its
+  author at once (the state call's ``own_comments`` sends the page's script to the API, which
+  answers signed-in callers fresh). On a hot work, a purge per comment re-rendered its page
+  about once a second; the campaign bench's profile found re-renders its largest CPU cost
+  (docs/performance.md). A render writes its body
   only if the generation is still the one it read before rendering (one Lua script), so a render
   that raced a take-down never stores the page of a work that is gone.
 - **One render per expired key.** The first miss takes a lock (SET NX PX); the others serve the
@@ -120,7 +125,6 @@ def subscribe() -> None:
     signals.work_published.connect(_on_work_changed)
     signals.work_unpublished.connect(_on_work_changed)
     signals.work_edited.connect(_on_work_changed)
-    signals.comment_posted.connect(_on_comment_posted)
     signals.comment_approved.connect(_on_comments_changed)
     signals.comments_hidden.connect(_on_comments_changed)
     signals.wall_changed.connect(_on_wall_changed)
@@ -128,12 +132,6 @@ def subscribe() -> None:
 
 def _on_work_changed(_sender: Any, *, work: Any, **_: Any) -> None:
     purge(work_group(work.id), collective_group(work.collective_id), *LIST_GROUPS)
-
-
-def _on_comment_posted(_sender: Any, *, comment: Any, **_: Any) -> None:
-    # A held (pending) comment is shown to nobody but its author, who never gets a shared body.
-    if str(comment.status) == "visible":
-        purge(work_group(comment.work_id))
 
 
 def _on_comments_changed(_sender: Any, *, work: Any, **_: Any) -> None:

@@ -140,6 +140,44 @@ def test_a_hidden_comment_is_gone_at_once(cached_app, work, make_user):
     assert _get(client, f"/api/v1/works/{work.id}/comments").json["items"] == []
 
 
+def _expire_every_variant(cached_app, group):
+    """What PAGE_CACHE_PAGE_SECONDS does in time: every stored body of the group turns stale."""
+    redis = cached_app.extensions["page_cache"]["client"]
+    key = redis_keys.page_cache_key(group)
+    for field, raw in redis.hgetall(key).items():
+        entry = page_cache.Entry.load(raw)
+        entry.expires_at = 0
+        redis.hset(key, field, entry.dump())
+
+
+def test_a_new_comment_reaches_the_shared_page_within_its_bound_without_a_purge(cached_app, work, make_user):
+    client = cached_app.test_client()
+    _get(client, f"/works/{work.id}")
+    comments.post_comment(make_user(), work, "刚刚发表的评论")
+    # Readers keep the body they share until it ages out, as its counts do: on a hot work, one
+    # comment a second re-rendered its page a second (docs/performance.md).
+    page = _get(client, f"/works/{work.id}")
+    assert page.headers["X-Cache"] == "hit" and "刚刚发表的评论" not in page.get_data(as_text=True)
+    redis = cached_app.extensions["page_cache"]["client"]
+    for raw in redis.hvals(redis_keys.page_cache_key(page_cache.work_group(work.id))):
+        left = page_cache.Entry.load(raw).expires_at - page_cache.time.time()
+        assert 0 < left <= cached_app.config["PAGE_CACHE_PAGE_SECONDS"] <= 10
+    _expire_every_variant(cached_app, page_cache.work_group(work.id))
+    assert "刚刚发表的评论" in _get(client, f"/works/{work.id}").get_data(as_text=True)
+
+
+def test_the_author_of_a_new_comment_sees_it_at_once(cached_app, work, make_user):
+    author = make_user()
+    client = cached_app.test_client()
+    assert _get(client, f"/api/v1/works/{work.id}/comments").json["items"] == []
+    comments.post_comment(author, work, "我刚写的评论")
+    sign_in(client, author)
+    # The page's script asks the API as its author (own_comments), which answers them fresh.
+    assert page_state(client, work.id)["own_comments"] == [work.id]
+    mine = _get(client, f"/api/v1/works/{work.id}/comments").json["items"]
+    assert [item["body"] for item in mine] == ["我刚写的评论"]
+
+
 def test_lists_expire_within_their_bound(cached_app, work):
     client = cached_app.test_client()
     _get(client, "/")
