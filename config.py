@@ -127,6 +127,11 @@ class Config:
     # Seconds a web process remembers the account behind an API token (app/auth/token_cache.py:
     # how soon other processes see a revocation or a ban; likes and unlikes see it at once). 0: off.
     TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
+    # Seconds a signed-in browser's account stays in Redis after it was read from SQL
+    # (app/auth/session_cache.py): reads and likes take it from there. Every change to the account
+    # or its login sessions replaces its generation at once; this bounds an entry only when Redis
+    # failed to take that. 0: off.
+    SESSION_CACHE_SECONDS = _int("SESSION_CACHE_SECONDS", 60)
     # Seconds a web process remembers what a like needs of a published work (its voting window,
     # its rankings): app/engagement/like_targets.py. A take-down is refused at once regardless. 0: off.
     LIKE_TARGET_CACHE_SECONDS = _int("LIKE_TARGET_CACHE_SECONDS", 2)

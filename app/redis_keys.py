@@ -39,6 +39,10 @@ fixed ``rq:`` (``app.queue``), Flask-Limiter under ``RATELIMIT_KEY_PREFIX`` (con
                                       primary, not the database replica (expires)
     P{rl:<scope>:<who>}:<n>/<s>    string a fixed window's count of a rate limit checked in the
                                       like's round trip (scope like-account | like-ip)
+    P{sess:<user id>}          hash   signed-in browsers of one account remembered for reads and
+                                      likes (app.auth.session_cache): g = the account's
+                                      generation; <session hash> = an entry (expires)
+    P{sess}:g                  string every account's generation, replaced by a bulk change
 
 Hash tags. Every per-work counter key is tagged ``{w:<id>}``, so the Lua scripts that read and
 write a work's counters, fence, pending views and viewer sets touch one slot. Every ranking has
@@ -257,6 +261,18 @@ def page_cache_purged_key(group: str) -> str:
 
 def page_cache_lock_key(group: str, variant: str) -> str:
     return f"{_page_cache_tag(group)}:l:{variant}"
+
+
+# --------------------------------------------------------------------------------------------
+# Signed-in browsers remembered for reads and likes (app.auth.session_cache).
+
+
+def session_cache_key(user_id: int) -> str:
+    return f"{prefix()}{{sess:{int(user_id)}}}"
+
+
+def session_cache_everyone_key() -> str:
+    return f"{prefix()}{{sess}}:g"
 
 
 # --------------------------------------------------------------------------------------------

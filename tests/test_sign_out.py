@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.auth import session_cache
 from app.extensions import db
 from app.models import LoginSession, Role, utcnow
 from tests.builders_support import make_campaign, make_work
@@ -226,19 +227,14 @@ def _session_identity(client) -> str:
         return session["_user_id"]
 
 
-def test_a_cookie_like_loads_its_account_and_login_session_in_one_query(client, member, make_collective):
-    # The hot path: checking the login session on the server costs no extra round trip.
-
-    work = make_work(make_collective("上海银行青年文明号", "金融", "上海"), make_campaign(), title="一件作品")
-    login_form(client, member.email)
-    token = csrf_token(client)
-    reads: list[str] = []
+def _like_counting_statements(client, work, member, *, remembered: bool) -> list[str]:
+    token = csrf_token(client)  # a read: it leaves the account remembered (app/auth/session_cache.py)
+    if not remembered:
+        session_cache.forget_accounts([member.id])
+    sent: list[str] = []
 
     def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT") and re.search(
-            r'\b"?(user|login_session)"?\b', statement
-        ):
-            reads.append(statement)
+        sent.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
@@ -246,4 +242,31 @@ def test_a_cookie_like_loads_its_account_and_login_session_in_one_query(client, 
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert answer.status_code == 200
+    return sent
+
+
+def _account_reads(statements: list[str]) -> list[str]:
+    return [
+        s
+        for s in statements
+        if s.lstrip().upper().startswith("SELECT") and re.search(r'\b"?(user|login_session)"?\b', s)
+    ]
+
+
+def test_a_cookie_like_loads_its_account_and_login_session_in_one_query(client, member, make_collective):
+    # The hot path: checking the login session on the server costs no extra round trip.
+    work = make_work(make_collective("上海银行青年文明号", "金融", "上海"), make_campaign(), title="一件作品")
+    login_form(client, member.email)
+    reads = _account_reads(_like_counting_statements(client, work, member, remembered=False))
     assert len(reads) == 1 and "login_session" in reads[0], reads
+
+
+def test_a_cookie_like_with_its_account_remembered_checks_the_login_session_as_it_writes(
+    client, member, make_collective
+):
+    work = make_work(make_collective("上海银行青年文明号", "金融", "上海"), make_campaign(), title="一件作品")
+    login_form(client, member.email)
+    statements = _like_counting_statements(client, work, member, remembered=True)
+    assert _account_reads(statements) == []
+    [insert] = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert "login_session" in insert and "password_hash" in insert

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
+from app.auth import session_cache
 from app.errors import ServiceError
 from app.extensions import db
 from app.models import User, utcnow
@@ -70,7 +71,7 @@ def record_failure(user_id: int) -> datetime | None:
         )
         .returning(table.c.failed_logins, table.c.locked_until)
     )
-    row = db.session.execute(statement).one()
+    row = db.session.execute(statement, execution_options={session_cache.ACCOUNTS_OPTION: [user_id]}).one()
     db.session.commit()
     failures, locked_until = row
     if failures >= limit and locked_until is not None:
@@ -86,5 +87,6 @@ def clear_failures(user_id: int) -> None:
     db.session.execute(
         sa.update(table)
         .where(table.c.id == user_id, sa.or_(table.c.failed_logins != 0, table.c.locked_until.is_not(None)))
-        .values(failed_logins=0, failed_since=None, locked_until=None)
+        .values(failed_logins=0, failed_since=None, locked_until=None),
+        execution_options={session_cache.ACCOUNTS_OPTION: [user_id]},
     )

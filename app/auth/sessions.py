@@ -34,6 +34,7 @@ from flask import current_app, g, request, session
 from flask_login import logout_user
 from flask_login.utils import decode_cookie
 
+from app.auth import session_cache
 from app.extensions import db
 from app.models import ApiToken, LoginSession, User, password_fingerprint, utcnow
 
@@ -68,7 +69,8 @@ def open_session(user: User, *, remember: bool, user_agent: str = "") -> str:
     token = secrets.token_urlsafe(24)
     identity = f"{user.id}.{token}.{password_fingerprint(user.password_hash)}"
     db.session.execute(
-        sa.delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now)
+        sa.delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now),
+        execution_options={session_cache.ACCOUNTS_OPTION: [user.id]},
     )
     db.session.add(
         LoginSession(
@@ -93,10 +95,10 @@ def _parse(identity: str) -> tuple[int, str, str] | None:
     return int(user_id), token, fingerprint
 
 
-# The account of a live session, in one query: every cookie-authenticated request (a like among
-# them) runs it. Built once, so SQLAlchemy reuses its compiled form.
+# The account of a live session, in one query: every cookie-authenticated request that does not
+# find it in the session cache runs it. Built once, so SQLAlchemy reuses its compiled form.
 _USER_OF_SESSION = (
-    sa.select(User)
+    sa.select(User, LoginSession.expires_at)
     .join(LoginSession, LoginSession.user_id == User.id)
     .where(
         LoginSession.id == sa.bindparam("session_hash"),
@@ -112,23 +114,81 @@ def remembered_identity() -> str | None:
     return decode_cookie(cookie) if cookie else None
 
 
+_RECHECKED_ENDPOINTS: set[str] = set()
+
+
+def rechecks_in_sql(endpoint: str) -> None:
+    """Declare a writing endpoint whose statement checks the login session, the ban and the
+    password again in SQL (the like): it may take its account from the session cache."""
+    _RECHECKED_ENDPOINTS.add(endpoint)
+
+
+def _may_use_remembered_account() -> bool:
+    return request.method in ("GET", "HEAD") or request.endpoint in _RECHECKED_ENDPOINTS
+
+
 def user_for_identity(identity: str) -> User | None:
     """The account behind a session or remember-me cookie's identity, while its login session
-    lives, its password is unchanged and it is not banned; else None."""
+    lives, its password is unchanged and it is not banned; else None.
+
+    Reads and the endpoints declared with ``rechecks_in_sql`` take it from the session cache
+    (app/auth/session_cache.py) when it is there; every other request reads SQL."""
     parsed = _parse(identity)
     if parsed is None:
         return None
     user_id, token, fingerprint = parsed
-    user = db.session.scalar(
-        _USER_OF_SESSION, {"session_hash": _hash(token), "user_id": user_id, "now": utcnow()}
-    )
-    if user is None or not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
+    session_hash = _hash(token)
+    user = ticket = None
+    if _may_use_remembered_account():
+        user, ticket = session_cache.lookup(user_id, session_hash)
+    if user is None:
+        row = db.session.execute(
+            _USER_OF_SESSION, {"session_hash": session_hash, "user_id": user_id, "now": utcnow()}
+        ).first()
+        if row is None:
+            return None
+        user = row[0]
+        session_cache.remember(ticket, user, row[1])
+    if not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
         return None
     # Flask-Login checks is_active only when logging in; a ban must also end open sessions.
     if user.banned:
         return None
     user.login_identity = identity
+    g.login_session_hash = session_hash
     return user
+
+
+def signed_in_session() -> tuple[str, str] | None:
+    """(login session hash, password hash) of a request signed in with a cookie: what a like
+    checks again in SQL as it writes. None for a bearer token or nobody."""
+    session_hash = g.get("login_session_hash")
+    user = g.get("_login_user")
+    if session_hash is None or user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return session_hash, user.password_hash
+
+
+_SESSION_LIVE = (
+    sa.select(LoginSession.id)
+    .join(User, LoginSession.user_id == User.id)
+    .where(
+        LoginSession.id == sa.bindparam("session_hash"),
+        LoginSession.user_id == sa.bindparam("user_id"),
+        LoginSession.expires_at > sa.bindparam("now", type_=LoginSession.__table__.c.expires_at.type),
+        User.banned.is_(False),
+        User.password_hash == sa.bindparam("password_hash"),
+    )
+)
+
+
+def session_still_live(user_id: int, session_hash: str, password_hash: str) -> bool:
+    """Asked from SQL, never the cache. When the session is gone, every process forgets it."""
+    params = {"session_hash": session_hash, "user_id": user_id, "password_hash": password_hash}
+    live = db.session.execute(_SESSION_LIVE, {**params, "now": utcnow()}).first() is not None
+    if not live:
+        session_cache.forget_accounts([user_id])
+    return live
 
 
 def _identities_of_this_browser() -> list[str]:
@@ -140,10 +200,13 @@ def _identities_of_this_browser() -> list[str]:
 
 
 def _delete(identities: list[str]) -> int:
-    hashes = [_hash(parsed[1]) for parsed in map(_parse, identities) if parsed is not None]
-    if not hashes:
+    parsed_identities = [parsed for parsed in map(_parse, identities) if parsed is not None]
+    if not parsed_identities:
         return 0
-    ended = db.session.execute(sa.delete(LoginSession).where(LoginSession.id.in_(hashes))).rowcount
+    ended = db.session.execute(
+        sa.delete(LoginSession).where(LoginSession.id.in_([_hash(p[1]) for p in parsed_identities])),
+        execution_options={session_cache.ACCOUNTS_OPTION: [p[0] for p in parsed_identities]},
+    ).rowcount
     db.session.commit()
     return ended
 
@@ -223,7 +286,10 @@ def end_everywhere(user_id: int) -> tuple[int, int]:
     """Every login session and every API token of the account end; returns how many of each.
 
     Part of the caller's transaction: the caller commits."""
-    sessions = db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount
+    sessions = db.session.execute(
+        sa.delete(LoginSession).where(LoginSession.user_id == user_id),
+        execution_options={session_cache.ACCOUNTS_OPTION: [user_id]},
+    ).rowcount
     tokens = db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount
     return sessions, tokens
 

@@ -24,9 +24,10 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy import orm
 
+from app import statements_alone
 from app.auth.services import token_still_live
+from app.auth.sessions import session_still_live
 from app.auth.verification import ensure_may_engage
 from app.catalog.campaigns import ensure_voting_open
 from app.engagement import counters, like_targets, measure, rankings, reconcile, scoring
@@ -35,7 +36,7 @@ from app.engagement.rankings import RankedWork, RankingPage, top_works  # noqa: 
 from app.engagement.scoring import Ranking
 from app.errors import RateLimited, ServiceError
 from app.extensions import db
-from app.models import ApiToken, Like, User, Work, WorkStatus, utcnow
+from app.models import ApiToken, Like, LoginSession, User, Work, WorkStatus, utcnow
 from app.observability import metrics
 from app.rate_limits import HIT_WINDOWS, account_and_ip_hits
 from app.works.services import get_visible_work
@@ -156,69 +157,31 @@ _INSERT_LIKE_BY_TOKEN = sa.text(
 
 
 def _committed_alone(statement, params: dict) -> int:
-    """Run one writing statement, committed, and count the rows it returned.
-
-    When the request's session has no transaction open (the token's account and the work were
-    remembered: nothing was read), in autocommit on a pooled connection: the statement is its own
-    transaction, one round trip instead of BEGIN, the statement and COMMIT, and durable when
-    this returns (it checks what it depends on itself). Otherwise in the session's transaction,
-    committed: its BEGIN is paid already, and a session holding writes (a caller's own
-    transaction, e.g. the demo's) must commit them with it, since a second connection would wait
-    for that transaction's locks.
-    """
-    session = db.session()
-    if (
-        _holds_connection(session)
-        or session.new
-        or session.dirty
-        or session.deleted
-        or session.info.get(_WROTE)
-    ):
-        rows = session.execute(statement, params).all()
-        session.commit()
-        return len(rows)
-    with db.engine.connect() as conn:
-        rows = conn.execution_options(isolation_level="AUTOCOMMIT").execute(statement, params).all()
-    return len(rows)
+    """Run the like's writing statement, committed, and count the rows it returned: alone in
+    autocommit when nothing else of the request reached the database (app/statements_alone.py)."""
+    return len(statements_alone.committed(statement, params))
 
 
-_WROTE = "engagement_wrote"
-
-
-def _holds_connection(session: orm.Session) -> bool:
-    """Whether the session's transaction has reached the database. ``in_transaction()`` says
-    True as soon as anything (a ``merge``) begins it, before any connection is taken; the
-    connections a transaction holds are only listed in its private ``_connections``."""
-    transaction = session.get_transaction()
-    return transaction is not None and bool(getattr(transaction, "_connections", True))
-
-
-@sa.event.listens_for(orm.Session, "after_flush")
-def _flushed(session: orm.Session, _context) -> None:
-    session.info[_WROTE] = True
-
-
-@sa.event.listens_for(orm.Session, "after_bulk_update")
-@sa.event.listens_for(orm.Session, "after_bulk_delete")
-def _bulk_written(state) -> None:
-    state.session.info[_WROTE] = True
-
-
-@sa.event.listens_for(orm.Session, "after_commit")
-@sa.event.listens_for(orm.Session, "after_rollback")
-def _transaction_ended(session: orm.Session) -> None:
-    session.info.pop(_WROTE, None)
-
-
-def _insert_like(user_id: int, work_id: int, ip: str | None, token_id: int | None = None) -> int:
+def _insert_like(
+    user_id: int,
+    work_id: int,
+    ip: str | None,
+    token_id: int | None = None,
+    session: tuple[str, str] | None = None,
+) -> int:
     """INSERT … ON CONFLICT DO NOTHING, committed: 1 if this call created the like, else 0."""
     params = {"user_id": user_id, "work_id": work_id, "ip": (ip or None) and ip[:45], "created_at": utcnow()}
-    if token_id is None:
-        return _committed_alone(_INSERT_LIKE, params)
-    return _committed_alone(_INSERT_LIKE_BY_TOKEN, {**params, "token_id": token_id})
+    if token_id is not None:
+        return _committed_alone(_INSERT_LIKE_BY_TOKEN, {**params, "token_id": token_id})
+    if session is not None:
+        session_params = {"session_hash": session[0], "password_hash": session[1]}
+        return _committed_alone(_INSERT_LIKE_BY_SESSION, {**params, **session_params})
+    return _committed_alone(_INSERT_LIKE, params)
 
 
-def _delete_like(user_id: int, work_id: int, token_id: int | None = None) -> int:
+def _delete_like(
+    user_id: int, work_id: int, token_id: int | None = None, session: tuple[str, str] | None = None
+) -> int:
     table = Like.__table__
     conditions = [
         table.c.user_id == user_id,
@@ -235,7 +198,41 @@ def _delete_like(user_id: int, work_id: int, token_id: int | None = None) -> int
                 User.banned.is_(False),
             )
         )
+    if session is not None:
+        conditions.append(
+            sa.exists().where(
+                LoginSession.id == session[0],
+                LoginSession.user_id == user_id,
+                LoginSession.expires_at > utcnow(),
+                User.id == LoginSession.user_id,
+                User.banned.is_(False),
+                User.password_hash == session[1],
+            )
+        )
     return _committed_alone(sa.delete(table).where(*conditions).returning(table.c.id), {})
+
+
+# A like or unlike sent with a session cookie checks its login session the same way: web processes
+# take the account from the session cache (app/auth/session_cache.py), and a browser signed out,
+# banned or whose password changed must write nothing, at once, on every process, even when Redis
+# failed to take the change.
+_SESSION_STILL_LIVE = (
+    f'EXISTS (SELECT 1 FROM "{LoginSession.__table__.name}" s JOIN "{User.__table__.name}" u '
+    "ON u.id = s.user_id WHERE s.id = :session_hash AND s.user_id = :user_id "
+    "AND s.expires_at > :created_at AND u.banned = false AND u.password_hash = :password_hash)"
+)
+_INSERT_LIKE_BY_SESSION = sa.text(
+    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
+    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} AND {_SESSION_STILL_LIVE} "
+    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
+).bindparams(
+    sa.bindparam("user_id", type_=sa.Integer),
+    sa.bindparam("work_id", type_=sa.Integer),
+    sa.bindparam("session_hash", type_=LoginSession.__table__.c.id.type),
+    sa.bindparam("password_hash", type_=User.__table__.c.password_hash.type),
+    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
+    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
+)
 
 
 def _likes_now(flight: Flight) -> int:
@@ -284,43 +281,57 @@ def like_work(
     *,
     flight: Flight | None = None,
     bearer: tuple[str, int] | None = None,
+    session: tuple[str, str] | None = None,
 ) -> tuple[bool, int]:
     """Like a work: (True, likes). Repeating it changes nothing. ``flight``: from ``like_gate``;
-    ``bearer``: (token, token id) when the caller signed in with an API token."""
+    ``bearer``: (token, token id) when the caller signed in with an API token; ``session``:
+    (login session hash, password hash) when with a cookie (``sessions.signed_in_session``)."""
     ensure_may_engage(user)
     ensure_can_vote(work)
     with counting(work, work_rankings(work), flight=flight) as flight:
-        flight.likes = _insert_like(user.id, work.id, ip, bearer[1] if bearer else None)
+        flight.likes = _insert_like(user.id, work.id, ip, bearer[1] if bearer else None, session)
     if flight.likes:
         metrics.LIKES.inc()
     else:
-        _ensure_still_allowed(user, work, bearer)
+        _ensure_still_allowed(user, work, bearer, session)
     return True, _likes_now(flight)
 
 
 def unlike_work(
-    user: Any, work: Work, *, flight: Flight | None = None, bearer: tuple[str, int] | None = None
+    user: Any,
+    work: Work,
+    *,
+    flight: Flight | None = None,
+    bearer: tuple[str, int] | None = None,
+    session: tuple[str, str] | None = None,
 ) -> tuple[bool, int]:
     """Take a like back: (False, likes). Repeating it changes nothing. As ``like_work``."""
     ensure_can_vote(work, unlike=True)
     with counting(work, work_rankings(work), flight=flight) as flight:
-        flight.likes = -_delete_like(user.id, work.id, bearer[1] if bearer else None)
+        flight.likes = -_delete_like(user.id, work.id, bearer[1] if bearer else None, session)
     if flight.likes:
         metrics.UNLIKES.inc()
     else:
-        _ensure_still_allowed(user, work, bearer, unlike=True)
+        _ensure_still_allowed(user, work, bearer, session, unlike=True)
     return False, _likes_now(flight)
 
 
 def _ensure_still_allowed(
-    user: Any, work: Work, bearer: tuple[str, int] | None, *, unlike: bool = False
+    user: Any,
+    work: Work,
+    bearer: tuple[str, int] | None,
+    session: tuple[str, str] | None,
+    *,
+    unlike: bool = False,
 ) -> None:
-    """After a like or unlike that changed nothing: a repeat (fine), the token was revoked or its
-    account banned (401), or the work was taken down since the request read it (or since this
-    process remembered it, app/engagement/like_targets.py): answered as a fresh read answers,
-    404 to whom may not see it now, else 409."""
+    """After a like or unlike that changed nothing: a repeat (fine), the token was revoked, the
+    browser signed out or the account banned (401), or the work was taken down since the request
+    read it (or since this process remembered it, app/engagement/like_targets.py): answered as a
+    fresh read answers, 404 to whom may not see it now, else 409."""
     if bearer is not None and not token_still_live(*bearer):
         raise ServiceError(_("令牌无效、已过期或已撤销，请重新获取。"), code="invalid_token", status=401)
+    if session is not None and not session_still_live(user.id, *session):
+        raise ServiceError(_("请先登录。"), code="unauthorized", status=401)
     if isinstance(work, Work):
         _ensure_still_published(work, unlike=unlike)
         return

@@ -1,0 +1,182 @@
+"""A signed-in browser's account, remembered in Redis for reads and likes (app/auth/session_cache.py).
+
+The cache is in Redis, so what one web process does is what every other sees: "another browser
+holding a copy of the cookie" stands for another process as well. Changes made "where Redis did
+not hear of them" are made with plain SQL on a connection of their own, past this process's
+session and its commit hooks: what a commit looks like whose generation Redis failed to take.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.auth import session_cache
+from app.engagement import counters
+from app.engagement import services as engagement
+from app.extensions import db
+from app.models import LoginSession, Role, User
+from app.moderation import accounts
+from tests.builders_support import make_collective, make_work
+from tests.engagement_support import like_rows
+from tests.sign_in_support import NEW_PASSWORD, csrf_on, fresh_client, login_form, page_state
+
+pytestmark = pytest.mark.also_on_redis_cluster
+
+
+@pytest.fixture
+def work(app, open_campaign):
+    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
+    engagement.work_published(work)
+    return work
+
+
+@pytest.fixture
+def viewer(make_user):
+    return make_user(email="li.viewer@example.com")
+
+
+@pytest.fixture
+def browser(client, viewer):
+    """A browser that logged in through the form and opened a page: its account is remembered."""
+    login_form(client, viewer.email)
+    assert page_state(client)["signed_in"]
+    return client
+
+
+def _copy_of(app, browser):
+    """Another browser (or another process) holding a copy of `browser`'s session cookie."""
+    other = fresh_client(app)
+    other.set_cookie(
+        app.config["SESSION_COOKIE_NAME"], browser.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    )
+    return other
+
+
+def _account_reads(run) -> int:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and re.search(
+            r'\b"?(user|login_session)"?\b', statement
+        ):
+            seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def _elsewhere(statement: str, **params) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+
+
+def _like(browser, work):
+    token = page_state(browser, work.id)["csrf_token"]
+    return browser.put(f"/api/v1/works/{work.id}/like", headers={"X-CSRFToken": token})
+
+
+def test_a_remembered_browser_reads_its_state_without_asking_sql_for_its_account(browser, viewer):
+    assert _account_reads(lambda: page_state(browser)) == 0
+    assert page_state(browser)["user"]["id"] == viewer.id
+
+
+def test_the_first_read_after_log_in_asks_sql_once(client, viewer):
+    login_form(client, viewer.email)
+    session_cache.forget_accounts([viewer.id])
+    assert _account_reads(lambda: page_state(client)) == 1
+
+
+def test_a_log_out_ends_every_copy_of_the_session_at_once(app, browser):
+    copy = _copy_of(app, browser)
+    assert page_state(copy)["signed_in"]
+    browser.post("/logout", data={"csrf_token": csrf_on(browser, "/login")})
+    assert not page_state(copy)["signed_in"]
+
+
+def test_a_ban_ends_the_remembered_account_at_once(browser, viewer, make_user):
+    accounts.ban_user(make_user(Role.MODERATOR), viewer.id, "刷票")
+    assert not page_state(browser)["signed_in"]
+
+
+def test_a_password_change_ends_the_other_browsers_at_once(app, browser, viewer):
+    other = fresh_client(app)
+    login_form(other, viewer.email)
+    assert page_state(other)["signed_in"]
+    user = db.session.get(User, viewer.id)
+    user.set_password(NEW_PASSWORD)
+    db.session.commit()
+    assert not page_state(browser)["signed_in"]
+    assert not page_state(other)["signed_in"]
+
+
+def test_a_role_change_is_seen_at_once(browser, viewer):
+    assert page_state(browser)["nav"]["moderation"] is False
+    user = db.session.get(User, viewer.id)
+    user.role = Role.MODERATOR
+    db.session.commit()
+    assert page_state(browser)["nav"]["moderation"] is True
+
+
+def test_a_bulk_change_that_names_no_account_ends_every_remembered_account(browser, viewer):
+    db.session.execute(sa.update(User).where(User.id == viewer.id).values(display_name="改过的名字"))
+    db.session.commit()
+    assert page_state(browser)["user"]["display_name"] == "改过的名字"
+
+
+def test_a_fill_that_raced_a_change_is_never_used(app, browser, viewer):
+    session_hash = db.session.scalars(sa.select(LoginSession.id)).one()
+    session_cache.forget_accounts([viewer.id])
+    _, ticket = session_cache.lookup(viewer.id, session_hash)  # read before the change…
+    session_cache.forget_accounts([viewer.id])  # …the change commits…
+    row = db.session.execute(sa.select(User, LoginSession.expires_at).join(LoginSession)).one()
+    session_cache.remember(ticket, row[0], row[1])  # …and the fill lands after it
+    assert session_cache.lookup(viewer.id, session_hash)[0] is None
+
+
+def test_a_log_out_redis_never_heard_of_still_refuses_the_like_and_writes_nothing(browser, work):
+    _elsewhere(f'DELETE FROM "{LoginSession.__table__.name}"')
+    # Reads are within the documented bound (SESSION_CACHE_SECONDS): the account is remembered.
+    assert page_state(browser)["signed_in"]
+    refused = _like(browser, work)
+    assert refused.status_code == 401
+    assert refused.json["error"]["code"] == "unauthorized"
+    assert like_rows(work.id) == 0
+    assert counters.read_counts([work.id])[work.id].likes == 0
+    # The refusal made every process forget the account.
+    assert not page_state(browser)["signed_in"]
+
+
+def test_a_ban_redis_never_heard_of_still_refuses_the_unlike(browser, work, viewer):
+    assert _like(browser, work).status_code == 200
+    _elsewhere(f'UPDATE "{User.__table__.name}" SET banned = true WHERE id = :id', id=viewer.id)
+    token = page_state(browser, work.id)["csrf_token"]
+    refused = browser.delete(f"/api/v1/works/{work.id}/like", headers={"X-CSRFToken": token})
+    assert refused.status_code == 401
+    assert like_rows(work.id) == 1
+
+
+def test_a_remembered_like_counts_once(browser, work):
+    assert _like(browser, work).json == {"liked": True, "likes": 1}
+    assert _like(browser, work).json == {"liked": True, "likes": 1}
+    assert like_rows(work.id) == 1
+
+
+def test_writes_other_than_the_like_read_the_account_from_sql(browser, work):
+    _elsewhere(f'DELETE FROM "{LoginSession.__table__.name}"')
+    token = page_state(browser, work.id)["csrf_token"]
+    answer = browser.post(
+        f"/api/v1/works/{work.id}/comments", json={"body": "登出后的评论"}, headers={"X-CSRFToken": token}
+    )
+    assert answer.status_code == 401
+
+
+def test_with_the_cache_off_every_request_reads_sql(app, browser):
+    app.config["SESSION_CACHE_SECONDS"] = 0
+    assert _account_reads(lambda: page_state(browser)) == 1
