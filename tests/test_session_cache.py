@@ -13,14 +13,16 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from app import redis_connections
 from app.auth import session_cache
 from app.engagement import counters
 from app.engagement import services as engagement
-from app.extensions import db
+from app.extensions import db, redis_client
 from app.models import LoginSession, Role, User
 from app.moderation import accounts
 from tests.builders_support import make_collective, make_work
 from tests.engagement_support import like_rows
+from tests.fault_support import RedisServer
 from tests.sign_in_support import NEW_PASSWORD, csrf_on, fresh_client, login_form, page_state
 
 pytestmark = pytest.mark.also_on_redis_cluster
@@ -180,3 +182,15 @@ def test_writes_other_than_the_like_read_the_account_from_sql(browser, work):
 def test_with_the_cache_off_every_request_reads_sql(app, browser):
     app.config["SESSION_CACHE_SECONDS"] = 0
     assert _account_reads(lambda: page_state(browser)) == 1
+
+
+def test_with_redis_down_a_signed_in_browser_reads_its_state_from_sql(app, browser, viewer, tmp_path):
+    server = RedisServer(tmp_path / "redis.log")
+    remembered = redis_client._client
+    try:  # the app's Redis is a server that then dies
+        redis_client._client = redis_connections.connect(server.url, socket_timeout=1)
+        server.kill()
+        state = page_state(browser)
+        assert state["signed_in"] and state["user"]["id"] == viewer.id
+    finally:
+        redis_client._client = remembered

@@ -80,7 +80,10 @@ _ENUM_COLUMNS = {
 _PENDING_ACCOUNTS = "session_cache:accounts"
 _PENDING_EVERYONE = "session_cache:everyone"
 
-_state = {"down_until": 0.0}
+
+def _state() -> dict[str, float]:
+    """This app's note of a recent failure (per app, so that each test's app starts afresh)."""
+    return current_app.extensions.setdefault("session_cache", {"down_until": 0.0})
 
 
 class Ticket:
@@ -100,7 +103,7 @@ def _seconds() -> int:
 
 
 def _failed(exc: Exception, what: str) -> None:
-    _state["down_until"] = time.monotonic() + RETRY_SECONDS
+    _state()["down_until"] = time.monotonic() + RETRY_SECONDS
     log.warning("session cache: %s failed: %s", what, exc)
 
 
@@ -111,7 +114,7 @@ def _text(value: bytes | str | None) -> str:
 def lookup(user_id: int, session_hash: str) -> tuple[User | None, Ticket | None]:
     """(the remembered account, merged into this request's session, or None; the ticket for
     ``remember`` after a read from SQL, or None when the cache is off or failing)."""
-    if _seconds() <= 0 or time.monotonic() < _state["down_until"]:
+    if _seconds() <= 0 or time.monotonic() < _state()["down_until"]:
         return None, None
     try:
         pipe = redis_client.client.pipeline(transaction=False)
