@@ -20,7 +20,7 @@ from app.moderation import accounts, comment_review
 from app.moderation import services as moderation
 from app.notifications import services as notifications
 from app.wall import services as wall
-from tests.builders_support import make_collective, make_work
+from tests.builders_support import make_published_story, make_work
 from tests.fault_support import RedisServer
 from tests.sign_in_support import page_state, sign_in
 
@@ -37,9 +37,7 @@ def cached_app(app):
 
 @pytest.fixture
 def work(cached_app, open_campaign):
-    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
-    engagement.work_published(work)
-    return work
+    return make_published_story(open_campaign)
 
 
 @pytest.fixture

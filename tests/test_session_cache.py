@@ -16,11 +16,10 @@ import sqlalchemy as sa
 from app import redis_connections
 from app.auth import session_cache
 from app.engagement import counters
-from app.engagement import services as engagement
 from app.extensions import db, redis_client
 from app.models import LoginSession, Role, User
 from app.moderation import accounts
-from tests.builders_support import make_collective, make_work
+from tests.builders_support import make_published_story
 from tests.engagement_support import like_rows
 from tests.fault_support import RedisServer
 from tests.sign_in_support import NEW_PASSWORD, csrf_on, fresh_client, login_form, page_state
@@ -30,9 +29,7 @@ pytestmark = pytest.mark.also_on_redis_cluster
 
 @pytest.fixture
 def work(app, open_campaign):
-    work = make_work(make_collective("北京地铁青年文明号"), open_campaign, title="站台上的守候")
-    engagement.work_published(work)
-    return work
+    return make_published_story(open_campaign)
 
 
 @pytest.fixture

@@ -118,21 +118,29 @@ _STILL_PUBLISHED = (
     f"WHERE id = :work_id AND status = '{WorkStatus.PUBLISHED.value}')"
 )
 
-# INSERT … ON CONFLICT DO NOTHING RETURNING, in the syntax PostgreSQL and SQLite (3.35+) share.
-# Written as text because SQLAlchemy never caches the dialects' own INSERT constructs (their
-# on_conflict clauses): built that way, the hottest statement was compiled again on every like.
-# RETURNING says whether this statement made the row (psycopg reports no row count here).
-_INSERT_LIKE = sa.text(
-    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
-    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} "
-    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
-).bindparams(
-    sa.bindparam("user_id", type_=sa.Integer),
-    sa.bindparam("work_id", type_=sa.Integer),
-    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
-    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
-)
 
+def _like_insert(condition: str = "", *params: sa.BindParameter) -> sa.TextClause:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, in the syntax PostgreSQL and SQLite (3.35+)
+    share; ``condition``: what else the statement checks before it writes.
+
+    Written as text because SQLAlchemy never caches the dialects' own INSERT constructs (their
+    on_conflict clauses): built that way, the hottest statement was compiled again on every like.
+    RETURNING says whether this statement made the row (psycopg reports no row count here)."""
+    checks = f"{_STILL_PUBLISHED} AND {condition}" if condition else _STILL_PUBLISHED
+    return sa.text(
+        f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
+        f"SELECT :user_id, :work_id, :ip, :created_at WHERE {checks} "
+        "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
+    ).bindparams(
+        sa.bindparam("user_id", type_=sa.Integer),
+        sa.bindparam("work_id", type_=sa.Integer),
+        sa.bindparam("ip", type_=Like.__table__.c.ip.type),
+        sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
+        *params,
+    )
+
+
+_INSERT_LIKE = _like_insert()
 
 # A like or unlike sent with an API token also checks, in its writing statement, that the token
 # is still live and its account not banned: web processes remember a token's account for a few
@@ -143,16 +151,21 @@ _TOKEN_STILL_LIVE = (
     "ON u.id = t.user_id WHERE t.id = :token_id AND t.user_id = :user_id "
     "AND t.expires_at > :created_at AND u.banned = false)"
 )
-_INSERT_LIKE_BY_TOKEN = sa.text(
-    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
-    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} AND {_TOKEN_STILL_LIVE} "
-    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
-).bindparams(
-    sa.bindparam("user_id", type_=sa.Integer),
-    sa.bindparam("work_id", type_=sa.Integer),
-    sa.bindparam("token_id", type_=sa.Integer),
-    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
-    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
+_INSERT_LIKE_BY_TOKEN = _like_insert(_TOKEN_STILL_LIVE, sa.bindparam("token_id", type_=sa.Integer))
+
+# A like or unlike sent with a session cookie checks its login session the same way: web processes
+# take the account from the session cache (app/auth/session_cache.py), and a browser signed out,
+# banned or whose password changed must write nothing, at once, on every process, even when Redis
+# failed to take the change.
+_SESSION_STILL_LIVE = (
+    f'EXISTS (SELECT 1 FROM "{LoginSession.__table__.name}" s JOIN "{User.__table__.name}" u '
+    "ON u.id = s.user_id WHERE s.id = :session_hash AND s.user_id = :user_id "
+    "AND s.expires_at > :created_at AND u.banned = false AND u.password_hash = :password_hash)"
+)
+_INSERT_LIKE_BY_SESSION = _like_insert(
+    _SESSION_STILL_LIVE,
+    sa.bindparam("session_hash", type_=LoginSession.__table__.c.id.type),
+    sa.bindparam("password_hash", type_=User.__table__.c.password_hash.type),
 )
 
 
@@ -210,29 +223,6 @@ def _delete_like(
             )
         )
     return _committed_alone(sa.delete(table).where(*conditions).returning(table.c.id), {})
-
-
-# A like or unlike sent with a session cookie checks its login session the same way: web processes
-# take the account from the session cache (app/auth/session_cache.py), and a browser signed out,
-# banned or whose password changed must write nothing, at once, on every process, even when Redis
-# failed to take the change.
-_SESSION_STILL_LIVE = (
-    f'EXISTS (SELECT 1 FROM "{LoginSession.__table__.name}" s JOIN "{User.__table__.name}" u '
-    "ON u.id = s.user_id WHERE s.id = :session_hash AND s.user_id = :user_id "
-    "AND s.expires_at > :created_at AND u.banned = false AND u.password_hash = :password_hash)"
-)
-_INSERT_LIKE_BY_SESSION = sa.text(
-    f'INSERT INTO "{Like.__table__.name}" (user_id, work_id, ip, created_at) '
-    f"SELECT :user_id, :work_id, :ip, :created_at WHERE {_STILL_PUBLISHED} AND {_SESSION_STILL_LIVE} "
-    "ON CONFLICT (user_id, work_id) DO NOTHING RETURNING id"
-).bindparams(
-    sa.bindparam("user_id", type_=sa.Integer),
-    sa.bindparam("work_id", type_=sa.Integer),
-    sa.bindparam("session_hash", type_=LoginSession.__table__.c.id.type),
-    sa.bindparam("password_hash", type_=User.__table__.c.password_hash.type),
-    sa.bindparam("ip", type_=Like.__table__.c.ip.type),
-    sa.bindparam("created_at", type_=Like.__table__.c.created_at.type),
-)
 
 
 def _likes_now(flight: Flight) -> int:
