@@ -9,8 +9,8 @@ personal (the state call, a person's own pages, moderation), and these cases of 
   ``REPLICA_CHECK_SECONDS`` (its replay position against the primary's WAL position; when it is
   behind, the age of its last replayed transaction) and reads the primary while the lag exceeds
   ``REPLICA_MAX_LAG_SECONDS``, or while the replica does not answer (never an error);
-- **the body was just changed**: a purge (a take-down, an edit, a comment, the wall) marks its
-  group as recently purged for ``fresh_after_purge_seconds`` (the lag bound plus one check
+- **the body was just changed**: a purge (a take-down, an edit, a comment hidden or approved,
+  the wall) marks its group as recently purged for ``fresh_after_purge_seconds`` (the lag bound plus one check
   interval plus a second), and the group's renders read the primary meanwhile: a render from the
   replica never brings back what a purge removed. Lists that are not purged expire within their
   own bound anyway (``PAGE_CACHE_LIST_SECONDS``);

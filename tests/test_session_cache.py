@@ -8,13 +8,15 @@ session and its commit hooks: what a commit looks like whose generation Redis fa
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 import pytest
 import sqlalchemy as sa
 
-from app import redis_connections
-from app.auth import session_cache
+from app import redis_connections, redis_keys
+from app.auth import session_cache, sessions
 from app.engagement import counters
 from app.extensions import db, redis_client
 from app.models import LoginSession, Role, User
@@ -129,14 +131,87 @@ def test_a_bulk_change_that_names_no_account_ends_every_remembered_account(brows
     assert page_state(browser)["user"]["display_name"] == "改过的名字"
 
 
+def _identity(browser) -> tuple[int, str, str]:
+    """(account id, login session hash, password fingerprint) of the browser's session cookie."""
+    with browser.session_transaction() as session:
+        user_id, token, fingerprint = session["_user_id"].split(".")
+    return int(user_id), hashlib.sha256(token.encode()).hexdigest(), fingerprint
+
+
+def _entry(app, browser) -> dict:
+    user_id, session_hash, _fingerprint = _identity(browser)
+    raw = redis_client.client.hget(redis_keys.session_cache_key(user_id), session_hash)
+    return json.loads(raw)
+
+
 def test_a_fill_that_raced_a_change_is_never_used(app, browser, viewer):
-    session_hash = db.session.scalars(sa.select(LoginSession.id)).one()
+    user_id, session_hash, fingerprint = _identity(browser)
     session_cache.forget_accounts([viewer.id])
-    _, ticket = session_cache.lookup(viewer.id, session_hash)  # read before the change…
+    _, ticket = session_cache.lookup(user_id, session_hash, fingerprint)  # read before the change…
     session_cache.forget_accounts([viewer.id])  # …the change commits…
     row = db.session.execute(sa.select(User, LoginSession.expires_at).join(LoginSession)).one()
     session_cache.remember(ticket, row[0], row[1])  # …and the fill lands after it
-    assert session_cache.lookup(viewer.id, session_hash)[0] is None
+    assert session_cache.lookup(user_id, session_hash, fingerprint)[0] is None
+
+
+def test_an_entry_counts_for_its_bound_after_its_fill_whatever_fills_follow(app, browser, viewer):
+    user_id, session_hash, _fingerprint = _identity(browser)
+    entry = _entry(app, browser)
+    entry["filled"] -= app.config["SESSION_CACHE_SECONDS"] + 1  # as if filled over a minute ago
+    key = redis_keys.session_cache_key(user_id)
+    redis_client.client.hset(key, session_hash, json.dumps(entry))
+    other = fresh_client(app)
+    login_form(other, viewer.email)
+    page_state(other)  # another browser of the account fills its own entry, and the hash lives on
+    assert _account_reads(lambda: page_state(browser)) == 1
+
+
+def test_no_password_hash_e_mail_or_lock_out_state_is_kept(app, browser, viewer):
+    entry = _entry(app, browser)
+    kept = json.dumps(entry, ensure_ascii=False)
+    user = db.session.get(User, viewer.id)
+    assert user.password_hash not in kept and viewer.email not in kept
+    assert set(entry["account"]) == set(session_cache.CACHED_COLUMNS)
+    assert not {"password_hash", "email", "failed_logins", "locked_until"} & set(entry["account"])
+
+
+def test_a_page_that_reads_a_column_not_kept_loads_it_from_sql(browser, viewer):
+    assert browser.get("/api/v1/me").json["user"]["email"] == viewer.email
+
+
+def test_the_fill_keeps_the_row_as_sql_has_it_not_as_the_request_loaded_it(app, browser, viewer):
+    user_id, _session_hash, _fingerprint = _identity(browser)
+    db.session.get(User, viewer.id)  # this session holds the account from before the change
+    promote = f'UPDATE "{User.__table__.name}" SET role = :role WHERE id = :id'
+    _elsewhere(promote, role="moderator", id=viewer.id)
+    session_cache.forget_accounts([viewer.id])
+    with browser.session_transaction() as session:
+        identity = session["_user_id"]
+    with app.test_request_context("/api/v1/me/state"):
+        assert sessions.user_for_identity(identity).role == Role.MODERATOR
+    assert _entry(app, browser)["account"]["role"] == "moderator"
+
+
+def test_a_savepoint_rolled_back_does_not_drop_the_transactions_other_changes(browser, viewer):
+    user = db.session.get(User, viewer.id)
+    user.role = Role.MODERATOR
+    db.session.flush()
+    db.session.begin_nested().rollback()
+    db.session.commit()
+    assert page_state(browser)["nav"]["moderation"] is True
+
+
+def test_wrong_passwords_typed_by_a_stranger_do_not_empty_the_accounts_entries(app, browser, viewer):
+    stranger = fresh_client(app)
+    login_form(stranger, viewer.email, password="Wrong-password-1")
+    assert _account_reads(lambda: page_state(browser)) == 0
+
+
+def test_a_process_with_the_cache_off_still_forgets_what_it_changes(app, browser, viewer, make_user):
+    app.config["SESSION_CACHE_SECONDS"] = 0
+    accounts.ban_user(make_user(Role.MODERATOR), viewer.id, "刷票")
+    app.config["SESSION_CACHE_SECONDS"] = 60
+    assert not page_state(browser)["signed_in"]
 
 
 def test_a_log_out_redis_never_heard_of_still_refuses_the_like_and_writes_nothing(browser, work):

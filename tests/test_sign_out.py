@@ -269,4 +269,4 @@ def test_a_cookie_like_with_its_account_remembered_checks_the_login_session_as_i
     statements = _like_counting_statements(client, work, member, remembered=True)
     assert _account_reads(statements) == []
     [insert] = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    assert "login_session" in insert and "password_hash" in insert
+    assert "login_session" in insert and "banned" in insert

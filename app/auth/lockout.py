@@ -71,7 +71,9 @@ def record_failure(user_id: int) -> datetime | None:
         )
         .returning(table.c.failed_logins, table.c.locked_until)
     )
-    row = db.session.execute(statement, execution_options={session_cache.ACCOUNTS_OPTION: [user_id]}).one()
+    # The lock-out columns are not in the session cache: nothing to forget (and a stranger typing
+    # wrong passwords must not keep the account's entries out of it).
+    row = db.session.execute(statement, execution_options={session_cache.ACCOUNTS_OPTION: []}).one()
     db.session.commit()
     failures, locked_until = row
     if failures >= limit and locked_until is not None:
@@ -88,5 +90,5 @@ def clear_failures(user_id: int) -> None:
         sa.update(table)
         .where(table.c.id == user_id, sa.or_(table.c.failed_logins != 0, table.c.locked_until.is_not(None)))
         .values(failed_logins=0, failed_since=None, locked_until=None),
-        execution_options={session_cache.ACCOUNTS_OPTION: [user_id]},
+        execution_options={session_cache.ACCOUNTS_OPTION: []},
     )

@@ -5,37 +5,50 @@ cookie names (app/auth/sessions.py). For a page view's state call and for a like
 BEGIN, the SELECT and a ROLLBACK around what the call is for; the campaign bench's profile
 (docs/performance.md) put the account's load at 6 % of gunicorn's CPU and the state call at 18 %.
 
-**What uses it.** Reads (GET and HEAD), and the endpoints that check the login session again in
-the statement that writes (``sessions.rechecks_in_sql``: the like and the unlike). Every other
-write (forms, comments, uploads, moderation, log-out) reads the account from SQL, as before.
+**What uses it.** Requests that read (GET and HEAD: pages, the state call, the API's reads), and
+the endpoints that check the login session again in the statement that writes
+(``sessions.rechecks_in_sql``: the like and the unlike). Every other write (forms, comments,
+uploads, moderation, log-out) reads the account from SQL, as before.
+
+**What is kept.** Only what the state call and the pages ask of every signed-in request: the
+account's id, name, role, collective, province, ban and e-mail confirmation (``CACHED_COLUMNS``),
+and a keyed fingerprint of the password hash (``models.password_fingerprint``) to check the
+cookie against. Never the password hash, the e-mail address or the lock-out state: the instance
+merged into the request's session leaves them unloaded, and a page that reads one of them loads
+it from SQL.
 
 **Entries.** One hash per account, ``P{sess:<id>}`` (app/redis_keys.py):
 
 - a field per remembered browser (the SHA-256 of its login session's token, as in SQL), holding
-  the *generations* seen before the account was read from SQL, the login session's expiry and the
-  account's columns;
-- ``g``, the account's generation: a random token, replaced after every commit that changes the
-  account (its role, password, ban, name…) or ends one of its login sessions (log-out, "log out
-  everywhere", a password reset).
+  the *generations* seen before the account was read from SQL, when it was filled, the login
+  session's expiry and the columns;
+- ``g``, the account's generation, a random token.
 
-And ``P{sess}:g``, every account's generation, replaced after a commit that changes accounts or
-login sessions in bulk without naming them. An entry counts only while both generations are the
-ones it was filled under, so a change is seen at once by every process. A fill that raced a
-change (read from SQL before the change committed, written after) is never used, since it
-carries the generation from before. Random tokens rather than counters, so that a generation
-never comes back after its hash expired; a fill more than ``FILL_WITHIN_SECONDS`` after its read
-is dropped for the same reason. The hash expires ``SESSION_CACHE_SECONDS`` (default 60; 0 turns
-the cache off) after its last fill, and no entry outlives its login session.
+And ``P{sess}:g``, every account's generation. A commit that changes an account (its role, ban,
+name…) or ends one of its login sessions (log-out, "log out everywhere", a password reset, which
+ends them all) deletes the account's hash once the transaction has ended, on whichever process
+commits; one that changes accounts or login sessions in bulk without naming them replaces the
+global generation. An entry counts only while both generations are the ones it was filled under,
+so a change is seen at once by every process, and a fill that raced a change (read from SQL
+before the change committed, written after it) never counts: it carries a generation that the
+deletion took with it. A lookup that finds no generation sets a new random one first (``HSETNX``,
+``SET NX``), so no generation is ever empty and none ever comes back, whatever Redis expired or
+evicted. An entry counts for ``SESSION_CACHE_SECONDS`` (default 60; 0 turns the cache off for
+this process's lookups) after it was filled, and never past its login session.
 
-**When Redis fails.** A lookup that fails reads SQL, and this process skips the cache for
-``RETRY_SECONDS``. A generation that cannot be replaced after a commit (the commit stands) leaves
-other processes' entries for at most ``SESSION_CACHE_SECONDS``: within that bound, a browser
-signed out elsewhere may still read its own pages. Its likes are refused at once even then: their
-statement checks the login session, the ban and the password in SQL (app/engagement/services.py).
+**When Redis fails.** A lookup that fails reads SQL, and the process skips the cache for
+``RETRY_SECONDS``. A deletion that fails after a commit (the commit stands) leaves other
+processes' entries for at most ``SESSION_CACHE_SECONDS``: within that bound, a copy of a cookie
+signed out elsewhere may still be answered reads as that account (its pages, the moderation
+queues of a demoted moderator, the notifications page's marking as read). Its likes are refused
+at once even then: their statement checks the login session and the ban in SQL
+(app/engagement/services.py). Processes whose cache is off still delete, so switching it off and
+on again revives nothing.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import secrets
@@ -51,19 +64,20 @@ from sqlalchemy import orm
 
 from app import redis_keys
 from app.extensions import db, redis_client
-from app.models import LoginSession, User
+from app.models import LoginSession, User, password_fingerprint
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
-# A fill later than this after its read is not written: its generations could have come back.
+# A fill later than this after its read is not written (belt and braces: its generations are
+# gone from Redis by then if anything changed).
 FILL_WITHIN_SECONDS = 5.0
 GENERATION = "g"
 # The execution option a bulk statement on accounts or login sessions names its accounts with:
-# their generations are replaced, not every account's.
+# those accounts are forgotten, not every account ([] for a statement that changes nothing kept).
 ACCOUNTS_OPTION = "session_cache_accounts"
 
-_COLUMNS = tuple(attr.key for attr in orm.class_mapper(User).column_attrs)
+CACHED_COLUMNS = ("id", "display_name", "role", "collective_id", "province", "banned", "email_verified_at")
 
 
 def _column_type(key: str) -> Any:
@@ -71,19 +85,14 @@ def _column_type(key: str) -> Any:
     return getattr(column_type, "impl", column_type)  # a TypeDecorator's underlying type
 
 
-_DATETIME_COLUMNS = {key for key in _COLUMNS if isinstance(_column_type(key), sa.DateTime)}
+_DATETIME_COLUMNS = {key for key in CACHED_COLUMNS if isinstance(_column_type(key), sa.DateTime)}
 _ENUM_COLUMNS = {
     key: _column_type(key).enum_class
-    for key in _COLUMNS
+    for key in CACHED_COLUMNS
     if isinstance(_column_type(key), sa.Enum) and _column_type(key).enum_class
 }
 _PENDING_ACCOUNTS = "session_cache:accounts"
 _PENDING_EVERYONE = "session_cache:everyone"
-
-
-def _state() -> dict[str, float]:
-    """This app's note of a recent failure (per app, so that each test's app starts afresh)."""
-    return current_app.extensions.setdefault("session_cache", {"down_until": 0.0})
 
 
 class Ticket:
@@ -102,6 +111,11 @@ def _seconds() -> int:
     return int(current_app.config.get("SESSION_CACHE_SECONDS", 0))
 
 
+def _state() -> dict[str, float]:
+    """This app's note of a recent failure (per app, so that each test's app starts afresh)."""
+    return current_app.extensions.setdefault("session_cache", {"down_until": 0.0})
+
+
 def _failed(exc: Exception, what: str) -> None:
     _state()["down_until"] = time.monotonic() + RETRY_SECONDS
     log.warning("session cache: %s failed: %s", what, exc)
@@ -111,16 +125,21 @@ def _text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else (value or "")
 
 
-def lookup(user_id: int, session_hash: str) -> tuple[User | None, Ticket | None]:
-    """(the remembered account, merged into this request's session, or None; the ticket for
-    ``remember`` after a read from SQL, or None when the cache is off or failing)."""
-    if _seconds() <= 0 or time.monotonic() < _state()["down_until"]:
+def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | None, Ticket | None]:
+    """(the remembered account, merged into this request's session, when the cookie's password
+    ``fingerprint`` is the one remembered, else None; the ticket for ``remember`` after a read
+    from SQL, or None when the cache is off or failing)."""
+    seconds = _seconds()
+    if seconds <= 0 or time.monotonic() < _state()["down_until"]:
         return None, None
+    everyone_key = redis_keys.session_cache_everyone_key()
+    key = redis_keys.session_cache_key(user_id)
     try:
         pipe = redis_client.client.pipeline(transaction=False)
-        pipe.get(redis_keys.session_cache_everyone_key())
-        pipe.hmget(redis_keys.session_cache_key(user_id), [GENERATION, session_hash])
-        everyone, (account, raw) = pipe.execute()
+        pipe.set(everyone_key, secrets.token_hex(8), nx=True).get(everyone_key)
+        pipe.hsetnx(key, GENERATION, secrets.token_hex(8)).expire(key, seconds)
+        pipe.hmget(key, [GENERATION, session_hash])
+        _set, everyone, _hsetnx, _expire, (account, raw) = pipe.execute()
     except redis.RedisError as exc:
         _failed(exc, "lookup")
         return None, None
@@ -129,7 +148,10 @@ def lookup(user_id: int, session_hash: str) -> tuple[User | None, Ticket | None]
         return None, ticket
     try:
         entry = json.loads(raw)
-        if entry["gen"] != ticket.generations or entry["until"] <= time.time():
+        now = time.time()
+        if entry["gen"] != ticket.generations or entry["until"] <= now or now - entry["filled"] > seconds:
+            return None, ticket
+        if not hmac.compare_digest(entry["fingerprint"], fingerprint):
             return None, ticket
         user = _account(entry["account"])
     except (ValueError, KeyError, TypeError):
@@ -142,37 +164,38 @@ def remember(ticket: Ticket | None, user: User, expires_at: datetime) -> None:
     seconds = _seconds()
     if ticket is None or seconds <= 0 or time.monotonic() - ticket.read_at > FILL_WITHIN_SECONDS:
         return
-    value = json.dumps(
-        {"gen": ticket.generations, "until": expires_at.timestamp(), "account": _columns(user)},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    entry = {
+        "gen": ticket.generations,
+        "filled": time.time(),
+        "until": expires_at.timestamp(),
+        "fingerprint": password_fingerprint(user.password_hash),
+        "account": _columns(user),
+    }
     key = redis_keys.session_cache_key(ticket.user_id)
+    value = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
     try:
-        redis_client.client.pipeline(transaction=False).hset(key, ticket.session_hash, value).expire(
-            key, seconds
-        ).execute()
+        pipe = redis_client.client.pipeline(transaction=False)
+        pipe.hset(key, ticket.session_hash, value).expire(key, seconds).execute()
     except redis.RedisError as exc:
         _failed(exc, "fill")
 
 
 def forget_accounts(user_ids: set[int] | list[int]) -> None:
-    """Every remembered browser of these accounts stops counting, on every process."""
-    if not user_ids or _seconds() <= 0:
+    """Every remembered browser of these accounts stops counting, on every process. Done whether
+    or not this process's lookups use the cache."""
+    if not user_ids or not has_app_context():
         return
     try:
         pipe = redis_client.client.pipeline(transaction=False)
-        for user_id in sorted(set(user_ids)):
-            key = redis_keys.session_cache_key(user_id)
-            pipe.hset(key, GENERATION, secrets.token_hex(8))
-            pipe.expire(key, _seconds())
+        for user_id in sorted(set(user_ids)):  # a DEL each: on a cluster, each its own slot
+            pipe.delete(redis_keys.session_cache_key(user_id))
         pipe.execute()
     except redis.RedisError as exc:
         _failed(exc, "forgetting accounts")
 
 
 def forget_everyone() -> None:
-    if _seconds() <= 0:
+    if not has_app_context():
         return
     try:
         redis_client.client.set(redis_keys.session_cache_everyone_key(), secrets.token_hex(8))
@@ -185,7 +208,7 @@ def forget_everyone() -> None:
 
 def _columns(user: User) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for key in _COLUMNS:
+    for key in CACHED_COLUMNS:
         value = getattr(user, key)
         if isinstance(value, datetime):
             value = value.isoformat()
@@ -197,20 +220,21 @@ def _columns(user: User) -> dict[str, Any]:
 
 def _account(values: dict[str, Any]) -> User:
     fields = dict(values)
+    if set(fields) != set(CACHED_COLUMNS):
+        raise KeyError("columns changed")  # an entry from another version of the code
     for key in _DATETIME_COLUMNS:
-        if fields.get(key) is not None:
+        if fields[key] is not None:
             fields[key] = datetime.fromisoformat(fields[key])
     for key, enum_class in _ENUM_COLUMNS.items():
-        if fields.get(key) is not None:
+        if fields[key] is not None:
             fields[key] = enum_class(fields[key])
-    if set(fields) != set(_COLUMNS):
-        raise KeyError("columns changed")  # an entry from another version of the code
+    # The columns not kept stay unloaded: reading one loads it from SQL.
     user = User(**fields)
     orm.make_transient_to_detached(user)
     return user
 
 
-# --- after commits that change accounts or login sessions -----------------------------------
+# --- after transactions that change accounts or login sessions ------------------------------
 
 
 @sa.event.listens_for(orm.Session, "after_flush")
@@ -240,17 +264,15 @@ def _bulk_statement(state: orm.ORMExecuteState) -> None:
         state.session.info.setdefault(_PENDING_ACCOUNTS, set()).update(named)
 
 
-@sa.event.listens_for(orm.Session, "after_commit")
-def _committed(session: orm.Session) -> None:
+@sa.event.listens_for(orm.Session, "after_transaction_end")
+def _transaction_ended(session: orm.Session, transaction: orm.SessionTransaction) -> None:
+    # Only when the outermost transaction ends: a savepoint released is not committed yet, and one
+    # rolled back must not drop what the rest of the transaction changed. After a rollback the
+    # accounts are forgotten all the same: a needless miss, never a stale entry.
+    if transaction.parent is not None:
+        return
     accounts = session.info.pop(_PENDING_ACCOUNTS, None)
-    everyone = session.info.pop(_PENDING_EVERYONE, False)
-    if everyone:
+    if session.info.pop(_PENDING_EVERYONE, False):
         forget_everyone()
     elif accounts:
         forget_accounts(accounts)
-
-
-@sa.event.listens_for(orm.Session, "after_rollback")
-def _rolled_back(session: orm.Session) -> None:
-    session.info.pop(_PENDING_ACCOUNTS, None)
-    session.info.pop(_PENDING_EVERYONE, None)

@@ -105,6 +105,9 @@ _USER_OF_SESSION = (
         User.id == sa.bindparam("user_id"),
         LoginSession.expires_at > sa.bindparam("now", type_=LoginSession.__table__.c.expires_at.type),
     )
+    # The row as SQL has it now, even if this request's session loaded the account earlier:
+    # it is what the session cache keeps.
+    .execution_options(populate_existing=True)
 )
 
 
@@ -118,8 +121,8 @@ _RECHECKED_ENDPOINTS: set[str] = set()
 
 
 def rechecks_in_sql(endpoint: str) -> None:
-    """Declare a writing endpoint whose statement checks the login session, the ban and the
-    password again in SQL (the like): it may take its account from the session cache."""
+    """Declare a writing endpoint whose statement checks the login session and the ban again in
+    SQL (the like): it may take its account from the session cache."""
     _RECHECKED_ENDPOINTS.add(endpoint)
 
 
@@ -140,7 +143,7 @@ def user_for_identity(identity: str) -> User | None:
     session_hash = _hash(token)
     user = ticket = None
     if _may_use_remembered_account():
-        user, ticket = session_cache.lookup(user_id, session_hash)
+        user, ticket = session_cache.lookup(user_id, session_hash, fingerprint)
     if user is None:
         row = db.session.execute(
             _USER_OF_SESSION, {"session_hash": session_hash, "user_id": user_id, "now": utcnow()}
@@ -149,8 +152,8 @@ def user_for_identity(identity: str) -> User | None:
             return None
         user = row[0]
         session_cache.remember(ticket, user, row[1])
-    if not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
-        return None
+        if not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
+            return None
     # Flask-Login checks is_active only when logging in; a ban must also end open sessions.
     if user.banned:
         return None
@@ -159,14 +162,14 @@ def user_for_identity(identity: str) -> User | None:
     return user
 
 
-def signed_in_session() -> tuple[str, str] | None:
-    """(login session hash, password hash) of a request signed in with a cookie: what a like
-    checks again in SQL as it writes. None for a bearer token or nobody."""
+def signed_in_session() -> str | None:
+    """The login session (its hash) of a request signed in with a cookie: what a like checks
+    again in SQL as it writes. None for a bearer token or nobody."""
     session_hash = g.get("login_session_hash")
     user = g.get("_login_user")
     if session_hash is None or user is None or not getattr(user, "is_authenticated", False):
         return None
-    return session_hash, user.password_hash
+    return session_hash
 
 
 _SESSION_LIVE = (
@@ -177,15 +180,16 @@ _SESSION_LIVE = (
         LoginSession.user_id == sa.bindparam("user_id"),
         LoginSession.expires_at > sa.bindparam("now", type_=LoginSession.__table__.c.expires_at.type),
         User.banned.is_(False),
-        User.password_hash == sa.bindparam("password_hash"),
     )
 )
 
 
-def session_still_live(user_id: int, session_hash: str, password_hash: str) -> bool:
-    """Asked from SQL, never the cache. When the session is gone, every process forgets it."""
-    params = {"session_hash": session_hash, "user_id": user_id, "password_hash": password_hash}
-    live = db.session.execute(_SESSION_LIVE, {**params, "now": utcnow()}).first() is not None
+def session_still_live(user_id: int, session_hash: str) -> bool:
+    """Asked from SQL, never the cache: the login session lives and its account is not banned (a
+    password change ends every login session: the reset is the only way to change it). When it
+    is not, every process forgets the account."""
+    params = {"session_hash": session_hash, "user_id": user_id, "now": utcnow()}
+    live = db.session.execute(_SESSION_LIVE, params).first() is not None
     if not live:
         session_cache.forget_accounts([user_id])
     return live

@@ -154,18 +154,17 @@ _TOKEN_STILL_LIVE = (
 _INSERT_LIKE_BY_TOKEN = _like_insert(_TOKEN_STILL_LIVE, sa.bindparam("token_id", type_=sa.Integer))
 
 # A like or unlike sent with a session cookie checks its login session the same way: web processes
-# take the account from the session cache (app/auth/session_cache.py), and a browser signed out,
-# banned or whose password changed must write nothing, at once, on every process, even when Redis
-# failed to take the change.
+# take the account from the session cache (app/auth/session_cache.py), and a browser signed out
+# or banned must write nothing, at once, on every process, even when Redis failed to hear of it.
+# (A password change ends every login session: the reset by e-mail is the only way to make one.)
 _SESSION_STILL_LIVE = (
     f'EXISTS (SELECT 1 FROM "{LoginSession.__table__.name}" s JOIN "{User.__table__.name}" u '
     "ON u.id = s.user_id WHERE s.id = :session_hash AND s.user_id = :user_id "
-    "AND s.expires_at > :created_at AND u.banned = false AND u.password_hash = :password_hash)"
+    "AND s.expires_at > :created_at AND u.banned = false)"
 )
 _INSERT_LIKE_BY_SESSION = _like_insert(
     _SESSION_STILL_LIVE,
     sa.bindparam("session_hash", type_=LoginSession.__table__.c.id.type),
-    sa.bindparam("password_hash", type_=User.__table__.c.password_hash.type),
 )
 
 
@@ -180,21 +179,29 @@ def _insert_like(
     work_id: int,
     ip: str | None,
     token_id: int | None = None,
-    session: tuple[str, str] | None = None,
+    session: str | None = None,
 ) -> int:
     """INSERT … ON CONFLICT DO NOTHING, committed: 1 if this call created the like, else 0."""
     params = {"user_id": user_id, "work_id": work_id, "ip": (ip or None) and ip[:45], "created_at": utcnow()}
     if token_id is not None:
         return _committed_alone(_INSERT_LIKE_BY_TOKEN, {**params, "token_id": token_id})
     if session is not None:
-        session_params = {"session_hash": session[0], "password_hash": session[1]}
-        return _committed_alone(_INSERT_LIKE_BY_SESSION, {**params, **session_params})
+        return _committed_alone(_INSERT_LIKE_BY_SESSION, {**params, "session_hash": session})
     return _committed_alone(_INSERT_LIKE, params)
 
 
-def _delete_like(
-    user_id: int, work_id: int, token_id: int | None = None, session: tuple[str, str] | None = None
-) -> int:
+def _still_signed_in(credential: type[ApiToken | LoginSession], credential_id: Any, user_id: int) -> Any:
+    """The unlike's check of its API token or login session, as the INSERTs' text has it."""
+    return sa.exists().where(
+        credential.id == credential_id,
+        credential.user_id == user_id,
+        credential.expires_at > utcnow(),
+        User.id == credential.user_id,
+        User.banned.is_(False),
+    )
+
+
+def _delete_like(user_id: int, work_id: int, token_id: int | None = None, session: str | None = None) -> int:
     table = Like.__table__
     conditions = [
         table.c.user_id == user_id,
@@ -202,26 +209,9 @@ def _delete_like(
         sa.exists().where(Work.id == work_id, Work.status == WorkStatus.PUBLISHED),
     ]
     if token_id is not None:
-        conditions.append(
-            sa.exists().where(
-                ApiToken.id == token_id,
-                ApiToken.user_id == user_id,
-                ApiToken.expires_at > utcnow(),
-                User.id == ApiToken.user_id,
-                User.banned.is_(False),
-            )
-        )
+        conditions.append(_still_signed_in(ApiToken, token_id, user_id))
     if session is not None:
-        conditions.append(
-            sa.exists().where(
-                LoginSession.id == session[0],
-                LoginSession.user_id == user_id,
-                LoginSession.expires_at > utcnow(),
-                User.id == LoginSession.user_id,
-                User.banned.is_(False),
-                User.password_hash == session[1],
-            )
-        )
+        conditions.append(_still_signed_in(LoginSession, session, user_id))
     return _committed_alone(sa.delete(table).where(*conditions).returning(table.c.id), {})
 
 
@@ -271,11 +261,11 @@ def like_work(
     *,
     flight: Flight | None = None,
     bearer: tuple[str, int] | None = None,
-    session: tuple[str, str] | None = None,
+    session: str | None = None,
 ) -> tuple[bool, int]:
     """Like a work: (True, likes). Repeating it changes nothing. ``flight``: from ``like_gate``;
     ``bearer``: (token, token id) when the caller signed in with an API token; ``session``:
-    (login session hash, password hash) when with a cookie (``sessions.signed_in_session``)."""
+    the login session's hash when with a cookie (``sessions.signed_in_session``)."""
     ensure_may_engage(user)
     ensure_can_vote(work)
     with counting(work, work_rankings(work), flight=flight) as flight:
@@ -293,7 +283,7 @@ def unlike_work(
     *,
     flight: Flight | None = None,
     bearer: tuple[str, int] | None = None,
-    session: tuple[str, str] | None = None,
+    session: str | None = None,
 ) -> tuple[bool, int]:
     """Take a like back: (False, likes). Repeating it changes nothing. As ``like_work``."""
     ensure_can_vote(work, unlike=True)
@@ -310,7 +300,7 @@ def _ensure_still_allowed(
     user: Any,
     work: Work,
     bearer: tuple[str, int] | None,
-    session: tuple[str, str] | None,
+    session: str | None,
     *,
     unlike: bool = False,
 ) -> None:
@@ -320,7 +310,7 @@ def _ensure_still_allowed(
     fresh read answers, 404 to whom may not see it now, else 409."""
     if bearer is not None and not token_still_live(*bearer):
         raise ServiceError(_("令牌无效、已过期或已撤销，请重新获取。"), code="invalid_token", status=401)
-    if session is not None and not session_still_live(user.id, *session):
+    if session is not None and not session_still_live(user.id, session):
         raise ServiceError(_("请先登录。"), code="unauthorized", status=401)
     if isinstance(work, Work):
         _ensure_still_published(work, unlike=unlike)
