@@ -72,7 +72,6 @@ RETRY_SECONDS = 1.0
 # A fill later than this after its read is not written (belt and braces: its generations are
 # gone from Redis by then if anything changed).
 FILL_WITHIN_SECONDS = 5.0
-GENERATION = "g"
 # The execution option a bulk statement on accounts or login sessions names its accounts with:
 # those accounts are forgotten, not every account ([] for a statement that changes nothing kept).
 ACCOUNTS_OPTION = "session_cache_accounts"
@@ -93,6 +92,15 @@ _ENUM_COLUMNS = {
 }
 _PENDING_ACCOUNTS = "session_cache:accounts"
 _PENDING_EVERYONE = "session_cache:everyone"
+
+
+# The account's side of a lookup in one command: its generation, made first if it has none, the
+# hash kept alive while it is read, and the browser's entry.
+_ACCOUNT_LOOKUP = """
+redis.call('HSETNX', KEYS[1], 'g', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('HMGET', KEYS[1], 'g', ARGV[3])
+"""
 
 
 class Ticket:
@@ -132,18 +140,19 @@ def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | No
     seconds = _seconds()
     if seconds <= 0 or time.monotonic() < _state()["down_until"]:
         return None, None
-    everyone_key = redis_keys.session_cache_everyone_key()
+    created = secrets.token_hex(8)
     key = redis_keys.session_cache_key(user_id)
     try:
         pipe = redis_client.client.pipeline(transaction=False)
-        pipe.set(everyone_key, secrets.token_hex(8), nx=True).get(everyone_key)
-        pipe.hsetnx(key, GENERATION, secrets.token_hex(8)).expire(key, seconds)
-        pipe.hmget(key, [GENERATION, session_hash])
-        _set, everyone, _hsetnx, _expire, (account, raw) = pipe.execute()
+        # SET NX GET: the generation there was, or none when this one was just set.
+        pipe.set(redis_keys.session_cache_everyone_key(), created, nx=True, get=True)
+        # EVAL as a command: a cluster pipeline has no eval() (app/engagement/counters.py).
+        pipe.execute_command("EVAL", _ACCOUNT_LOOKUP, 1, key, secrets.token_hex(8), seconds, session_hash)
+        everyone, (account, raw) = pipe.execute()
     except redis.RedisError as exc:
         _failed(exc, "lookup")
         return None, None
-    ticket = Ticket(user_id, session_hash, [_text(everyone), _text(account)])
+    ticket = Ticket(user_id, session_hash, [_text(everyone) or created, _text(account)])
     if raw is None:
         return None, ticket
     try:
