@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import secrets
 import signal
 import socket
@@ -283,3 +284,76 @@ def add_viewers(count: int, *, email: str, name: str, verified: bool = False) ->
     db.session.execute(sa.insert(User), rows)
     db.session.commit()
     return list(db.session.scalars(sa.select(User.id).where(User.id > first).order_by(User.id)))
+
+
+# --------------------------------------------------------------------------------------------
+# py-spy on a bench's gunicorn (docs/performance.md: what each profile showed)
+
+
+def py_spy_record(server: subprocess.Popen, seconds: float, out: Path, rate: int = 40) -> subprocess.Popen:
+    """py-spy sampling gunicorn's master and workers for ``seconds``, only threads holding the GIL
+    (``--gil``: the shares are CPU, not waiting on the database or Redis), without pausing them
+    (``--nonblocking``), as raw stacks in ``out``. Needs ptrace rights over gunicorn (root, or
+    ``kernel.yama.ptrace_scope`` 0)."""
+    command = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--subprocesses", "--gil", "--nonblocking"]
+    command += ["--rate", str(rate), "--format", "raw", "-d", str(max(1, round(seconds)))]
+    command += ["-p", str(server.pid), "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+_FRAME = re.compile(r"^(?P<name>\S+) \((?P<file>[^:)]+)")
+_WRAPPER_NAMES = ("wrapper", "decorator", "decorated", "inner")
+
+
+def _in_app(match: re.Match | None) -> bool:
+    # py-spy names files by their import path: the app's start with app/ (gunicorn/app/… does not).
+    return match is not None and match["file"].startswith("app/")
+
+
+def _view_of(frames: list[str]) -> str:
+    """Which view a sample belongs to: the first app function under Flask's dispatch that is not
+    a decorator; a page-cache hit when the cache answered without one; else outside the view."""
+    matches = [_FRAME.match(frame) for frame in frames]
+    start = next((i for i, m in enumerate(matches) if m and m["name"] == "Flask.dispatch_request"), None)
+    if start is None:
+        return "outside a view (request set-up and hooks, the access log, gunicorn)"
+    cache = False
+    for match in matches[start + 1 :]:
+        if not _in_app(match):
+            continue
+        if match["file"].endswith("page_cache.py"):
+            cache = True
+        elif match["name"].split(".")[-1] not in _WRAPPER_NAMES:
+            return f"{match['name']} ({match['file']})"
+    return "the page cache, a hit" if cache else "a view outside app/"
+
+
+def py_spy_shares(raw: Path, top: int = 20) -> tuple[int, list[tuple[float, str]], list[tuple[float, str]]]:
+    """(samples; views by share of the samples; the app's functions by inclusive share) of a
+    raw py-spy file."""
+    total = 0
+    views: dict[str, int] = {}
+    functions: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _space, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = stack.split(";")
+        total += samples
+        view = _view_of(frames)
+        views[view] = views.get(view, 0) + samples
+        seen = set()
+        for frame in frames:
+            match = _FRAME.match(frame)
+            if not _in_app(match):
+                continue
+            name = f"{match['name']} ({match['file']})"
+            if name not in seen:
+                seen.add(name)
+                functions[name] = functions.get(name, 0) + samples
+
+    def ranked(counts: dict[str, int]) -> list[tuple[float, str]]:
+        return sorted(((n / max(total, 1), name) for name, n in counts.items()), reverse=True)[:top]
+
+    return total, ranked(views), ranked(functions)

@@ -67,6 +67,10 @@ of the phase's wall time × CPUs. It also reads gunicorn's CPU time (master and 
 each phase: ``cpu_vs_bare`` is a bare call's CPU ÷ an action's (``hot_page_cpu_vs_bare`` the
 same for the hot page), a cost ratio that the other jobs on the machine do not move.
 
+``--profile N`` then runs N seconds more of the mix (not counted in any figure) under py-spy
+(``--gil``: only threads holding the GIL are sampled, so the shares are CPU) and prints gunicorn's
+CPU by view and by app function: where to look first.
+
 ``--costs N`` then runs each call a page view makes alone for N seconds (every client at once)
 and prints gunicorn's CPU per call beside the bare call's: what to slim, call by call. (The
 anonymous state call is no longer among them: no page makes it.)
@@ -564,6 +568,26 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def profile(server, seconds: float, run) -> None:
+    """``run`` the mix while py-spy samples gunicorn, then print where its CPU went: by view (the
+    first app function under Flask's dispatch) and by app function, inclusive."""
+    raw = Path(tempfile.gettempdir()) / f"campaign-py-spy-{os.getpid()}.raw"
+    spy = support.py_spy_record(server, seconds, raw)
+    run()
+    _out, errors = spy.communicate(timeout=seconds + 60)
+    if spy.returncode != 0 or not raw.exists():
+        print(f"  py-spy failed ({spy.returncode}): {errors.strip()[-300:]}", flush=True)
+        return
+    total, views, functions = support.py_spy_shares(raw)
+    print(f"\n  profile: {seconds:.0f} s of the mix, {total} samples of gunicorn holding the GIL ({raw})")
+    print("  by view:")
+    for share, name in views:
+        print(f"    {share * 100:5.1f} %  {name}")
+    print("  by app function (inclusive):")
+    for share, name in functions:
+        print(f"    {share * 100:5.1f} %  {name}")
+
+
 def run_for(seconds: float, clients: int, make_step, server=None) -> tuple[float, float, float]:
     """``clients`` threads repeat their step until the time is up; the measured seconds, the
     share of the machine's CPU time (seconds × CPUs) this process used meanwhile, and the CPU
@@ -738,6 +762,13 @@ def main() -> None:
         default=0,
         help="then each call of a page view alone this many seconds: its CPU",
     )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="then this many seconds more of the mix under py-spy (--gil, gunicorn's master and "
+        "workers): gunicorn's CPU by view and by function; the measured figures do not include it",
+    )
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--sessions", type=int, default=SESSIONS, help="viewers logged in through the form")
     parser.add_argument(
@@ -863,6 +894,10 @@ def main() -> None:
                 hot_cpu / hot_seconds,
                 campaign_cpu / seconds,
             )
+            if args.profile:
+                measured, recorder = recorder, Recorder()  # the profiled slice counts apart
+                profile(server, args.profile, lambda: run_for(args.profile, args.clients, campaign_step))
+                recorder = measured
             costs = call_costs(port, server, shares, world, args.costs) if args.costs else {}
             support.stop_server(server)
             server = None
