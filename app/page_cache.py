@@ -367,7 +367,10 @@ def _shared_entry(
             return _render_shared(view, args, kwargs, ttl), "miss"
         # The lock may be ours because the last holder just finished: its body is then there.
         pipe = client.pipeline(transaction=False).hget(key, field).get(gen_key)
-        raw, generation, purged = pipe.exists(redis_keys.page_cache_purged_key(group)).execute()
+        if db_replica.configured():  # only a replica's renders ask whether the group was just purged
+            raw, generation, purged = pipe.exists(redis_keys.page_cache_purged_key(group)).execute()
+        else:
+            (raw, generation), purged = pipe.execute(), True
         entry = Entry.load(raw)
         if entry is not None and entry.fresh:
             cache["release"](keys=[lock_key], args=[token])

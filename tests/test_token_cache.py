@@ -135,3 +135,11 @@ def test_a_like_of_a_work_that_does_not_exist_leaves_no_redis_key(client, caller
     _user_id, _token, headers = caller
     assert _like(client, 987654321, headers).status_code == 404
     assert not redis_client.client.exists(fence_key(987654321))
+
+
+def test_a_savepoint_rolled_back_does_not_keep_a_token_revoked_before_it(client, caller):
+    _user_id, token, headers = caller
+    db.session.execute(sa.delete(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    db.session.begin_nested().rollback()
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401

@@ -63,15 +63,13 @@ from flask import current_app, has_app_context
 from sqlalchemy import orm
 
 from app import redis_keys
+from app.commit_watch import EVERYTHING, forget_on_commit
 from app.extensions import db, redis_client
 from app.models import LoginSession, User, password_fingerprint
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
-# A fill later than this after its read is not written (belt and braces: its generations are
-# gone from Redis by then if anything changed).
-FILL_WITHIN_SECONDS = 5.0
 # The execution option a bulk statement on accounts or login sessions names its accounts with:
 # those accounts are forgotten, not every account ([] for a statement that changes nothing kept).
 ACCOUNTS_OPTION = "session_cache_accounts"
@@ -90,8 +88,6 @@ _ENUM_COLUMNS = {
     for key in CACHED_COLUMNS
     if isinstance(_column_type(key), sa.Enum) and _column_type(key).enum_class
 }
-_PENDING_ACCOUNTS = "session_cache:accounts"
-_PENDING_EVERYONE = "session_cache:everyone"
 
 
 # The account's side of a lookup in one command: its generation, made first if it has none, the
@@ -106,11 +102,10 @@ return redis.call('HMGET', KEYS[1], 'g', ARGV[3])
 class Ticket:
     """What a lookup saw, so that the fill after the SQL read can say what it was read under."""
 
-    __slots__ = ("generations", "read_at", "session_hash", "user_id")
+    __slots__ = ("generations", "session_hash", "user_id")
 
     def __init__(self, user_id: int, session_hash: str, generations: list[str]) -> None:
         self.user_id, self.session_hash, self.generations = user_id, session_hash, generations
-        self.read_at = time.monotonic()
 
 
 def _seconds() -> int:
@@ -171,7 +166,7 @@ def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | No
 def remember(ticket: Ticket | None, user: User, expires_at: datetime) -> None:
     """Keep the account read from SQL under the generations its ticket saw before the read."""
     seconds = _seconds()
-    if ticket is None or seconds <= 0 or time.monotonic() - ticket.read_at > FILL_WITHIN_SECONDS:
+    if ticket is None or seconds <= 0:
         return
     entry = {
         "gen": ticket.generations,
@@ -246,42 +241,15 @@ def _account(values: dict[str, Any]) -> User:
 # --- after transactions that change accounts or login sessions ------------------------------
 
 
-@sa.event.listens_for(orm.Session, "after_flush")
-def _flushed(session: orm.Session, _context: Any) -> None:
-    accounts = {
-        item.id if isinstance(item, User) else item.user_id
-        for item in (*session.dirty, *session.deleted)
-        if isinstance(item, (User, LoginSession))
-    }
-    if accounts:
-        session.info.setdefault(_PENDING_ACCOUNTS, set()).update(accounts)
+def _account_of(row: User | LoginSession) -> int:
+    return row.id if isinstance(row, User) else row.user_id
 
 
-_WATCHED_TABLES = (User.__table__, LoginSession.__table__)
-
-
-@sa.event.listens_for(orm.Session, "do_orm_execute")
-def _bulk_statement(state: orm.ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
-        return
-    if getattr(state.statement, "table", None) not in _WATCHED_TABLES:
-        return
-    named = state.execution_options.get(ACCOUNTS_OPTION)
-    if named is None:
-        state.session.info[_PENDING_EVERYONE] = True
-    else:
-        state.session.info.setdefault(_PENDING_ACCOUNTS, set()).update(named)
-
-
-@sa.event.listens_for(orm.Session, "after_transaction_end")
-def _transaction_ended(session: orm.Session, transaction: orm.SessionTransaction) -> None:
-    # Only when the outermost transaction ends: a savepoint released is not committed yet, and one
-    # rolled back must not drop what the rest of the transaction changed. After a rollback the
-    # accounts are forgotten all the same: a needless miss, never a stale entry.
-    if transaction.parent is not None:
-        return
-    accounts = session.info.pop(_PENDING_ACCOUNTS, None)
-    if session.info.pop(_PENDING_EVERYONE, False):
+def _forgotten(accounts: set[int] | None) -> None:
+    if accounts is EVERYTHING:
         forget_everyone()
-    elif accounts:
+    else:
         forget_accounts(accounts)
+
+
+forget_on_commit((User, LoginSession), _forgotten, key=_account_of, named_by=ACCOUNTS_OPTION)

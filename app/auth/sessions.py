@@ -164,12 +164,8 @@ def user_for_identity(identity: str) -> User | None:
 
 def signed_in_session() -> str | None:
     """The login session (its hash) of a request signed in with a cookie: what a like checks
-    again in SQL as it writes. None for a bearer token or nobody."""
-    session_hash = g.get("login_session_hash")
-    user = g.get("_login_user")
-    if session_hash is None or user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return session_hash
+    again in SQL as it writes. None for a bearer token (never loaded from a cookie) or nobody."""
+    return g.get("login_session_hash")
 
 
 _SESSION_LIVE = (

@@ -142,28 +142,32 @@ def _like_insert(condition: str = "", *params: sa.BindParameter) -> sa.TextClaus
 
 _INSERT_LIKE = _like_insert()
 
+
+def _still_signed_in_sql(table: sa.Table, credential_param: str) -> str:
+    """An API token's or a login session's row (``:<credential_param>``) still opens the account
+    and the account is not banned, as SQL text for the INSERTs (``_still_signed_in`` builds the
+    same for the unlike's DELETE)."""
+    return (
+        f'EXISTS (SELECT 1 FROM "{table.name}" c JOIN "{User.__table__.name}" u '
+        f"ON u.id = c.user_id WHERE c.id = :{credential_param} AND c.user_id = :user_id "
+        "AND c.expires_at > :created_at AND u.banned = false)"
+    )
+
+
 # A like or unlike sent with an API token also checks, in its writing statement, that the token
 # is still live and its account not banned: web processes remember a token's account for a few
 # seconds (app/auth/token_cache.py), and a revoked token or a banned account must still write
 # nothing, at once, on every process.
-_TOKEN_STILL_LIVE = (
-    f'EXISTS (SELECT 1 FROM "{ApiToken.__table__.name}" t JOIN "{User.__table__.name}" u '
-    "ON u.id = t.user_id WHERE t.id = :token_id AND t.user_id = :user_id "
-    "AND t.expires_at > :created_at AND u.banned = false)"
+_INSERT_LIKE_BY_TOKEN = _like_insert(
+    _still_signed_in_sql(ApiToken.__table__, "token_id"), sa.bindparam("token_id", type_=sa.Integer)
 )
-_INSERT_LIKE_BY_TOKEN = _like_insert(_TOKEN_STILL_LIVE, sa.bindparam("token_id", type_=sa.Integer))
 
 # A like or unlike sent with a session cookie checks its login session the same way: web processes
 # take the account from the session cache (app/auth/session_cache.py), and a browser signed out
 # or banned must write nothing, at once, on every process, even when Redis failed to hear of it.
 # (A password change ends every login session: the reset by e-mail is the only way to make one.)
-_SESSION_STILL_LIVE = (
-    f'EXISTS (SELECT 1 FROM "{LoginSession.__table__.name}" s JOIN "{User.__table__.name}" u '
-    "ON u.id = s.user_id WHERE s.id = :session_hash AND s.user_id = :user_id "
-    "AND s.expires_at > :created_at AND u.banned = false)"
-)
 _INSERT_LIKE_BY_SESSION = _like_insert(
-    _SESSION_STILL_LIVE,
+    _still_signed_in_sql(LoginSession.__table__, "session_hash"),
     sa.bindparam("session_hash", type_=LoginSession.__table__.c.id.type),
 )
 
