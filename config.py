@@ -176,6 +176,12 @@ class Config:
     # viewers per address per work per day however many User-Agents they send.
     VISITOR_COOKIE_DAYS = _int("VISITOR_COOKIE_DAYS", 400)
     COOKIELESS_VIEWERS_PER_IP = _int("COOKIELESS_VIEWERS_PER_IP", 3)
+    # New visitor ids given to one address: a script throwing its cookie away to be a new viewer
+    # each time stops here (then counts on its address, as above); a campus NAT opening a shared
+    # link stays well within it.
+    VISITOR_COOKIE_IP_RATE_LIMIT = os.environ.get(
+        "VISITOR_COOKIE_IP_RATE_LIMIT", "300 per minute;3000 per hour"
+    )
 
     # The "hot" ranking: a work published this many seconds later needs 10x fewer likes to tie.
     HOT_DECAY_SECONDS = _int("HOT_DECAY_SECONDS", 45_000)

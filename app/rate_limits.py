@@ -8,16 +8,20 @@ change them without touching code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import redis
 from flask import current_app
 from limits import parse_many
 
 from app.clients import client_ip
-from app.extensions import account_or_ip_key, limiter
+from app.extensions import account_or_ip_key, limiter, redis_client
 from app.redis_keys import rate_window_key
+
+log = logging.getLogger(__name__)
 
 
 def account_and_ip_limits(
@@ -99,3 +103,16 @@ def account_and_ip_hits(name: str, *, account_setting: str, ip_setting: str) -> 
         window_hits(f"{name}-account", account_or_ip_key(), account_setting),
         window_hits(f"{name}-ip", client_ip(), ip_setting),
     )
+
+
+def within(scope: str, who: str, setting: str) -> bool:
+    """Count one hit of ``who`` against the limit string in ``setting`` and say whether it is
+    within every window: one round trip, the windows' rule as above. With Redis down it says
+    yes: a limit must not take the site down with it (as RATELIMIT_SWALLOW_ERRORS)."""
+    hit = window_hits(scope, who, setting)
+    try:
+        wait = redis_client.client.execute_command("EVAL", HIT_WINDOWS, len(hit.keys), *hit.keys, *hit.args)
+        return not wait
+    except redis.RedisError as exc:
+        log.warning("rate limit %s not checked, Redis unavailable: %s", scope, exc)
+        return True

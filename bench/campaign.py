@@ -808,6 +808,7 @@ def main() -> None:
         COMMENT_IP_RATE_LIMIT="1000000 per minute",
         SEARCH_IP_RATE_LIMIT="1000000 per minute",
         LOGIN_IP_RATE_LIMIT="1000000 per minute",
+        VISITOR_COOKIE_IP_RATE_LIMIT="1000000 per minute",
         # Plain HTTP on loopback: a browser would not send Secure cookies back (config.py).
         COOKIE_SECURE="0",
     )

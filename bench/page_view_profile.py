@@ -47,7 +47,12 @@ def main() -> None:
     from app.extensions import db
 
     app = support.in_process_app(
-        database, workdir, prefix, PAGE_CACHE_ENABLED=True, LOGIN_IP_RATE_LIMIT="1000000 per minute"
+        database,
+        workdir,
+        prefix,
+        PAGE_CACHE_ENABLED=True,
+        LOGIN_IP_RATE_LIMIT="1000000 per minute",
+        VISITOR_COOKIE_IP_RATE_LIMIT="1000000 per minute",
     )
     summary: dict[str, object] = {"db": database.kind}
     try:

@@ -13,6 +13,7 @@ from app.models import Role
 from app.stored_files import media_url
 from app.works import services as works
 from tests.builders_support import make_collective, make_published_story, make_work, view_count
+from tests.engagement_support import kill_redis, revive_redis
 from tests.images_support import jpeg_bytes
 from tests.sign_in_support import sign_in
 
@@ -112,6 +113,55 @@ def test_a_signed_in_viewer_is_counted_by_the_first_beacon_without_a_visitor_coo
     answer = client.post(BEACON.search(html).group(1).replace("&amp;", "&"))
     assert answer.status_code == 204 and visitors.COOKIE not in answer.headers.get("Set-Cookie", "")
     assert view_count(work) == 1
+
+
+def _first_visit(app, work, address="203.0.113.9"):
+    """A new browser's first visit as views.js makes it: the page, the beacon, and again with
+    whatever cookie the beacon gave. The beacon's first answer."""
+    client = app.test_client()
+    env = {"REMOTE_ADDR": address}
+    html = client.get(f"/works/{work.id}", environ_base=env).get_data(as_text=True)
+    beacon = BEACON.search(html).group(1).replace("&amp;", "&")
+    first = client.post(beacon, environ_base=env, headers={"User-Agent": "Mozilla/5.0"})
+    if first.status_code == 202:
+        client.post(beacon + "&again=1", environ_base=env, headers={"User-Agent": "Mozilla/5.0"})
+    return first
+
+
+def test_a_script_throwing_its_cookies_away_stops_adding_viewers_past_the_addresss_budget(app, work):
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "5 per minute"
+    answers = [_first_visit(app, work).status_code for _ in range(30)]
+    # Five new visitor ids, then counted on its address: one more viewer for one User-Agent.
+    assert answers == [202] * 5 + [204] * 25
+    assert view_count(work) == 5 + 1
+
+
+def test_past_the_budget_a_first_visit_gets_no_visitor_cookie(app, work):
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "1 per minute"
+    _first_visit(app, work)
+    answer = _first_visit(app, work)
+    assert answer.status_code == 204 and visitors.COOKIE not in answer.headers.get("Set-Cookie", "")
+
+
+def test_one_addresss_spent_budget_leaves_new_visitors_from_other_addresses_counted(app, work):
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "2 per minute"
+    for _ in range(5):
+        _first_visit(app, work)
+    others = [_first_visit(app, work, address=f"198.51.100.{n}").status_code for n in range(1, 4)]
+    assert others == [202, 202, 202]
+    assert view_count(work) == 2 + 1 + 3
+
+
+def test_with_redis_down_a_new_visitor_still_gets_a_cookie(app, work):
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "1 per minute"
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        assert visitors.may_give_cookie() is True
+        kill_redis()
+        try:
+            for _ in range(3):
+                assert visitors.may_give_cookie() is True
+        finally:
+            revive_redis()
 
 
 # --- story pictures -----------------------------------------------------------------------------

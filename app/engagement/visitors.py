@@ -11,6 +11,9 @@ a script counted a new viewer for every User-Agent it invented. Now:
   them) is counted on IP + User-Agent only as a fallback, and however many User-Agents it
   invents, one address adds at most COOKIELESS_VIEWERS_PER_IP viewers per work per day
   (``views.viewer_key``);
+- a script that throws each cookie away and asks for a new one would be a new viewer every time:
+  one address is given at most VISITOR_COOKIE_IP_RATE_LIMIT new ids (``may_give_cookie``); past
+  that, its first visits count on its address, as a client refusing cookies does;
 - the counting request carries a token the page was rendered with (signed over the work id,
   valid for a day), so views cannot be posted for works nobody opened.
 
@@ -24,6 +27,9 @@ import secrets
 
 from flask import Response, current_app, request
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
+
+from app import rate_limits
+from app.clients import client_ip
 
 COOKIE = "vid"
 _COOKIE_SALT = "visitor-id"
@@ -48,6 +54,13 @@ def visitor_id() -> str | None:
 
 def new_visitor_id() -> str:
     return secrets.token_urlsafe(16)
+
+
+def may_give_cookie() -> bool:
+    """Whether the request's address may be given one more visitor id now: the per-address
+    budget VISITOR_COOKIE_IP_RATE_LIMIT, generous because a campus or an office behind one NAT
+    opens a shared link together; past it, only a script is still asking."""
+    return rate_limits.within("visitor-cookie-ip", client_ip(), "VISITOR_COOKIE_IP_RATE_LIMIT")
 
 
 def give_cookie(response: Response, vid: str) -> Response:

@@ -80,7 +80,8 @@ def count_view(work_id: int):
     our visitor cookie as that visitor. A browser without one gets it here and an answer of 202
     ``{"again": true}``: the script asks once more (``&again=1``), bringing the cookie back, so
     a new visitor counts once as that visitor; a client returning no cookie is then counted on
-    its address as a fallback (app/engagement/visitors.py)."""
+    its address as a fallback (app/engagement/visitors.py), as is any new visitor from an address
+    that was given too many visitor ids of late."""
     if not visitors.beacon_token_valid(request.args.get("t"), work_id):
         raise ServiceError(_("请求无效。"), code="invalid_view_token")
     if current_user.is_authenticated or visitors.visitor_id() or request.args.get("again"):
@@ -89,6 +90,11 @@ def count_view(work_id: int):
     # The first ask of a new visitor: 404 for a work they may not see, as its page; a published
     # work's facts come from this process's memory of them, not SQL (like_targets).
     like_target(work_id, current_user)
+    if not visitors.may_give_cookie():
+        # This address was given many new ids of late: counted on it, as a client refusing
+        # cookies is (at most COOKIELESS_VIEWERS_PER_IP viewers per work per day).
+        views.count_page_view(work_id, current_user)
+        return "", 204
     response = make_response({"again": True}, 202)
     visitors.give_cookie(response, visitors.new_visitor_id())
     return response
