@@ -72,3 +72,26 @@ def test_the_browser_language_picks_english(client):
 def test_simplified_chinese_stays_the_default(client):
     page = client.get("/", headers={"Accept-Language": "fr-FR"}).get_data(as_text=True)
     assert 'lang="zh-CN"' in page and "网络倡文明" in page
+
+
+def test_pages_asked_in_turn_in_two_languages_each_speak_their_own(client):
+    # Templates look the translations up once per render (app/templating.py): none may leak from
+    # one render into the next on the same thread.
+    for _ in range(3):
+        english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        chinese = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        assert ">Search</button>" in english and ">搜索</button>" not in english
+        assert ">搜索</button>" in chinese and ">Search</button>" not in chinese
+
+
+def test_a_template_string_outside_a_render_is_still_translated(app):
+    from flask_babel import refresh
+
+    from app.templating import _translations
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert _translations().ugettext("搜索") == "Search"
+    # The test's app context outlives both requests; Flask-Babel keeps its locale there.
+    refresh()
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert _translations().ugettext("搜索") == "搜索"
