@@ -65,8 +65,9 @@ class Config:
     # if PAGE_CACHE_REDIS_URL names one (it can be lost at any time), else REDIS_URL.
     PAGE_CACHE_ENABLED = _bool("PAGE_CACHE_ENABLED", True)
     PAGE_CACHE_REDIS_URL = os.environ.get("PAGE_CACHE_REDIS_URL")
-    # Lists (home, search, wall, API lists, collectives): fresh this long, no purge needed.
-    PAGE_CACHE_LIST_SECONDS = _int("PAGE_CACHE_LIST_SECONDS", 5)
+    # Lists (home, search, wall, API lists, collectives): fresh this long, no purge needed. With
+    # the lock's 3 s of an expired body served while one process renders, at most 10 s old.
+    PAGE_CACHE_LIST_SECONDS = _int("PAGE_CACHE_LIST_SECONDS", 7)
     # A work's page, API answer and comments: purged by every change; this bounds its counts.
     PAGE_CACHE_PAGE_SECONDS = _int("PAGE_CACHE_PAGE_SECONDS", 10)
     # An expired body is served while one process renders the new one, at most the lock's life.

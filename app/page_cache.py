@@ -457,6 +457,17 @@ class CacheAwareSessionInterface(SecureCookieSessionInterface):
     """Flask saves the session after the after_request hooks: only here can an answer that sets
     a cookie be marked uncacheable, whichever cookie it is (session, visitor, language)."""
 
+    def get_signing_serializer(self, app: Flask) -> Any:
+        # Flask builds a new serializer for every request that carries or sets the cookie: a
+        # tenth of reading a signed-in request's session (the campaign bench's profile). It holds
+        # nothing per request, so one per set of keys serves them all; new keys, a new one.
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = app.extensions.get("session_serializer")
+        if cached is None or cached[0] != keys:
+            cached = (keys, super().get_signing_serializer(app))
+            app.extensions["session_serializer"] = cached
+        return cached[1]
+
     def save_session(self, app: Flask, session_: Any, response: Response) -> None:
         super().save_session(app, session_, response)
         if response.headers.get("Set-Cookie"):

@@ -76,3 +76,15 @@ def test_logging_out_clears_the_whole_session(app, client, make_user):
     with client.session_transaction() as session:
         assert "left-over" not in session
     assert signed_in_email(client) is None
+
+
+
+def test_a_new_secret_key_makes_cookies_signed_with_the_old_one_worthless(app, client):
+    # The session's serializer is kept between requests (app/page_cache.py): it follows the keys.
+    with client.session_transaction() as session:
+        session["kept"] = "under the first key"
+    with client.session_transaction() as session:
+        assert session.get("kept") == "under the first key"
+    app.secret_key = "another secret key, rotated without a fallback"
+    with client.session_transaction() as session:
+        assert "kept" not in session
