@@ -78,7 +78,6 @@ def test_logging_out_clears_the_whole_session(app, client, make_user):
     assert signed_in_email(client) is None
 
 
-
 def test_a_new_secret_key_makes_cookies_signed_with_the_old_one_worthless(app, client):
     # The session's serializer is kept between requests (app/page_cache.py): it follows the keys.
     with client.session_transaction() as session:
