@@ -66,8 +66,9 @@ class Config:
     PAGE_CACHE_ENABLED = _bool("PAGE_CACHE_ENABLED", True)
     PAGE_CACHE_REDIS_URL = os.environ.get("PAGE_CACHE_REDIS_URL")
     # Lists (home, search, wall, API lists, collectives): fresh this long, no purge needed. With
-    # the lock's 3 s of an expired body served while one process renders, at most 10 s old.
-    PAGE_CACHE_LIST_SECONDS = _int("PAGE_CACHE_LIST_SECONDS", 7)
+    # the lock's 3 s of an expired body served while one process renders, at most 8 s old at the
+    # web processes; nginx or a CDN in front adds at most the HTTP seconds below (5 s).
+    PAGE_CACHE_LIST_SECONDS = _int("PAGE_CACHE_LIST_SECONDS", 5)
     # A work's page, API answer and comments: purged by every change; this bounds its counts.
     PAGE_CACHE_PAGE_SECONDS = _int("PAGE_CACHE_PAGE_SECONDS", 10)
     # An expired body is served while one process renders the new one, at most the lock's life.
@@ -181,7 +182,7 @@ class Config:
     # each time stops here (then counts on its address, as above); a campus NAT opening a shared
     # link stays well within it.
     VISITOR_COOKIE_IP_RATE_LIMIT = os.environ.get(
-        "VISITOR_COOKIE_IP_RATE_LIMIT", "300 per minute;3000 per hour"
+        "VISITOR_COOKIE_IP_RATE_LIMIT", "300 per minute;3000 per hour;20000 per day"
     )
 
     # The "hot" ranking: a work published this many seconds later needs 10x fewer likes to tie.

@@ -9,6 +9,8 @@ socket's peer, or, with ``PROXY_HOPS`` set, the address ProxyFix took from the t
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import request
 
 # Headers a reverse proxy (or a client pretending to be one) adds. With PROXY_HOPS=0 the app
@@ -34,6 +36,30 @@ UNKNOWN = "unknown"
 def client_ip() -> str:
     """The client's address as far as the configured proxies let us know it."""
     return request.remote_addr or UNKNOWN
+
+
+def address_block(ip: str) -> str:
+    """What one client holds of the address space: an IPv6 address's /64 (one subscriber's
+    network, where a client can take a new address for every request), else the address."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
+def is_known_remote(ip: str) -> bool:
+    """Whether ``ip`` is a client's own address: not unknown, not loopback. A web process behind a
+    proxy that nobody declared (PROXY_HOPS=0) sees every client as the proxy's loopback address;
+    per-address budgets that fail silently, rather than with a 429, skip such addresses."""
+    try:
+        return not ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
 
 
 def forwarding_headers_present() -> list[str]:

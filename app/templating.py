@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-from flask import Flask, before_render_template, template_rendered
+from flask import Flask, appcontext_pushed, before_render_template, template_rendered
 from flask_babel import get_locale, get_translations
 
 from app import field_limits
@@ -53,6 +53,9 @@ def install_fast_gettext(app: Flask) -> None:
     )
     before_render_template.connect(_remember_translations, app, weak=False)
     template_rendered.connect(_forget_translations, app, weak=False)
+    # A render that raised leaves its translations behind on this thread (gunicorn's threads
+    # serve one request after another): every request, command or job starts without them.
+    appcontext_pushed.connect(_forget_translations, app, weak=False)
 
 
 def init_templating(app: Flask) -> None:

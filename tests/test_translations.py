@@ -84,14 +84,17 @@ def test_pages_asked_in_turn_in_two_languages_each_speak_their_own(client):
         assert ">搜索</button>" in chinese and ">Search</button>" not in chinese
 
 
-def test_a_template_string_outside_a_render_is_still_translated(app):
-    from flask_babel import refresh
+def test_a_render_that_fails_leaves_no_language_to_the_next_request(app):
+    # Templates look the translations up once per render (app/templating.py). A render that
+    # raises never ends: the next request on this thread, whatever it renders, speaks its own.
+    from flask import render_template_string
 
     from app.templating import _translations
 
-    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
+        with pytest.raises(ZeroDivisionError):
+            render_template_string("{{ _('搜索') }}{{ 1 // 0 }}")
         assert _translations().ugettext("搜索") == "Search"
-    # The test's app context outlives both requests; Flask-Babel keeps its locale there.
-    refresh()
-    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
         assert _translations().ugettext("搜索") == "搜索"
+        assert render_template_string("{{ _('搜索') }}") == "搜索"

@@ -154,14 +154,49 @@ def test_one_addresss_spent_budget_leaves_new_visitors_from_other_addresses_coun
 
 def test_with_redis_down_a_new_visitor_still_gets_a_cookie(app, work):
     app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "1 per minute"
-    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
-        assert visitors.may_give_cookie() is True
-        kill_redis()
-        try:
-            for _ in range(3):
-                assert visitors.may_give_cookie() is True
-        finally:
-            revive_redis()
+    _first_visit(app, work)
+    kill_redis()
+    try:
+        answer = _first_visit(app, work)
+    finally:
+        revive_redis()
+    assert answer.status_code == 202
+    assert any(h.startswith(f"{visitors.COOKIE}=") for h in answer.headers.getlist("Set-Cookie"))
+
+
+def test_an_ipv6_client_is_its_slash_64_for_the_budget(app, work):
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "2 per minute"
+    answers = [_first_visit(app, work, address=f"2001:db8:5:7::{n:x}").status_code for n in range(1, 6)]
+    assert answers == [202, 202, 204, 204, 204]
+    assert _first_visit(app, work, address="2001:db8:5:8::1").status_code == 202
+
+
+def test_an_ipv6_client_without_cookies_is_its_slash_64_in_the_fallback(app, work):
+    client = _no_cookies(app)
+    beacon = (
+        BEACON.search(client.get(f"/works/{work.id}").get_data(as_text=True)).group(1).replace("&amp;", "&")
+    )
+    for n in range(1, 30):
+        env = {"REMOTE_ADDR": f"2001:db8:9:1::{n:x}"}
+        client.post(beacon + "&again=1", environ_base=env, headers={"User-Agent": "Bot/1"})
+    assert view_count(work) == 1
+
+
+def test_loopback_and_unknown_addresses_spend_no_budget(app, work):
+    # Behind a proxy nobody declared (PROXY_HOPS=0) every visitor is the proxy's loopback address.
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "1 per minute"
+    answers = [_first_visit(app, work, address="127.0.0.1").status_code for _ in range(4)]
+    assert answers == [202] * 4
+
+
+def test_refused_cookies_are_counted_for_the_operator(app, work):
+    from app.observability import metrics
+
+    app.config["VISITOR_COOKIE_IP_RATE_LIMIT"] = "1 per minute"
+    before = metrics.VISITOR_COOKIES_REFUSED._value.get()
+    for _ in range(3):
+        _first_visit(app, work)
+    assert metrics.VISITOR_COOKIES_REFUSED._value.get() == before + 2
 
 
 # --- story pictures -----------------------------------------------------------------------------

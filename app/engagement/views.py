@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from app import clock
-from app.clients import client_ip
+from app.clients import address_block, client_ip
 from app.engagement import counters, visitors
 from app.engagement.like_targets import like_target
 from app.extensions import db, redis_client
@@ -77,7 +77,9 @@ def viewer_key(user: Any, ip: str | None, user_agent: str | None, visitor: str |
     if visitor:
         return f"v{visitor}"
     secret = current_app.config["SECRET_KEY"].encode()
-    address = hmac.new(secret, f"ip\n{ip or ''}".encode(), hashlib.sha256).hexdigest()[:24]
+    # An IPv6 client is its /64: it can take a new address of it for every request.
+    block = address_block(ip) if ip else ""
+    address = hmac.new(secret, f"ip\n{block}".encode(), hashlib.sha256).hexdigest()[:24]
     agent = hmac.new(secret, f"ua\n{user_agent or ''}".encode(), hashlib.sha256).digest()
     bucket = int.from_bytes(agent[:4], "big") % max(1, current_app.config["COOKIELESS_VIEWERS_PER_IP"])
     return f"a{address}.{bucket}"

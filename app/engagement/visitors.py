@@ -12,8 +12,9 @@ a script counted a new viewer for every User-Agent it invented. Now:
   invents, one address adds at most COOKIELESS_VIEWERS_PER_IP viewers per work per day
   (``views.viewer_key``);
 - a script that throws each cookie away and asks for a new one would be a new viewer every time:
-  one address is given at most VISITOR_COOKIE_IP_RATE_LIMIT new ids (``may_give_cookie``); past
-  that, its first visits count on its address, as a client refusing cookies does;
+  one address (an IPv6 /64) is given at most VISITOR_COOKIE_IP_RATE_LIMIT new ids
+  (``may_give_cookie``); past that, its first visits count on its address, as a client refusing
+  cookies does;
 - the counting request carries a token the page was rendered with (signed over the work id,
   valid for a day), so views cannot be posted for works nobody opened.
 
@@ -29,7 +30,8 @@ from flask import Response, current_app, request
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
 from app import rate_limits
-from app.clients import client_ip
+from app.clients import address_block, client_ip, is_known_remote
+from app.observability import metrics
 
 COOKIE = "vid"
 _COOKIE_SALT = "visitor-id"
@@ -59,8 +61,17 @@ def new_visitor_id() -> str:
 def may_give_cookie() -> bool:
     """Whether the request's address may be given one more visitor id now: the per-address
     budget VISITOR_COOKIE_IP_RATE_LIMIT, generous because a campus or an office behind one NAT
-    opens a shared link together; past it, only a script is still asking."""
-    return rate_limits.within("visitor-cookie-ip", client_ip(), "VISITOR_COOKIE_IP_RATE_LIMIT")
+    opens a shared link together; past it, only a script is still asking. An IPv6 client is its
+    /64. A request whose address is unknown or loopback (a proxy nobody declared, PROXY_HOPS)
+    is not limited: there every visitor of the site would share one budget, and the views would
+    silently collapse onto the address fallback."""
+    address = client_ip()
+    if not is_known_remote(address):
+        return True
+    if rate_limits.within("visitor-cookie-ip", address_block(address), "VISITOR_COOKIE_IP_RATE_LIMIT"):
+        return True
+    metrics.VISITOR_COOKIES_REFUSED.inc()
+    return False
 
 
 def give_cookie(response: Response, vid: str) -> Response:

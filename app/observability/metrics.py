@@ -68,6 +68,11 @@ HTTP_DURATION = Histogram(
 )
 LIKES = Counter("likes", "Likes recorded (a new like row committed).", registry=WEB_REGISTRY)
 UNLIKES = Counter("unlikes", "Likes taken back (a like row deleted).", registry=WEB_REGISTRY)
+VISITOR_COOKIES_REFUSED = Counter(
+    "visitor_cookies_refused",
+    "First visits counted on their address because it was given VISITOR_COOKIE_IP_RATE_LIMIT new ids.",
+    registry=WEB_REGISTRY,
+)
 
 
 def observe_request(route: str | None, method: str, status: int, seconds: float) -> None:
