@@ -48,12 +48,11 @@ from typing import Any
 import redis
 from flask import Flask, Response, current_app, g, make_response, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from app import db_replica, redis_connections, redis_keys, signals
-from app.extensions import login_manager
+from app.extensions import login_manager, request_language
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +237,9 @@ def _variant(kind: str) -> str:
     args = sorted(
         (k, v) for k, values in request.args.lists() if k not in _IGNORED_PARAMS for v in values if v != ""
     )
-    text = json.dumps([kind, request.path, args, str(get_locale())], ensure_ascii=False)
+    # The language as the locale selector picks it: Flask-Babel's get_locale() would also build a
+    # babel Locale, which nothing on a cache hit needs.
+    text = json.dumps([kind, request.path, args, request_language()], ensure_ascii=False)
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -309,7 +310,9 @@ def cached(
                     personalise(json.loads(body), current_user), ensure_ascii=False, separators=(",", ":")
                 ).encode()
                 personal = True
-            return _respond(entry, body, source, personal=personal or (signed_in and kind == "api"))
+            return _respond(
+                entry, body, source, personal=personal or (signed_in and kind == "api"), signed_in=signed_in
+            )
 
         wrapper.page_cache_kind = kind  # type: ignore[attr-defined]
         return wrapper
@@ -346,14 +349,15 @@ def _shared_entry(
     client = cache["client"]
     field = _variant(kind)
     key = redis_keys.page_cache_key(group)
-    gen_key = redis_keys.page_cache_generation_key(group)
-    lock_key = redis_keys.page_cache_lock_key(group, field)
     try:
-        raw, generation = client.pipeline(transaction=False).hget(key, field).get(gen_key).execute()
-        entry = Entry.load(raw)
+        # A hit is this one command. The generation a render must write under is read after its
+        # lock is taken (below): only a render needs it.
+        entry = Entry.load(client.hget(key, field))
         if entry is not None and entry.fresh:
             stats.add("hits")
             return entry, "hit"
+        gen_key = redis_keys.page_cache_generation_key(group)
+        lock_key = redis_keys.page_cache_lock_key(group, field)
         token = secrets.token_hex(8)
         lock_ms = int(current_app.config["PAGE_CACHE_LOCK_SECONDS"] * 1000)
         if not client.set(lock_key, token, nx=True, px=lock_ms):
@@ -416,7 +420,8 @@ def _personal(view: Callable, *args: Any, **kwargs: Any) -> Response:
     return response
 
 
-def _respond(entry: Entry, body: bytes, source: str, *, personal: bool) -> Response:
+def _respond(entry: Entry, body: bytes, source: str, *, personal: bool, signed_in: bool) -> Response:
+    """``signed_in``: what ``_caller_may_be_signed_in`` said of this request."""
     config = current_app.config
     etag = entry.etag if body is entry.body else etag_of(body)
     if request.if_none_match.contains_weak(etag.strip('"')):
@@ -431,7 +436,7 @@ def _respond(entry: Entry, body: bytes, source: str, *, personal: bool) -> Respo
     response.headers["Vary"] = ", ".join(vary)
     if personal:
         response.headers["Cache-Control"] = "private, no-store"
-    elif _caller_may_be_signed_in():
+    elif signed_in:
         # The same shared body, but a copy per session cookie in a CDN would only waste space.
         response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     else:

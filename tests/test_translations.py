@@ -98,3 +98,16 @@ def test_a_render_that_fails_leaves_no_language_to_the_next_request(app):
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
         assert _translations().ugettext("搜索") == "搜索"
         assert render_template_string("{{ _('搜索') }}") == "搜索"
+
+
+def test_the_browsers_weights_decide_between_our_languages(client):
+    page = client.get("/", headers={"Accept-Language": "en;q=0.2, zh;q=0.9"}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in page
+    page = client.get("/", headers={"Accept-Language": "zh;q=0.1, en;q=0.8"}).get_data(as_text=True)
+    assert 'lang="en"' in page
+
+
+def test_a_malformed_or_huge_accept_language_falls_back_to_chinese(client):
+    for header in (";;;q=x,,", "x" * 5000, "en;q=abc"):
+        page = client.get("/", headers={"Accept-Language": header})
+        assert page.status_code == 200 and 'lang="zh-CN"' in page.get_data(as_text=True)
