@@ -17,6 +17,7 @@ import redis
 from flask import current_app
 from limits import parse_many
 
+from app import redis_connections
 from app.clients import client_ip
 from app.extensions import account_or_ip_key, limiter, redis_client
 from app.redis_keys import rate_window_key
@@ -111,8 +112,7 @@ def within(scope: str, who: str, setting: str) -> bool:
     yes: a limit must not take the site down with it (as RATELIMIT_SWALLOW_ERRORS)."""
     hit = window_hits(scope, who, setting)
     try:
-        wait = redis_client.client.execute_command("EVAL", HIT_WINDOWS, len(hit.keys), *hit.keys, *hit.args)
-        return not wait
+        return not redis_connections.run_script(redis_client.client, HIT_WINDOWS, hit.keys, hit.args)
     except redis.RedisError as exc:
         log.warning("rate limit %s not checked, Redis unavailable: %s", scope, exc)
         return True

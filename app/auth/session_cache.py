@@ -62,7 +62,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy import orm
 
-from app import redis_keys
+from app import redis_connections, redis_keys
 from app.commit_watch import EVERYTHING, forget_on_commit
 from app.extensions import db, redis_client
 from app.models import LoginSession, User, password_fingerprint
@@ -141,8 +141,8 @@ def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | No
         pipe = redis_client.client.pipeline(transaction=False)
         # SET NX GET: the generation there was, or none when this one was just set.
         pipe.set(redis_keys.session_cache_everyone_key(), created, nx=True, get=True)
-        # EVAL as a command: a cluster pipeline has no eval() (app/engagement/counters.py).
-        pipe.execute_command("EVAL", _ACCOUNT_LOOKUP, 1, key, secrets.token_hex(8), seconds, session_hash)
+        arguments = [secrets.token_hex(8), seconds, session_hash]  # the generation, if none yet
+        redis_connections.run_script(pipe, _ACCOUNT_LOOKUP, [key], arguments)
         everyone, (account, raw) = pipe.execute()
     except redis.RedisError as exc:
         _failed(exc, "lookup")

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from app import redis_keys
+from app import redis_connections, redis_keys
 from app.engagement.scoring import Ranking, hot_delta
 from app.extensions import redis_client
 from app.redis_keys import (
@@ -209,10 +209,7 @@ return 0
 )
 
 
-def _eval(target, script: str, keys: Sequence[str], args: Sequence[object] = ()):
-    # The command itself rather than ``eval()``: a Redis Cluster's pipeline has no ``eval()``, yet
-    # sends an EVAL to the node of its keys' slot like any other command (app/redis_connections.py).
-    return target.execute_command("EVAL", script, len(keys), *keys, *args)
+_eval = redis_connections.run_script
 
 
 def _text(value) -> str:
