@@ -16,12 +16,14 @@ def csp_violations(messages: list[str]) -> list[str]:
 
 
 def log_in(page: Page, live_server: str, user, password: str = PASSWORD) -> None:
-    """Through the log-in page; returns once the header shows the account."""
+    """Through the log-in page; returns once the header shows the account and the page it led
+    to has loaded (its deferred scripts have run, so what they wire up answers a click)."""
     page.goto(f"{live_server}/login")
     page.fill("#email", user.email)
     page.fill("#password", password)
     page.click("form.stacked button[type=submit]")
     expect(page.locator(".site-header")).to_contain_text(user.display_name)
+    page.wait_for_load_state()
 
 
 def log_out(page: Page) -> None:
@@ -30,7 +32,8 @@ def log_out(page: Page) -> None:
 
 
 def sign_up(page: Page, live_server: str, email: str, name: str, password: str) -> None:
-    """Through the registration page; returns once the header greets the new account."""
+    """Through the registration page; returns once the header greets the new account and the
+    page has loaded, as log_in does."""
     page.goto(f"{live_server}/register")
     page.fill("#email", email)
     page.fill("#display_name", name)
@@ -38,6 +41,7 @@ def sign_up(page: Page, live_server: str, email: str, name: str, password: str) 
     page.fill("#confirm", password)
     page.click("form.stacked button[type=submit]")
     expect(page.locator(".site-header")).to_contain_text(name)
+    page.wait_for_load_state()
 
 
 def plays_and_seeks(page: Page) -> None:

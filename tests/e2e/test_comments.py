@@ -33,7 +33,9 @@ def test_a_viewer_comments_and_replies_without_a_reload_and_it_stays(
     page.fill("#email", viewer.email)
     page.fill("#password", PASSWORD)
     page.click("form.stacked button[type=submit]")
-    expect(page).to_have_url(re.compile(rf"/works/{story.id}#comments$"))
+    # Until the page has loaded, its deferred comments.js may not have run, and a click then
+    # posts the form the plain way (a reload): wait for "load", not just for the new address.
+    page.wait_for_url(re.compile(rf"/works/{story.id}#comments$"))
 
     section = page.locator("#comments")
     expect(section.locator("[data-comment-count]")).to_have_text("0")

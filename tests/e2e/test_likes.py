@@ -66,7 +66,7 @@ def test_a_signed_out_visitor_tapping_like_logs_in_and_comes_back(
     page.fill("#email", user.email)
     page.fill("#password", PASSWORD)
     page.click("form.stacked button[type=submit]")
-    expect(page).to_have_url(f"{live_server}/")
+    page.wait_for_url(f"{live_server}/")  # loaded: likes.js has wired the buttons
 
     card_button = page.locator(".work-card .like-button").first
     # The button answers at once (optimistic); SQL is checked once the server has answered.
