@@ -134,6 +134,27 @@ def build_worker(app: Flask) -> MediaWorker:
     )
 
 
+def stop_on_signals_before_work(worker: MediaWorker) -> None:
+    """SIGTERM and SIGINT stop a worker that is still starting, cleanly.
+
+    RQ installs its warm-shutdown handlers only once work() has forked the scheduler process, so
+    until then a process manager's SIGTERM needs a handler of ours. The scheduler process starts
+    with this handler too, and RQ's own stop sends it SIGTERM at once: one that lands before the
+    scheduler installs its own handlers must stop the scheduler, or the worker waits on it for
+    good (a worker stopped as it started hung until SIGKILL).
+    """
+    pid = os.getpid()
+
+    def request_stop(_signum: int, _frame) -> None:
+        if os.getpid() == pid:
+            worker._stop_requested = True
+        elif worker.scheduler is not None:  # the forked scheduler: this object is the one it runs
+            worker.scheduler.request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m media_worker", description="媒体处理进程 / media worker")
     parser.add_argument("--burst", action="store_true", help="process the jobs waiting, then exit")
@@ -144,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     # Also under APP_ENV=testing, which create_app leaves to pytest: this is a process of its own.
     install_handler(app.config["LOG_FORMAT"], log_level)
     worker = build_worker(app)
-    # RQ installs its warm-shutdown handlers only once work() starts; a SIGTERM before that (a
-    # process manager stopping a worker that is still starting) must stop it cleanly too.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: setattr(worker, "_stop_requested", True))
+    stop_on_signals_before_work(worker)
     recover(app)
     log.info(
         "media worker %s (pid %d, APP_ENV=%s) listening on queue %r at %s",

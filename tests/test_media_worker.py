@@ -6,9 +6,12 @@ run created carries that queue's token, so the clean-up can find them all.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +23,7 @@ from app.queue import enqueue_job, media_queue
 from app.redis_connections import display
 from tests.app_support import REDIS_URL
 from tests.media_worker_process import finished, start_worker, stop, wait_for
+from tests.process_support import ROOT
 
 TOKEN = secrets.token_hex(4)
 QUEUE = f"media-test-{TOKEN}"
@@ -138,6 +142,57 @@ def test_worker_stops_cleanly_on_sigterm(tmp_path):
 
     assert stop(process) == 0
     assert "stopped" in process.log_path.read_text()
+
+
+# RQ forks its scheduler process before it installs its own handlers, and its warm shutdown
+# signals the scheduler at once: a worker stopped as it starts can signal a scheduler that still
+# has the handler it inherited. This forks one that is signalled before anything else, as that
+# worker's was; in a process of its own, so the fork copies no test runner's threads.
+EARLY_SIGNALLED_SCHEDULER = """
+import json, multiprocessing, os, signal, sys
+from rq import scheduler as rq_scheduler
+from app import create_app
+from media_worker.worker import build_worker, stop_on_signals_before_work
+
+app = create_app("testing", **json.loads(sys.argv[1]))
+worker = build_worker(app)
+stop_on_signals_before_work(worker)
+worker.scheduler = rq_scheduler.RQScheduler(worker.queues, connection=worker.connection)
+assert worker.scheduler.acquire_locks()
+
+def signalled_at_once(scheduler):
+    os.kill(os.getpid(), signal.SIGTERM)
+    rq_scheduler.run(scheduler)
+
+worker.scheduler._connection = None  # as RQScheduler.start does: a connection of the child's own
+process = multiprocessing.get_context("fork").Process(target=signalled_at_once, args=(worker.scheduler,))
+process.start()
+process.join(timeout=20)
+if process.exitcode is None:
+    process.kill()
+print(json.dumps({"exitcode": process.exitcode, "worker_stop_requested": worker._stop_requested}))
+"""
+
+
+def test_a_stop_that_reaches_the_scheduler_before_its_own_handlers_stops_it_and_frees_its_lock(
+    queue_app, redis_server
+):
+    from rq.scheduler import RQScheduler
+
+    queue = f"{QUEUE}-early"
+    settings = {"REDIS_URL": REDIS_URL, "MEDIA_QUEUE": queue, "REDIS_KEY_PREFIX": f"{queue}:"}
+    ran = subprocess.run(
+        [sys.executable, "-c", EARLY_SIGNALLED_SCHEDULER, json.dumps(settings)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    outcome = json.loads(ran.stdout.splitlines()[-1])
+    assert outcome == {"exitcode": 0, "worker_stop_requested": False}, ran.stderr
+    assert not redis_server.exists(RQScheduler.get_locking_key(queue))
 
 
 def test_a_sigterm_while_the_worker_takes_back_stuck_works_stops_it_once_that_is_done(queue_app, monkeypatch):

@@ -266,6 +266,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _command_line(pid: int) -> str:
+    """The process's command line; empty once it has gone (a child such as the ffprobe that runs
+    before ffmpeg can end between being listed and being read)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def _running(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie waiting to be reaped."""
     try:
@@ -289,7 +298,7 @@ def test_ffmpeg_dies_with_a_killed_worker(samples, tmp_path):
         deadline = time.monotonic() + 30
         while ffmpeg_pid is None and time.monotonic() < deadline and worker.poll() is None:
             ffmpeg_pid = next(
-                (c for c in _children(worker.pid) if "ffmpeg" in Path(f"/proc/{c}/cmdline").read_text()),
+                (c for c in _children(worker.pid) if "ffmpeg" in _command_line(c)),
                 None,
             )
             time.sleep(0.02)
