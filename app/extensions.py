@@ -66,9 +66,26 @@ def request_language() -> str:
 
 @lru_cache(maxsize=1024)
 def _best_language(header: str, languages: tuple[str, ...]) -> str | None:
-    # Browsers send a handful of distinct headers; parsing one was a sixth of serving a cached
-    # page. A header made up per request only churns this bounded memory.
-    return parse_accept_header(header, LanguageAccept).best_match(languages)
+    """The browser's most wanted language (by weight, then order) that we speak, matched on the
+    language alone: zh-CN, zh-Hans and zh_CN are our zh. None for none of ours, or for ``*``.
+
+    Not werkzeug's best_match: it takes an exact tag before a language match whatever the
+    weights, so "zh-CN,zh-Hans;q=0.9,en;q=0.8", a Chinese iPhone with English added, got English.
+    Cached: browsers send a handful of distinct headers, and parsing one was a sixth of serving
+    a cached page; a header made up per request only churns this bounded memory."""
+    ours = {_primary(language): language for language in languages}
+    for tag, quality in parse_accept_header(header, LanguageAccept):  # most wanted first
+        if quality <= 0:
+            continue  # q=0: "not this one"
+        if tag == "*":
+            return None
+        if _primary(tag) in ours:
+            return ours[_primary(tag)]
+    return None
+
+
+def _primary(tag: str) -> str:
+    return tag.replace("_", "-").split("-", 1)[0].lower()
 
 
 def remember_language(response):

@@ -107,6 +107,32 @@ def test_the_browsers_weights_decide_between_our_languages(client):
     assert 'lang="en"' in page
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "zh-CN,zh-Hans;q=0.9,en;q=0.8",  # Safari on a Chinese iPhone with English added
+        "zh-CN,en;q=0.9",
+        "zh-Hans-CN,en-US;q=0.7,en;q=0.5",
+        "zh_CN, en;q=0.5",
+        "zh-TW,zh;q=0.9,en-US;q=0.8,en;q=0.7",
+    ],
+)
+def test_a_browser_that_wants_chinese_first_gets_chinese_though_it_also_takes_english(client, header):
+    page = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in page
+
+
+@pytest.mark.parametrize("header", ["en-US,en;q=0.9,zh-CN;q=0.8", "en-GB,zh-CN;q=0.5", "zh;q=0, en"])
+def test_a_browser_that_wants_english_first_or_refuses_chinese_gets_english(client, header):
+    page = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert 'lang="en"' in page
+
+
+def test_a_browser_that_refuses_english_and_takes_anything_else_gets_chinese(client):
+    page = client.get("/", headers={"Accept-Language": "en;q=0, *"}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in page
+
+
 def test_a_malformed_or_huge_accept_language_falls_back_to_chinese(client):
     for header in (";;;q=x,,", "x" * 5000, "en;q=abc"):
         page = client.get("/", headers={"Accept-Language": header})
