@@ -37,6 +37,10 @@ def _bool(name: str, default: bool) -> bool:
 class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Rotating the key: the new one in SECRET_KEY, the old one here (comma-separated, oldest
+    # first). Retired keys only verify, so sessions, remember-me cookies, links in mails and
+    # visitor ids made under them keep working while they are listed (app/secret_keys.py).
+    SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
     # werkzeug's method for new password hashes. A stored hash names its own method, so changing
     # this never locks anyone out: old hashes keep verifying.
     PASSWORD_HASH_METHOD = "scrypt"
@@ -370,6 +374,14 @@ class ProductionConfig(Config):
                 f"SECRET_KEY is too weak (a known default, or shorter than {SECRET_KEY_MIN_LENGTH} "
                 f"characters). Production refuses to start with it. {_SECRET_HINT}"
             )
+        # A retired key still verifies: a weak one would let anybody sign a session.
+        for fallback in app.config.get("SECRET_KEY_FALLBACKS") or ():
+            if fallback in WEAK_SECRET_KEYS or len(fallback) < SECRET_KEY_MIN_LENGTH:
+                raise RuntimeError(
+                    "A key in SECRET_KEY_FALLBACKS is too weak (a known default, or shorter than "
+                    f"{SECRET_KEY_MIN_LENGTH} characters): a retired key still verifies sessions. "
+                    "Production refuses to start with it; drop it from SECRET_KEY_FALLBACKS."
+                )
 
 
 CONFIGS: dict[str, type[Config]] = {

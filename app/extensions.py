@@ -13,6 +13,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
+from flask_login.utils import encode_cookie
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -24,6 +25,7 @@ from werkzeug.http import parse_accept_header
 from app import redis_connections
 from app.clients import client_ip
 from app.db_replica import RoutingSession, init_replica
+from app.secret_keys import CurrentSigningKeys, decode_remember_cookie
 from app.storage import init_storage
 
 # Named constraints make migrations portable between SQLite and PostgreSQL.
@@ -40,7 +42,18 @@ db = SQLAlchemy(
     metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"class_": RoutingSession}
 )
 migrate = Migrate(render_as_batch=True)
-login_manager = LoginManager()
+
+
+class _LoginManager(LoginManager):
+    def _load_user_from_remember_cookie(self, cookie: str) -> Any:
+        # Flask-Login checks the remember-me cookie against SECRET_KEY alone: after a rotation,
+        # one signed with a retired key (app/secret_keys.py) is read here and handed on signed
+        # with the current key, so Flask-Login's own loading (and its signals) run unchanged.
+        identity = decode_remember_cookie(cookie)
+        return super()._load_user_from_remember_cookie(encode_cookie(identity)) if identity else None
+
+
+login_manager = _LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 
@@ -180,6 +193,8 @@ def init_extensions(app: Flask) -> None:
     app.teardown_appcontext(_end_session)
     migrate.init_app(app, db)
     login_manager.init_app(app)
+    # CSRF tokens signed with SECRET_KEY and accepted under a rotation's retired keys too.
+    app.config.setdefault("WTF_CSRF_SECRET_KEY", CurrentSigningKeys())
     csrf.init_app(app)
     babel.init_app(app, locale_selector=request_language)
     app.after_request(remember_language)

@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import utcnow
 from app.extensions import db
+from app.secret_keys import signing_keys
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -170,11 +171,23 @@ class Collective(db.Model):
     works: so.WriteOnlyMapped[Work] = so.relationship(back_populates="collective")
 
 
-def password_fingerprint(password_hash: str) -> str:
-    """A keyed digest of the password hash: changes with the password, reveals nothing of it."""
-    key = current_app.secret_key
+def password_fingerprint(password_hash: str, key: str | bytes | None = None) -> str:
+    """A keyed digest of the password hash: changes with the password, reveals nothing of it.
+    Under SECRET_KEY unless another key is given."""
+    key = current_app.secret_key if key is None else key
     key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
     return hmac.new(key_bytes, password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def password_fingerprints(password_hash: str) -> list[str]:
+    """The fingerprint under each key the app accepts, the current key's first: a login made
+    before a rotation carries one under a retired key (app/secret_keys.py)."""
+    return [password_fingerprint(password_hash, key) for key in reversed(signing_keys())]
+
+
+def fingerprint_matches(fingerprint: str, password_hash: str) -> bool:
+    """Whether a fingerprint handed out earlier still names this password hash."""
+    return any(hmac.compare_digest(fingerprint, known) for known in password_fingerprints(password_hash))
 
 
 class User(UserMixin, db.Model):

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeSerializer
 
 from app.errors import ServiceError
 from app.ids import ID_MAX, integers_fit, parse_int
+from app.secret_keys import signing_keys
 
 PAGE_SIZE = 20
 MAX_PAGE = 50
@@ -36,7 +37,7 @@ def invalid_cursor() -> ServiceError:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+    return URLSafeSerializer(signing_keys(), salt=_SALT)
 
 
 def encode_cursor(values: dict[str, Any]) -> str:

@@ -10,16 +10,36 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.auth.services import issue_token
 from app.auth.sessions import open_session
+from app.extensions import db
 
 # Every account the builders make has this password (tests/builders_support.py).
 PASSWORD = "Civility-2026!"
 NEW_PASSWORD = "Wenming-2026"
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_ACCOUNT_TABLES = re.compile(r'\b"?(user|login_session)"?\b')
+
+
+def account_reads(run) -> int:
+    """How many SELECTs of an account or a login session `run()` sends to SQL: none when the
+    signed-in account comes from the session cache (app/auth/session_cache.py)."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and _ACCOUNT_TABLES.search(statement):
+            seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
 
 
 def sign_in(client, user) -> None:

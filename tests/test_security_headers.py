@@ -173,6 +173,29 @@ def test_production_refuses_a_known_or_short_secret_key(db_url, weak):
         create_app("production", SQLALCHEMY_DATABASE_URI=db_url, SECRET_KEY=weak)
 
 
+def test_production_refuses_a_weak_key_kept_as_a_fallback(db_url):
+    with pytest.raises(RuntimeError, match="SECRET_KEY_FALLBACKS is too weak"):
+        create_app(
+            "production",
+            SQLALCHEMY_DATABASE_URI=db_url,
+            SECRET_KEY=STRONG_KEY,
+            SECRET_KEY_FALLBACKS=["changeme"],
+            PUBLIC_BASE_URL="https://wenming.example.cn",
+        )
+
+
+def test_production_starts_with_a_strong_key_kept_as_a_fallback(db_url):
+    app = create_app(
+        "production",
+        SQLALCHEMY_DATABASE_URI=db_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY=STRONG_KEY,
+        SECRET_KEY_FALLBACKS=["f" * 64],
+        PUBLIC_BASE_URL="https://wenming.example.cn",
+    )
+    assert app.config["SECRET_KEY_FALLBACKS"] == ["f" * 64]
+
+
 def test_production_starts_with_a_long_random_secret_key(db_url):
     app = _production_app(db_url)
     assert app.config["SECRET_KEY"] == STRONG_KEY

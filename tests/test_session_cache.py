@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ from app.moderation import accounts
 from tests.builders_support import make_published_story
 from tests.engagement_support import like_rows
 from tests.fault_support import RedisServer
-from tests.sign_in_support import NEW_PASSWORD, csrf_on, fresh_client, login_form, page_state
+from tests.sign_in_support import NEW_PASSWORD, account_reads, csrf_on, fresh_client, login_form, page_state
 
 # The cluster runs what touches its slots differently: the lookup's and the forgetting's keys in two
 # slots, the global generation, a racing fill, and the like's own round trips beside them.
@@ -58,23 +57,6 @@ def _copy_of(app, browser):
     return other
 
 
-def _account_reads(run) -> int:
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT") and re.search(
-            r'\b"?(user|login_session)"?\b', statement
-        ):
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        run()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen)
-
-
 def _elsewhere(statement: str, **params) -> None:
     with db.engine.begin() as conn:
         conn.execute(sa.text(statement), params)
@@ -87,14 +69,14 @@ def _like(browser, work):
 
 @on_the_cluster_too
 def test_a_remembered_browser_reads_its_state_without_asking_sql_for_its_account(browser, viewer):
-    assert _account_reads(lambda: page_state(browser)) == 0
+    assert account_reads(lambda: page_state(browser)) == 0
     assert page_state(browser)["user"]["id"] == viewer.id
 
 
 def test_the_first_read_after_log_in_asks_sql_once(client, viewer):
     login_form(client, viewer.email)
     session_cache.forget_accounts([viewer.id])
-    assert _account_reads(lambda: page_state(client)) == 1
+    assert account_reads(lambda: page_state(client)) == 1
 
 
 @on_the_cluster_too
@@ -169,7 +151,7 @@ def test_an_entry_counts_for_its_bound_after_its_fill_whatever_fills_follow(app,
     other = fresh_client(app)
     login_form(other, viewer.email)
     page_state(other)  # another browser of the account fills its own entry, and the hash lives on
-    assert _account_reads(lambda: page_state(browser)) == 1
+    assert account_reads(lambda: page_state(browser)) == 1
 
 
 def test_no_password_hash_e_mail_or_lock_out_state_is_kept(app, browser, viewer):
@@ -210,7 +192,7 @@ def test_a_savepoint_rolled_back_does_not_drop_the_transactions_other_changes(br
 def test_wrong_passwords_typed_by_a_stranger_do_not_empty_the_accounts_entries(app, browser, viewer):
     stranger = fresh_client(app)
     login_form(stranger, viewer.email, password="Wrong-password-1")
-    assert _account_reads(lambda: page_state(browser)) == 0
+    assert account_reads(lambda: page_state(browser)) == 0
 
 
 def test_a_process_with_the_cache_off_still_forgets_what_it_changes(app, browser, viewer, make_user):
@@ -260,7 +242,7 @@ def test_writes_other_than_the_like_read_the_account_from_sql(browser, work):
 
 def test_with_the_cache_off_every_request_reads_sql(app, browser):
     app.config["SESSION_CACHE_SECONDS"] = 0
-    assert _account_reads(lambda: page_state(browser)) == 1
+    assert account_reads(lambda: page_state(browser)) == 1
 
 
 def test_with_redis_down_a_signed_in_browser_reads_its_state_from_sql(app, browser, viewer, tmp_path):

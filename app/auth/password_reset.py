@@ -13,7 +13,6 @@ cannot be used to find out who is registered; a mail that cannot be sent is logg
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import current_app
@@ -25,7 +24,8 @@ from app.auth.services import find_account, password_problem
 from app.errors import ServiceError, ValidationFailed
 from app.extensions import db
 from app.mail import MailError, send_mail
-from app.models import User, password_fingerprint, utcnow
+from app.models import User, fingerprint_matches, password_fingerprint, utcnow
+from app.secret_keys import signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ _SALT = "password-reset"
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=_SALT)
+    return URLSafeTimedSerializer(signing_keys(), salt=_SALT)
 
 
 def make_token(user: User) -> str:
@@ -54,7 +54,7 @@ def user_for_token(token: str) -> User:
     if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("p"), str):
         raise _invalid_link()
     user = db.session.get(User, data["u"])
-    if user is None or not hmac.compare_digest(data["p"], password_fingerprint(user.password_hash)):
+    if user is None or not fingerprint_matches(data["p"], user.password_hash):
         raise _invalid_link()
     return user
 

@@ -12,10 +12,10 @@ uploads, moderation, log-out) reads the account from SQL, as before.
 
 **What is kept.** Only what the state call and the pages ask of every signed-in request: the
 account's id, name, role, collective, province, ban and e-mail confirmation (``CACHED_COLUMNS``),
-and a keyed fingerprint of the password hash (``models.password_fingerprint``) to check the
-cookie against. Never the password hash, the e-mail address or the lock-out state: the instance
-merged into the request's session leaves them unloaded, and a page that reads one of them loads
-it from SQL.
+and keyed fingerprints of the password hash (``models.password_fingerprints``, one under each
+accepted key) to check the cookie against. Never the password hash, the e-mail address or the
+lock-out state: the instance merged into the request's session leaves them unloaded, and a page
+that reads one of them loads it from SQL.
 
 **Entries.** One hash per account, ``P{sess:<id>}`` (app/redis_keys.py):
 
@@ -65,7 +65,7 @@ from sqlalchemy import orm
 from app import redis_connections, redis_keys
 from app.commit_watch import EVERYTHING, forget_on_commit
 from app.extensions import db, redis_client
-from app.models import LoginSession, User, password_fingerprint
+from app.models import LoginSession, User, password_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,8 @@ def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | No
         now = time.time()
         if entry["gen"] != ticket.generations or entry["until"] <= now or now - entry["filled"] > seconds:
             return None, ticket
-        if not hmac.compare_digest(entry["fingerprint"], fingerprint):
+        # Under every accepted key: a login made before a key rotation carries a retired one.
+        if not any(hmac.compare_digest(known, fingerprint) for known in entry["fingerprints"]):
             return None, ticket
         user = _account(entry["account"])
     except (ValueError, KeyError, TypeError):
@@ -172,7 +173,7 @@ def remember(ticket: Ticket | None, user: User, expires_at: datetime) -> None:
         "gen": ticket.generations,
         "filled": time.time(),
         "until": expires_at.timestamp(),
-        "fingerprint": password_fingerprint(user.password_hash),
+        "fingerprints": password_fingerprints(user.password_hash),
         "account": _columns(user),
     }
     key = redis_keys.session_cache_key(ticket.user_id)

@@ -24,7 +24,6 @@ ended from another browser) costs one state call, which answers "signed out" and
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -32,11 +31,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g, request, session
 from flask_login import logout_user
-from flask_login.utils import decode_cookie
 
 from app.auth import session_cache
 from app.extensions import db
-from app.models import ApiToken, LoginSession, User, password_fingerprint, utcnow
+from app.models import ApiToken, LoginSession, User, fingerprint_matches, password_fingerprint, utcnow
+from app.secret_keys import decode_remember_cookie
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ _USER_OF_SESSION = (
 def remembered_identity() -> str | None:
     """The identity the request's remember-me cookie carries, if it has a valid one."""
     cookie = request.cookies.get(remember_cookie_name())
-    return decode_cookie(cookie) if cookie else None
+    return decode_remember_cookie(cookie) if cookie else None
 
 
 _RECHECKED_ENDPOINTS: set[str] = set()
@@ -152,7 +151,7 @@ def user_for_identity(identity: str) -> User | None:
             return None
         user = row[0]
         session_cache.remember(ticket, user, row[1])
-        if not hmac.compare_digest(fingerprint, password_fingerprint(user.password_hash)):
+        if not fingerprint_matches(fingerprint, user.password_hash):
             return None
     # Flask-Login checks is_active only when logging in; a ban must also end open sessions.
     if user.banned:

@@ -31,6 +31,7 @@ from app.ids import parse_id
 from app.mail import MailError, send_mail
 from app.models import User, utcnow
 from app.public_urls import public_url_for
+from app.secret_keys import signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def ensure_may_engage(user: Any) -> None:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=_SALT)
+    return URLSafeTimedSerializer(signing_keys(), salt=_SALT)
 
 
 def make_token(user: User) -> str:

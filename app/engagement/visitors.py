@@ -32,6 +32,7 @@ from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 from app import rate_limits
 from app.clients import address_block, client_ip, is_known_remote
 from app.observability import metrics
+from app.secret_keys import signing_keys
 
 COOKIE = "vid"
 _COOKIE_SALT = "visitor-id"
@@ -40,7 +41,7 @@ BEACON_MAX_AGE = 24 * 3600
 
 
 def _cookie_signer() -> Signer:
-    return Signer(current_app.secret_key, salt=_COOKIE_SALT)
+    return Signer(signing_keys(), salt=_COOKIE_SALT)
 
 
 def visitor_id() -> str | None:
@@ -88,7 +89,7 @@ def give_cookie(response: Response, vid: str) -> Response:
 
 
 def _beacon_signer() -> TimestampSigner:
-    return TimestampSigner(current_app.secret_key, salt=_BEACON_SALT)
+    return TimestampSigner(signing_keys(), salt=_BEACON_SALT)
 
 
 def beacon_token(work_id: int) -> str:
