@@ -37,9 +37,9 @@ def _bool(name: str, default: bool) -> bool:
 class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    # Rotating the key: the new one in SECRET_KEY, the old one here (comma-separated, oldest
-    # first). Retired keys only verify, so sessions, remember-me cookies, links in mails and
-    # visitor ids made under them keep working while they are listed (app/secret_keys.py).
+    # Rotating the key (docs/security.md, "Rotating SECRET_KEY"): keys that are accepted but
+    # never sign, comma-separated, oldest first. Sessions, remember-me cookies, links in mails
+    # and visitor ids made under the old key keep working while it is listed (app/secret_keys.py).
     SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
     # werkzeug's method for new password hashes. A stored hash names its own method, so changing
     # this never locks anyone out: old hashes keep verifying.

@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import utcnow
 from app.extensions import db
-from app.secret_keys import signing_keys
+from app.secret_keys import key_tag, signing_keys
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -179,15 +179,16 @@ def password_fingerprint(password_hash: str, key: str | bytes | None = None) -> 
     return hmac.new(key_bytes, password_hash.encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def password_fingerprints(password_hash: str) -> list[str]:
-    """The fingerprint under each key the app accepts, the current key's first: a login made
-    before a rotation carries one under a retired key (app/secret_keys.py)."""
-    return [password_fingerprint(password_hash, key) for key in reversed(signing_keys())]
+def password_fingerprints(password_hash: str) -> dict[str, str]:
+    """The fingerprint under each key the app accepts, by the key's tag (``secret_keys.key_tag``),
+    the current key's first: a login made before a rotation carries one under a retired key."""
+    return {key_tag(key): password_fingerprint(password_hash, key) for key in reversed(signing_keys())}
 
 
 def fingerprint_matches(fingerprint: str, password_hash: str) -> bool:
     """Whether a fingerprint handed out earlier still names this password hash."""
-    return any(hmac.compare_digest(fingerprint, known) for known in password_fingerprints(password_hash))
+    known = password_fingerprints(password_hash).values()
+    return any(hmac.compare_digest(fingerprint, candidate) for candidate in known)
 
 
 class User(UserMixin, db.Model):

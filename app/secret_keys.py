@@ -10,7 +10,9 @@ SECRET_KEY"). Every signer asks here, so a new one follows a rotation without kn
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from functools import lru_cache
 
 from flask import current_app
 from flask_login.utils import decode_cookie
@@ -20,6 +22,19 @@ def signing_keys() -> list[str | bytes]:
     """Oldest first and the current key last, as itsdangerous takes a list: it signs with the
     last and accepts a signature by any."""
     return [*(current_app.config.get("SECRET_KEY_FALLBACKS") or ()), current_app.secret_key]
+
+
+def accepted_key_tags() -> frozenset[str]:
+    """The tags (``key_tag``) of the keys accepted now."""
+    return frozenset(key_tag(key) for key in signing_keys())
+
+
+@lru_cache(maxsize=16)
+def key_tag(key: str | bytes) -> str:
+    """A short name for a key that reveals nothing of it: what a kept digest says it was made
+    under, so that dropping a key from SECRET_KEY_FALLBACKS also ends what is kept under it."""
+    raw = key.encode() if isinstance(key, str) else key
+    return hashlib.sha256(b"secret key tag\n" + raw).hexdigest()[:12]
 
 
 class CurrentSigningKeys:

@@ -62,7 +62,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy import orm
 
-from app import redis_connections, redis_keys
+from app import redis_connections, redis_keys, secret_keys
 from app.commit_watch import EVERYTHING, forget_on_commit
 from app.extensions import db, redis_client
 from app.models import LoginSession, User, password_fingerprints
@@ -155,11 +155,14 @@ def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | No
         now = time.time()
         if entry["gen"] != ticket.generations or entry["until"] <= now or now - entry["filled"] > seconds:
             return None, ticket
-        # Under every accepted key: a login made before a key rotation carries a retired one.
-        if not any(hmac.compare_digest(known, fingerprint) for known in entry["fingerprints"]):
+        # Under any key still accepted: a login made before a rotation carries a retired one,
+        # and a key dropped since (a leak) must end it here as in SQL.
+        accepted = secret_keys.accepted_key_tags()
+        kept = entry["fingerprint_by_key"].items()
+        if not any(tag in accepted and hmac.compare_digest(known, fingerprint) for tag, known in kept):
             return None, ticket
         user = _account(entry["account"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None, ticket
     return db.session.merge(user, load=False), ticket
 
@@ -173,7 +176,7 @@ def remember(ticket: Ticket | None, user: User, expires_at: datetime) -> None:
         "gen": ticket.generations,
         "filled": time.time(),
         "until": expires_at.timestamp(),
-        "fingerprints": password_fingerprints(user.password_hash),
+        "fingerprint_by_key": password_fingerprints(user.password_hash),
         "account": _columns(user),
     }
     key = redis_keys.session_cache_key(ticket.user_id)

@@ -46,13 +46,30 @@ def _cookie_signer() -> Signer:
 
 def visitor_id() -> str | None:
     """The id of the request's visitor cookie, when it carries a genuine one."""
+    return _read_cookie()[0]
+
+
+def renew_cookie(response: Response) -> Response:
+    """Give the request's visitor id again, signed with the current key, when only a key retired
+    by a rotation signed it (app/secret_keys.py): the cookie lasts VISITOR_COOKIE_DAYS, far longer
+    than a retired key stays listed, and the visitor would be a new viewer once it is dropped."""
+    vid, current = _read_cookie()
+    if vid is not None and not current:
+        give_cookie(response, vid)
+    return response
+
+
+def _read_cookie() -> tuple[str | None, bool]:
+    """(the id of a genuine visitor cookie or None, whether the current key signed it)."""
     raw = request.cookies.get(COOKIE)
     if not raw or len(raw) > 100:
-        return None
+        return None, True
+    keys = signing_keys()
     try:
-        return _cookie_signer().unsign(raw).decode()
+        vid = Signer(keys, salt=_COOKIE_SALT).unsign(raw).decode()
     except BadSignature:
-        return None
+        return None, True
+    return vid, len(keys) == 1 or Signer(keys[-1], salt=_COOKIE_SALT).validate(raw)
 
 
 def new_visitor_id() -> str:

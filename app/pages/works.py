@@ -86,7 +86,7 @@ def count_view(work_id: int):
         raise ServiceError(_("请求无效。"), code="invalid_view_token")
     if current_user.is_authenticated or visitors.visitor_id() or request.args.get("again"):
         views.count_page_view(work_id, current_user)
-        return "", 204
+        return visitors.renew_cookie(make_response("", 204))
     # The first ask of a new visitor: 404 for a work they may not see, as its page; a published
     # work's facts come from this process's memory of them, not SQL (like_targets).
     like_target(work_id, current_user)
