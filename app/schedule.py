@@ -33,7 +33,7 @@ import redis
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from rq import Queue, SimpleWorker
-from rq.cron import CronScheduler
+from rq.cron import CronJob, CronScheduler
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.utils import import_attribute
@@ -142,9 +142,43 @@ def _connection(app: Flask) -> redis.Redis:
     return redis.Redis.from_url(redis_connections.queue_url(app.config))
 
 
-def build_cron(app: Flask, schedule: Iterable[Periodic] = SCHEDULE) -> CronScheduler:
+class Cron(CronScheduler):
+    """RQ's cron scheduler, whose stop a log call cannot lose.
+
+    RQ stops it by raising StopRequested from the signal handler, wherever the process is. Raised
+    inside a log call (the start-up logs several lines), logging's error handling swallows it and
+    the cron ran on until SIGKILL. The request is also noted, and the loop's own steps raise it
+    again from where nothing catches it."""
+
+    stop_requested = False
+
+    def request_stop(self, _signum: int | None = None, _frame: object = None) -> None:
+        self.stop_requested = True
+        raise StopRequested()
+
+    _request_stop = request_stop  # the name RQ installs as its handler
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        self._stop_if_requested()
+        return super().enqueue_jobs()
+
+    def calculate_sleep_interval(self) -> float:
+        self._stop_if_requested()
+        return super().calculate_sleep_interval()
+
+    def _stop_if_requested(self) -> None:
+        if self.stop_requested:
+            raise StopRequested()
+
+
+def build_cron(app: Flask, schedule: Iterable[Periodic] = SCHEDULE) -> Cron:
     """The cron process's scheduler: each job enqueued on the maintenance queue when due."""
-    cron = CronScheduler(connection=_connection(app), logging_level=app.config["LOG_LEVEL"])
+    cron = Cron(connection=_connection(app), logging_level=app.config["LOG_LEVEL"])
+    register_schedule(cron, app, schedule)
+    return cron
+
+
+def register_schedule(cron: Cron, app: Flask, schedule: Iterable[Periodic] = SCHEDULE) -> None:
     queue = app.config["MAINTENANCE_QUEUE"]
     for job in schedule:
         cron.register(
@@ -159,7 +193,6 @@ def build_cron(app: Flask, schedule: Iterable[Periodic] = SCHEDULE) -> CronSched
             failure_ttl=24 * 3600,
             meta={TIME_LIMIT_META: job.time_limit},
         )
-    return cron
 
 
 class MaintenanceWorker(SimpleWorker):
@@ -208,15 +241,12 @@ def list_jobs() -> None:
 def cron_command() -> None:
     """Enqueue each periodic job when it is due, until stopped (Ctrl-C or SIGTERM)."""
     app = current_app._get_current_object()
-
-    def stop(signum, frame):
-        raise StopRequested
-
-    # Until RQ installs its own handlers (the same), a signal still ends the process cleanly.
+    cron = build_cron(app, schedule=())  # the jobs are registered below, once it can be stopped
+    # Until RQ installs the cron's handler as its own, a signal still ends the process cleanly.
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
+        signal.signal(signum, cron.request_stop)
     try:
-        cron = build_cron(app)
+        register_schedule(cron, app)
         queue = app.config["MAINTENANCE_QUEUE"]
         click.echo(f"定时任务已启动 / the scheduler started: {len(SCHEDULE)} jobs on queue {queue!r}")
         while True:

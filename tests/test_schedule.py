@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import signal
 import time
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from rq import Queue
 
 from app import redis_keys, schedule
 from app.engagement.views import record_view
@@ -63,6 +67,57 @@ def test_the_schedule_holds_every_periodic_job_once():
         "requeue-stuck-transcodes",
         "expire-abandoned-uploads",
     ]
+
+
+class _SignalledWhileLogging(logging.Handler):
+    """A log handler during whose emit() the process gets SIGTERM, as a process manager's can
+    land at any moment; like logging's own handlers, it hands what emit() raised to
+    handleError(), which reports it on stderr and goes on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self.message in record.getMessage():
+                os.kill(os.getpid(), signal.SIGTERM)
+        except Exception:
+            self.handleError(record)
+
+
+def _fail_after(seconds: int):
+    def give_up(_signum, _frame):
+        raise AssertionError(f"the cron still ran {seconds} s after SIGTERM")
+
+    return give_up
+
+
+def test_a_sigterm_that_a_log_call_swallowed_still_stops_the_cron_before_it_enqueues(
+    app, maintenance_queue, redis_server
+):
+    cron = build_cron(app)
+    handler = _SignalledWhileLogging("starting")
+    rq_log = logging.getLogger("rq.cron")
+    previous = {
+        signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)
+    }
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, cron.request_stop)  # as `flask schedule cron` does before start()
+    signal.signal(signal.SIGALRM, _fail_after(10))
+    rq_log.addHandler(handler)
+    level = rq_log.level
+    rq_log.setLevel(logging.INFO)  # as in the cron process, whatever pytest's root logger passes
+    signal.alarm(10)
+    try:
+        cron.start()  # logs "starting...": the SIGTERM lands in that log call
+    finally:
+        signal.alarm(0)
+        rq_log.removeHandler(handler)
+        rq_log.setLevel(level)
+        for signum, previous_handler in previous.items():
+            signal.signal(signum, previous_handler)
+    assert Queue(maintenance_queue, connection=redis_server).count == 0
 
 
 def test_the_cron_enqueues_each_job_on_the_maintenance_queue_at_its_interval(app, maintenance_queue):
