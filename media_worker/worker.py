@@ -56,6 +56,14 @@ class MediaWorker(Worker):
             finally:
                 db.session.remove()
 
+    def request_stop(self, signum: int, frame: object) -> None:
+        # RQ stops an idle worker by raising StopRequested from this handler. Raised inside a log
+        # call (the line naming a job just dequeued, logged while still idle), logging's error
+        # handling swallows it, and the worker ran on until SIGKILL. Noted here as well, the work
+        # loop stops once that job is done, as it does for a stop that comes during a job.
+        self._stop_requested = True
+        super().request_stop(signum, frame)
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         # A job whose worker died (SIGKILL, OOM, a lost host) is taken back by whichever worker

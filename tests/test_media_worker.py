@@ -195,6 +195,67 @@ def test_a_stop_that_reaches_the_scheduler_before_its_own_handlers_stops_it_and_
     assert not redis_server.exists(RQScheduler.get_locking_key(queue))
 
 
+# A process manager's SIGTERM can land in a log call. RQ stops an idle worker by raising from the
+# signal handler, and logging swallows what a handler raises: this worker is signalled while it
+# logs the job it has just dequeued, still idle. In a process of its own, so that the job's fork
+# copies no test runner threads; it gives up after 20 s.
+SIGNALLED_WHILE_LOGGING = """
+import json, logging, os, signal, sys, threading
+from app import create_app
+from app.queue import enqueue_job
+from media_worker.worker import build_worker
+
+settings, job_id = json.loads(sys.argv[1]), sys.argv[2]
+app = create_app("testing", **settings)
+worker = build_worker(app)
+parent = os.getpid()
+
+
+class SignalledWhileLogging(logging.Handler):
+    fired = False
+
+    def emit(self, record):
+        try:
+            if not self.fired and os.getpid() == parent and job_id in record.getMessage():
+                self.fired = True
+                os.kill(parent, signal.SIGTERM)
+        except Exception:
+            self.handleError(record)  # what logging's own handlers do
+
+
+def give_up():  # a thread, not SIGALRM: RQ times its wait on the queue with SIGALRM
+    print(json.dumps({"stopped": False}), flush=True)
+    os._exit(0)
+
+
+with app.app_context():
+    job = enqueue_job("media_worker.jobs.echo_job", {"n": 1}, job_id=job_id)
+logging.getLogger("rq.worker").addHandler(SignalledWhileLogging())
+timer = threading.Timer(20, give_up)
+timer.daemon = True
+timer.start()
+worker.work(with_scheduler=False, logging_level="INFO")
+timer.cancel()
+print(json.dumps({"stopped": True, "job": job.get_status(refresh=True).value}), flush=True)
+"""
+
+
+def test_a_sigterm_that_lands_in_a_log_call_of_an_idle_worker_stops_it_after_that_job(queue_app):
+    queue = f"{QUEUE}-logged"
+    settings = {"REDIS_URL": REDIS_URL, "MEDIA_QUEUE": queue, "REDIS_KEY_PREFIX": f"{queue}:"}
+    ran = subprocess.run(
+        [sys.executable, "-c", SIGNALLED_WHILE_LOGGING, json.dumps(settings), f"echo-{TOKEN}-logged"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert "Logging error" in ran.stderr  # the signal did land in the log call
+    assert json.loads(ran.stdout.splitlines()[-1]) == {"stopped": True, "job": "finished"}, ran.stderr
+
+
 def test_a_sigterm_while_the_worker_takes_back_stuck_works_stops_it_once_that_is_done(queue_app, monkeypatch):
     from rq.exceptions import StopRequested
 
