@@ -30,6 +30,22 @@ _RETRIABLE = {JobStatus.FAILED, JobStatus.STOPPED}
 REQUEST_ID_META = "request_id"
 
 
+class StopRequestNoted:
+    """For our RQ workers (the media worker, the scheduled jobs' worker): a SIGTERM that lands in
+    a log call still stops the worker.
+
+    RQ stops an idle worker by raising StopRequested from the signal handler. Raised inside a log
+    call (the line naming a job just dequeued, logged while still idle), logging's error handling
+    swallows it, and the worker ran on until SIGKILL. Noted as well, the work loop stops once that
+    job is done, as it does for a stop that comes during a job."""
+
+    _stop_requested: bool
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        self._stop_requested = True
+        super().request_stop(signum, frame)  # type: ignore[misc]
+
+
 def media_queue() -> Queue:
     """The queue the media workers listen on, on the queue's Redis (QUEUE_REDIS_URL)."""
     return Queue(current_app.config["MEDIA_QUEUE"], connection=queue_redis.client)

@@ -46,6 +46,7 @@ from app.extensions import db, redis_client
 from app.media.transcodes import requeue_stuck_works
 from app.media.uploads import expire_abandoned_uploads
 from app.moderation.integrity import detect
+from app.queue import StopRequestNoted
 from app.redis_keys import schedule_claim_key, schedule_lock_key
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def register_schedule(cron: Cron, app: Flask, schedule: Iterable[Periodic] = SCH
         )
 
 
-class MaintenanceWorker(SimpleWorker):
+class MaintenanceWorker(StopRequestNoted, SimpleWorker):
     """Runs the scheduled jobs inside the app, in this process (no fork per job)."""
 
     def __init__(self, *args, app: Flask, **kwargs) -> None:

@@ -24,14 +24,14 @@ from app.extensions import db
 from app.media.transcodes import requeue_stuck_works
 from app.observability.context import bound, sane_request_id
 from app.observability.logs import install_handler
-from app.queue import REQUEST_ID_META
+from app.queue import REQUEST_ID_META, StopRequestNoted
 from app.redis_connections import display, queue_url
 from media_worker.jobs import remove_orphaned_temp_dirs
 
 log = logging.getLogger(__name__)
 
 
-class MediaWorker(Worker):
+class MediaWorker(StopRequestNoted, Worker):
     """An RQ worker that runs every job inside the Flask app context.
 
     RQ forks a work horse per job; the horse opens its own database connections rather than
@@ -55,14 +55,6 @@ class MediaWorker(Worker):
                 return super().perform_job(job, queue)
             finally:
                 db.session.remove()
-
-    def request_stop(self, signum: int, frame: object) -> None:
-        # RQ stops an idle worker by raising StopRequested from this handler. Raised inside a log
-        # call (the line naming a job just dequeued, logged while still idle), logging's error
-        # handling swallows it, and the worker ran on until SIGKILL. Noted here as well, the work
-        # loop stops once that job is done, as it does for a stop that comes during a job.
-        self._stop_requested = True
-        super().request_stop(signum, frame)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()

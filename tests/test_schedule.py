@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from rq import Queue
+from rq.exceptions import StopRequested
 
 from app import redis_keys, schedule
 from app.engagement.views import record_view
@@ -118,6 +119,21 @@ def test_a_sigterm_that_a_log_call_swallowed_still_stops_the_cron_before_it_enqu
         for signum, previous_handler in previous.items():
             signal.signal(signum, previous_handler)
     assert Queue(maintenance_queue, connection=redis_server).count == 0
+
+
+def test_a_stop_the_idle_maintenance_worker_is_asked_for_is_noted_as_well_as_raised(app, maintenance_queue):
+    # Raised from the signal handler it may land in a log call and be swallowed; noted, the work
+    # loop still stops after the job at hand (app.queue.StopRequestNoted; the media worker's
+    # test sends the signal from inside a log call).
+    worker = schedule.build_worker(app)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with pytest.raises(StopRequested):
+            worker.request_stop(signal.SIGTERM, None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert worker._stop_requested
 
 
 def test_the_cron_enqueues_each_job_on_the_maintenance_queue_at_its_interval(app, maintenance_queue):
