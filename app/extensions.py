@@ -92,8 +92,8 @@ def _best_language(header: str, languages: tuple[str, ...]) -> str | None:
             continue  # q=0: "not this one"
         if tag == "*":
             return None
-        if _primary(tag) in ours:
-            return ours[_primary(tag)]
+        if (language := ours.get(_primary(tag))) is not None:
+            return language
     return None
 
 

@@ -24,9 +24,9 @@ def signing_keys() -> list[str | bytes]:
     return [*(current_app.config.get("SECRET_KEY_FALLBACKS") or ()), current_app.secret_key]
 
 
-def accepted_key_tags() -> frozenset[str]:
-    """The tags (``key_tag``) of the keys accepted now."""
-    return frozenset(key_tag(key) for key in signing_keys())
+def accepted_key_tags() -> list[str]:
+    """The tags (``key_tag``) of the keys accepted now, the current key's last."""
+    return [key_tag(key) for key in signing_keys()]
 
 
 @lru_cache(maxsize=16)

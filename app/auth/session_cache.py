@@ -157,12 +157,12 @@ def lookup(user_id: int, session_hash: str, fingerprint: str) -> tuple[User | No
             return None, ticket
         # Under any key still accepted: a login made before a rotation carries a retired one,
         # and a key dropped since (a leak) must end it here as in SQL.
+        kept = entry["fingerprint_by_key"]
         accepted = secret_keys.accepted_key_tags()
-        kept = entry["fingerprint_by_key"].items()
-        if not any(tag in accepted and hmac.compare_digest(known, fingerprint) for tag, known in kept):
+        if not any(hmac.compare_digest(kept.get(tag, ""), fingerprint) for tag in accepted):
             return None, ticket
         user = _account(entry["account"])
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):  # an entry of another shape
         return None, ticket
     return db.session.merge(user, load=False), ticket
 

@@ -53,6 +53,8 @@ def renew_cookie(response: Response) -> Response:
     """Give the request's visitor id again, signed with the current key, when only a key retired
     by a rotation signed it (app/secret_keys.py): the cookie lasts VISITOR_COOKIE_DAYS, far longer
     than a retired key stays listed, and the visitor would be a new viewer once it is dropped."""
+    if not current_app.config.get("SECRET_KEY_FALLBACKS"):
+        return response  # no retired key: nothing to read the cookie again for (every beacon)
     vid, current = _read_cookie()
     if vid is not None and not current:
         give_cookie(response, vid)
@@ -64,12 +66,13 @@ def _read_cookie() -> tuple[str | None, bool]:
     raw = request.cookies.get(COOKIE)
     if not raw or len(raw) > 100:
         return None, True
-    keys = signing_keys()
+    signer = _cookie_signer()
     try:
-        vid = Signer(keys, salt=_COOKIE_SALT).unsign(raw).decode()
+        vid = signer.unsign(raw).decode()
     except BadSignature:
         return None, True
-    return vid, len(keys) == 1 or Signer(keys[-1], salt=_COOKIE_SALT).validate(raw)
+    current = len(signer.secret_keys) == 1 or Signer(signer.secret_key, salt=_COOKIE_SALT).validate(raw)
+    return vid, current
 
 
 def new_visitor_id() -> str:
