@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,3 +57,39 @@ def event_count() -> int:
 
 def events_of(action: str) -> list[ModerationEvent]:
     return list(db.session.scalars(sa.select(ModerationEvent).where(ModerationEvent.action == action)))
+
+
+def all_read_then_act(
+    app, monkeypatch, module: Any, reader: str, actions: list[Callable[[], object]]
+) -> list[str]:
+    """Run each action in a thread of its own (its own session, as a request has), each pausing
+    after ``module.reader`` has read, so that every moderator has seen the same state before any
+    of them writes. The outcomes in order: "done" or the name of what the action raised."""
+    real = getattr(module, reader)
+    all_read = threading.Barrier(len(actions))
+
+    def read_then_wait(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        all_read.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(module, reader, read_then_wait)
+    outcomes: list[str] = ["not run"] * len(actions)
+
+    def run(index: int) -> None:
+        with app.app_context():
+            try:
+                actions[index]()
+                outcomes[index] = "done"
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+                outcomes[index] = type(exc).__name__
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(actions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    monkeypatch.setattr(module, reader, real)
+    return outcomes

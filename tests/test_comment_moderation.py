@@ -8,9 +8,9 @@ import pytest
 from app.engagement import comments, counters, measure
 from app.errors import ServiceError
 from app.extensions import db
-from app.models import Comment, CommentStatus, Report, ReportStatus
+from app.models import Comment, CommentStatus, Report, ReportStatus, User
 from app.moderation import comment_review, reports
-from tests.moderation_support import FLAGGED, build_place, event_count, events_of, post
+from tests.moderation_support import FLAGGED, all_read_then_act, build_place, event_count, events_of, post
 from tests.sign_in_support import page_csrf_token, signed_in
 
 
@@ -103,6 +103,27 @@ def test_hiding_a_visible_comment_uncounts_it_exactly(place):
     assert comment_review.hide_comment(place.moderator, comment.id, "不文明用语") == 1
     assert db.session.get(Comment, comment.id).status == CommentStatus.HIDDEN
     assert _redis_comments(place.beijing_work) == _sql_comments(place.beijing_work) == 1
+
+
+@pytest.mark.parametrize("kind", ["visible", "pending"])
+def test_two_moderators_hiding_one_comment_at_once_hide_it_once_with_one_event(app, place, monkeypatch, kind):
+    work = place.beijing_work
+    comment_id = post(place.viewer, work, FLAGGED if kind == "pending" else "说得真好").id
+    counted = _redis_comments(work)
+    outcomes = all_read_then_act(
+        app,
+        monkeypatch,
+        comment_review,
+        "_reviewable",
+        [
+            lambda uid=uid: comment_review.hide_comment(db.session.get(User, uid), comment_id, "广告")
+            for uid in (place.moderator.id, place.national.id)
+        ],
+    )
+    assert sorted(outcomes) == ["Conflict", "done"]  # the second is told it was handled already
+    assert len(events_of("comment_hide")) == 1
+    assert db.session.get(Comment, comment_id).status == CommentStatus.HIDDEN
+    assert _redis_comments(work) == _sql_comments(work) == counted - (kind == "visible")
 
 
 def test_hiding_a_pending_comment_moves_no_counter(place):

@@ -10,10 +10,11 @@ from app import redis_keys
 from app.engagement.scoring import Ranking
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, redis_client
-from app.models import ModerationEvent, Role, WorkStatus
+from app.models import ModerationEvent, Role, User, WorkStatus
 from app.moderation import services as moderation
 from app.works.listing import WorkFilters
 from tests.builders_support import make_work
+from tests.engagement_support import another_request
 from tests.sign_in_support import page_csrf_token, sign_in
 
 
@@ -46,6 +47,21 @@ def events(action: str | None = None) -> list[ModerationEvent]:
     if action:
         query = query.where(ModerationEvent.action == action)
     return list(db.session.scalars(query))
+
+
+def statements(run) -> list[str]:
+    """The SQL statements ``run()`` sends."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return seen
 
 
 def likes_rank(work_id: int) -> float | None:
@@ -185,6 +201,27 @@ def test_recommending_again_changes_nothing(beijing, open_campaign, beijing_mode
     assert work.recommended and work.recommended_by_id == beijing_moderator.id
     assert len(events("recommend")) == 1
     assert [w.id for w in moderation.review_queue(national, "recommended").works] == [work.id]
+
+
+def test_recommending_a_work_taken_down_since_it_was_read_is_refused_and_changes_nothing(
+    beijing, open_campaign, beijing_moderator, national, monkeypatch
+):
+    work = make_work(beijing, open_campaign, title="站台上的守候")
+    read = moderation.get_work_for_review
+
+    def read_then_taken_down(moderator, work_id):
+        found = read(moderator, work_id)  # the provincial moderator still sees it published
+        if moderator.id == beijing_moderator.id:
+            with another_request():  # meanwhile the national committee takes it down
+                moderation.reject_work(db.session.get(User, national.id), work_id, "收到举报，核实后下架")
+        return found
+
+    monkeypatch.setattr(moderation, "get_work_for_review", read_then_taken_down)
+    with pytest.raises(Conflict) as refused:
+        moderation.recommend_work(beijing_moderator, work.id)
+    assert refused.value.code == "not_published"
+    assert work.status == WorkStatus.REJECTED and not work.recommended
+    assert events("recommend") == []
 
 
 def test_a_provincial_moderator_cannot_act_outside_their_province(shanghai, open_campaign, beijing_moderator):
@@ -327,6 +364,37 @@ def test_the_api_approves_rejects_and_recommends(client, beijing, open_campaign,
     assert rejected.json["work"]["reject_reason"] == "内容与主题不符"
 
 
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.COLLECTIVE])
+def test_the_api_recommend_refuses_a_non_moderator_before_reading_the_body(
+    client, make_user, beijing, open_campaign, role
+):
+    work = make_work(beijing, open_campaign)
+    sign_in(client, make_user(role, collective=beijing if role == Role.COLLECTIVE else None))
+    answer = client.post(
+        f"/api/v1/moderation/works/{work.id}/recommend",
+        headers={"X-CSRFToken": page_csrf_token(client)},
+        data="x",
+        content_type="text/plain",
+    )
+    assert answer.status_code == 403  # not 415: a stranger learns nothing of what the call takes
+
+
+def test_the_api_queue_reads_a_pages_counts_and_likes_at_once_whatever_its_size(
+    client, beijing, open_campaign, national
+):
+    sign_in(client, national)
+    for n in range(2):
+        pending(beijing, open_campaign, f"作品{n}")
+    # Each is measured on its second read: the first caches the session and the new works' counts.
+    client.get("/api/v1/moderation/queue")
+    two = statements(lambda: client.get("/api/v1/moderation/queue"))
+    for n in range(2, 20):
+        pending(beijing, open_campaign, f"作品{n}")
+    client.get("/api/v1/moderation/queue")
+    twenty = statements(lambda: client.get("/api/v1/moderation/queue"))
+    assert len(twenty) == len(two), twenty
+
+
 def test_the_api_refuses_a_rejection_without_a_reason(client, beijing, open_campaign, national):
     work = pending(beijing, open_campaign)
     sign_in(client, national)
@@ -356,8 +424,6 @@ def test_the_api_queue_asks_strangers_to_log_in(client):
 
 def test_two_moderators_approving_at_once_publish_once(app, beijing, open_campaign, make_user):
     import threading
-
-    from app.models import User
 
     work = pending(beijing, open_campaign)
     moderators = [make_user(Role.MODERATOR, province="北京") for _ in range(4)]

@@ -32,6 +32,7 @@ from app.moderation import integrity, vote_signals
 from app.moderation.vote_signals import THRESHOLD, Activity, Liker
 from tests.builders_support import make_work
 from tests.integrity_support import accounts, farm_liking, give_life, like, many_networks, over_months
+from tests.moderation_support import all_read_then_act
 from tests.sign_in_support import PASSWORD, page_csrf_token, sign_in
 
 BURST, HOUR, DAY = integrity.PASSES
@@ -431,6 +432,62 @@ def test_dismissing_a_flag_writes_one_audit_event(make_user, farm):
     assert [(e.action, e.target_id) for e in db.session.scalars(sa.select(ModerationEvent))] == [
         ("flag_dismiss", flag.work_id)
     ]
+
+
+def test_two_moderators_dismissing_one_flag_at_once_close_it_once_with_one_event(
+    app, make_user, farm, monkeypatch
+):
+    flag, _batch, _honest = farm
+    flag_id = flag.id
+    moderators = (make_user(Role.MODERATOR, province="北京").id, make_user(Role.MODERATOR).id)
+    outcomes = all_read_then_act(
+        app,
+        monkeypatch,
+        vote_flags,
+        "get_flag",
+        [
+            lambda uid=uid: vote_flags.dismiss_flag(db.session.get(User, uid), flag_id, "单位组织")
+            for uid in moderators
+        ],
+    )
+    assert sorted(outcomes) == ["Conflict", "done"]
+    assert _events("flag_dismiss") == 1
+
+
+def test_a_dismissal_racing_a_void_leaves_the_flag_and_the_likes_as_the_one_that_acted_decided(
+    app, make_user, farm, world, monkeypatch
+):
+    flag, _batch, _honest = farm
+    flag_id, work_id = flag.id, world["work"].id
+    national, provincial = make_user(Role.MODERATOR).id, make_user(Role.MODERATOR, province="北京").id
+    void, dismiss = all_read_then_act(
+        app,
+        monkeypatch,
+        vote_flags,
+        "get_flag",
+        [
+            lambda: vote_flags.void_flag(db.session.get(User, national), flag_id, "同批注册的账号集中刷票"),
+            lambda: vote_flags.dismiss_flag(db.session.get(User, provincial), flag_id, "单位组织"),
+        ],
+    )
+    assert sorted((void, dismiss)) == ["Conflict", "done"]
+    db.session.expire_all()
+    decided = (
+        db.session.get(VoteFlag, flag_id).status,
+        measure.like_counts([work_id])[work_id],
+        _events("likes_void"),
+        _events("flag_dismiss"),
+    )
+    if void == "done":
+        assert decided == (FlagStatus.VOIDED, 5, 40, 0)
+    else:
+        assert decided == (FlagStatus.DISMISSED, 45, 0, 1)
+
+
+def _events(action: str) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(ModerationEvent).where(ModerationEvent.action == action)
+    )
 
 
 def test_a_national_moderator_voids_the_cohorts_likes_in_one_action_and_the_counters_stay_exact(

@@ -21,7 +21,7 @@ from app.api.schemas import (
     ReviewQueuePage,
     ReviewQueueQuery,
 )
-from app.engagement.work_lists import work_dict
+from app.engagement.work_lists import works_to_dicts
 from app.ids import ID_MAX, invalid_parameter, query_int
 from app.models import Work
 from app.moderation import services as moderation
@@ -42,14 +42,22 @@ def moderators_first(view: Callable) -> Callable:
     return wrapper
 
 
+def review_dicts(works: list[Work]) -> list[dict[str, Any]]:
+    """Works as moderators see them: the public shape plus the review fields, with the counts and
+    likes of the whole page read at once (a queue page holds up to 100 works)."""
+    return [
+        {
+            **public,
+            "reject_reason": work.reject_reason,
+            "recommended": work.recommended,
+            "recommended_at": work.recommended_at.isoformat() if work.recommended_at else None,
+        }
+        for work, public in zip(works, works_to_dicts(works, current_user), strict=True)
+    ]
+
+
 def review_dict(work: Work) -> dict[str, Any]:
-    """A work as moderators see it: the public shape plus the review fields."""
-    return {
-        **work_dict(work, current_user),
-        "reject_reason": work.reject_reason,
-        "recommended": work.recommended,
-        "recommended_at": work.recommended_at.isoformat() if work.recommended_at else None,
-    }
+    return review_dicts([work])[0]
 
 
 @bp.get("/moderation/queue")
@@ -79,7 +87,7 @@ def moderation_queue():
         limit=limit,
     )
     return {
-        "items": [review_dict(work) for work in page.works],
+        "items": review_dicts(page.works),
         "next_cursor": encode_id_cursor(page.next_cursor) if page.next_cursor is not None else None,
         "counts": moderation.queue_counts(current_user, filters),
     }
@@ -104,6 +112,7 @@ def moderation_reject(data: dict[str, Any], id: int):
 
 @bp.post("/moderation/works/<int:id>/recommend")
 @answers(200, ReviewedWorkAnswer, refusing=(400, 401, 403, 404, 409, 415, 422), signed_in=True)
+@moderators_first
 @body(RecommendBody)
 def moderation_recommend(data: dict[str, Any], id: int):
     """Recommend (推报) a published work to the national committee; repeating it changes nothing"""

@@ -199,10 +199,20 @@ def get_comment(comment_id: int, viewer: Any) -> Comment:
     return comment
 
 
-def hide_thread(work: Work, comment: Comment) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class HiddenThread:
+    """What one ``hide_thread`` changed."""
+
+    # The comments it turned from visible to hidden: the counter drops by as many.
+    uncounted: list[int]
+    # Whether it hid the comment itself; False when someone else hid it first.
+    hid_comment: bool
+
+
+def hide_thread(work: Work, comment: Comment) -> HiddenThread:
     """Inside ``counting_comments(work)``: hide the comment and, for a top-level one, its replies (its
-    thread locked first). Returns the ids that were visible: only rows this statement turned from
-    visible to hidden are uncounted, so hiding twice at once uncounts once."""
+    thread locked first). Only rows these statements change count: hiding twice at once uncounts
+    once, and only one of the two hid the comment."""
     thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
     if comment.parent_id is None:
         lock_thread_root(comment.id)
@@ -213,13 +223,14 @@ def hide_thread(work: Work, comment: Comment) -> list[int]:
         .returning(Comment.id)
         .execution_options(synchronize_session=False)
     ).all()
-    db.session.execute(
+    held = db.session.scalars(
         sa.update(Comment)
         .where(Comment.work_id == work.id, thread, Comment.status == CommentStatus.PENDING)
         .values(status=CommentStatus.HIDDEN)
+        .returning(Comment.id)
         .execution_options(synchronize_session=False)
-    )
-    return list(gone)
+    ).all()
+    return HiddenThread(list(gone), comment.id in gone or comment.id in held)
 
 
 def delete_comment(user: Any, comment: Comment) -> int:
@@ -236,7 +247,7 @@ def delete_comment(user: Any, comment: Comment) -> int:
         raise Forbidden(_("只能删除自己的评论。"))
     by_moderator = comment.user_id != user.id
     with counting_comments(work) as flight:
-        gone = hide_thread(work, comment)
+        gone = hide_thread(work, comment).uncounted
         if by_moderator:
             db.session.add(
                 ModerationEvent(

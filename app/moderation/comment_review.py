@@ -119,9 +119,13 @@ def hide_comment(actor: Any, comment_id: Any, reason: Any = "") -> int:
 
 
 def hide_in_fence(actor: Any, comment: Comment, work: Work, reason: str) -> int:
-    """Hide ``comment`` (already scope-checked) with one ``comment_hide`` event."""
+    """Hide ``comment`` (already scope-checked) with one ``comment_hide`` event. 409 when another
+    moderator hid it since the caller read it: their action stands alone, with its one event."""
     with comments.counting_comments(work) as flight:
-        gone = comments.hide_thread(work, comment)
+        hidden = comments.hide_thread(work, comment)
+        if not hidden.hid_comment:
+            raise _already_reviewed()
+        gone = hidden.uncounted
         thread = sa.or_(Comment.id == comment.id, Comment.parent_id == comment.id)
         close_reports(
             _open_reports_on(sa.select(Comment.id).where(Comment.work_id == work.id, thread)),

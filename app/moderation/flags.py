@@ -107,16 +107,34 @@ def get_flag(moderator: Any, flag_id: int) -> VoteFlag:
     if flag is None or not in_scope(moderator, flag.work.collective.province):
         raise NotFound(_("这条刷票线索不存在或不在您负责的范围内。"))
     if flag.status != FlagStatus.OPEN:
-        raise Conflict(_("这条线索已经处理过了。"), code="flag_closed")
+        raise _closed()
     return flag
+
+
+def _decide(moderator: Any, flag: VoteFlag, status: FlagStatus) -> None:
+    """Close the flag only while it is still open: the check and the write are one statement, so
+    when two moderators decide one flag at once (or one dismisses while another voids) exactly one
+    of them succeeds and writes its event. The caller commits."""
+    closed = db.session.execute(
+        sa.update(VoteFlag)
+        .where(VoteFlag.id == flag.id, VoteFlag.status == FlagStatus.OPEN)
+        .values(status=status, decided_by_id=moderator.id, decided_at=utcnow())
+        .returning(VoteFlag.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if closed is None:
+        db.session.rollback()
+        raise _closed()
+
+
+def _closed() -> Conflict:
+    return Conflict(_("这条线索已经处理过了。"), code="flag_closed")
 
 
 def dismiss_flag(moderator: Any, flag_id: int, reason: str = "") -> VoteFlag:
     """The moderator judged the likes genuine (an office mobilising its staff, say)."""
     flag = get_flag(moderator, flag_id)
-    flag.status = FlagStatus.DISMISSED
-    flag.decided_by_id = moderator.id
-    flag.decided_at = utcnow()
+    _decide(moderator, flag, FlagStatus.DISMISSED)
     audit.record(moderator, "flag_dismiss", "work", flag.work_id, reason or "")
     db.session.commit()
     return flag
@@ -132,9 +150,7 @@ def void_flag(moderator: Any, flag_id: int, reason: str) -> VoteFlag:
     record; the flag closes in the same transaction."""
     require_national(moderator)
     flag = get_flag(moderator, flag_id)
-    flag.status = FlagStatus.VOIDED
-    flag.decided_by_id = moderator.id
-    flag.decided_at = utcnow()
+    _decide(moderator, flag, FlagStatus.VOIDED)
     text = (reason or "").strip()
     try:
         # void_likes commits the flag's new state together with the deletions and their events.

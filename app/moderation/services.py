@@ -252,13 +252,17 @@ def reject_work(moderator: Any, work_id: int, reason: Any) -> Work:
     return work
 
 
+def _not_published() -> Conflict:
+    return Conflict(_("作品审核通过并发布后才能推报。"), code="not_published")
+
+
 def recommend_work(moderator: Any, work_id: int, note: Any = "") -> Work:
     """推报: a provincial moderator puts a published work of their province forward to the
     national committee. Recommending again changes nothing (and writes no event)."""
     text = _clean_reason(note, required=False)
     work = get_work_for_review(moderator, work_id)
     if work.status != WorkStatus.PUBLISHED:
-        raise Conflict(_("作品审核通过并发布后才能推报。"), code="not_published")
+        raise _not_published()
     if _transition(
         work,
         Work.status == WorkStatus.PUBLISHED,
@@ -269,7 +273,12 @@ def recommend_work(moderator: Any, work_id: int, note: Any = "") -> Work:
     ):
         audit.record(moderator, "recommend", "work", work.id, text)
         notifications.work_recommended(moderator, work)
-    db.session.commit()
+        db.session.commit()
+        return work
+    # Nothing changed: recommended already, or taken down since it was read (the work reloads).
+    db.session.rollback()
+    if work.status != WorkStatus.PUBLISHED:
+        raise _not_published()
     return work
 
 
