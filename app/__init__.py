@@ -30,6 +30,7 @@ from app.pages.embeds import bp as embeds_bp
 from app.search import bp as search_bp
 from app.security_headers import init_security_headers
 from app.templating import init_templating
+from app.text_input import init_text_input
 from app.wall import bp as wall_bp
 from app.works import bp as works_bp
 from config import CONFIGS
@@ -102,6 +103,8 @@ def register_errorhandlers(app: Flask) -> None:
     # An id in a URL that no row can have is simply not found, on every page and API path
     # (blueprints included: app-level preprocessors run for them too), before a query fails on it.
     app.url_value_preprocessor(refuse_impossible_ids)
+    # Text no database stores (NUL, lone surrogates) is refused before a view reads it.
+    init_text_input(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -7,6 +7,8 @@ Every refusal is the API's one error shape, ``{"error": {"code", "message", "fie
 - a body that is not declared JSON: 415 ``unsupported_media_type``;
 - one that does not parse, or is not a JSON object: 400 ``invalid_json``;
 - an integer anywhere in it beyond 64 bits, which no SQL column holds: 422 ``number_out_of_range``;
+- text anywhere in it that no database stores (NUL, a lone surrogate): 422 ``invalid_characters``
+  naming the fields (app/text_input.py);
 - fields missing (absent, null or ""): 422 ``validation_failed``, "缺少必填字段：…", each "必填";
 - fields of the wrong JSON type: 422 ``validation_failed``, "字段类型不正确：…", each saying
   what it must be; a few fields refuse in words of their own (``IntList(refusal=…)``).
@@ -29,6 +31,7 @@ from app.api import bp
 from app.api.schemas import MISSING, NOT_A_LIST, NOT_A_STRING, NOT_AN_INTEGER, Body
 from app.errors import ServiceError, ValidationFailed
 from app.ids import check_json_integers
+from app.text_input import check_json_text
 
 
 def _type_messages() -> dict[str, str]:
@@ -56,6 +59,7 @@ class ApiParser(FlaskParser):
         # Past 64 bits no column holds it, and SQLite raises OverflowError instead of finding
         # nothing: refused whole, wherever it sits (unknown fields included).
         check_json_integers(data)
+        check_json_text(data)
         return data
 
     def handle_error(self, error: ValidationError, req: Request, schema: Schema, **kwargs: Any) -> NoReturn:
