@@ -325,6 +325,11 @@ class Work(db.Model):
         back_populates="work", order_by="Caption.lang", cascade="all, delete-orphan"
     )
 
+    @property
+    def video_ready(self) -> bool:
+        """A film's or video's uploaded video has been transcoded (its renditions are ready)."""
+        return any(a.role == AssetRole.SOURCE and a.status == AssetStatus.READY for a in self.assets)
+
 
 class MediaAsset(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

@@ -205,6 +205,7 @@ def _transcode_into(source: MediaAsset, tmp: Path) -> int:
     source.status = AssetStatus.READY
     source.progress = 1.0
     work.status = WorkStatus.PENDING_REVIEW
+    work.reject_reason = None  # a rejected work's new video goes to review afresh, as a story does
     db.session.commit()
     set_progress(work.id, 1.0)
     log.info("work %s transcoded: %s", work.id, ", ".join(a.role.value for a in assets))

@@ -25,12 +25,12 @@ from app.media.uploads import expire_abandoned_uploads, sniff_video_type
 from app.models import AssetRole, AssetStatus, MediaAsset, UploadSession, UploadStatus, Work, WorkStatus
 from app.queue import media_queue
 from app.storage import MultipartError, get_storage
-from media_worker.jobs import remove_orphaned_temp_dirs, transcode_asset
+from media_worker.jobs import remove_orphaned_temp_dirs
 from tests.builders_support import make_work
 from tests.engagement_support import all_at_once
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
 from tests.sign_in_support import csrf_token, sign_in
-from tests.uploads_support import PART, Uploader, fresh, video_draft
+from tests.uploads_support import PART, Uploader, fresh, run_job, video_draft
 
 
 @pytest.fixture
@@ -40,15 +40,6 @@ def s3_app(media_app, s3_endpoint):  # noqa: F811
     media_app.extensions["storage"] = storage
     media_app.config["UPLOAD_PART_SIZE"] = 8 * 1024 * 1024
     return media_app
-
-
-def run_job(work: Work) -> Work:
-    db.session.expire_all()  # as in a worker, where each job starts with an empty session
-    source = db.session.scalar(
-        sa.select(MediaAsset).where(MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.SOURCE)
-    )
-    transcode_asset(source.id)
-    return fresh(work.id)
 
 
 def ffprobe_size(path: Path) -> tuple[int, int]:

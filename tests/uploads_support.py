@@ -10,10 +10,12 @@ import secrets
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Role, Work
+from app.models import AssetRole, MediaAsset, Role, Work
 from app.storage import LocalStorage
+from media_worker.jobs import transcode_asset
 from tests.builders_support import make_work
 from tests.media_samples import SampleFactory
 from tests.media_worker_process import forget_queue
@@ -104,3 +106,13 @@ def fresh(work_id: int) -> Work:
     """The work as the database has it now (the requests ran in sessions of their own)."""
     db.session.expire_all()
     return db.session.get(Work, work_id)
+
+
+def run_job(work: Work) -> Work:
+    """The work's transcode, run in-process as the worker runs it; the work as it ends."""
+    db.session.expire_all()  # as in a worker, where each job starts with an empty session
+    source = db.session.scalar(
+        sa.select(MediaAsset).where(MediaAsset.work_id == work.id, MediaAsset.role == AssetRole.SOURCE)
+    )
+    transcode_asset(source.id)
+    return fresh(work.id)

@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 
 # Presigned part URLs last as long as their session, at most a week (SigV4's limit).
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
-UPLOADABLE_STATUSES = (WorkStatus.DRAFT, WorkStatus.FAILED, WorkStatus.UPLOADING)
+# A rejected film or video may replace its video: the new one goes to review once transcoded.
+UPLOADABLE_STATUSES = (WorkStatus.DRAFT, WorkStatus.FAILED, WorkStatus.UPLOADING, WorkStatus.REJECTED)
 VIDEO_ROLES = (
     AssetRole.SOURCE,
     AssetRole.MP4_360,

@@ -15,6 +15,7 @@ from app import policy
 from app.catalog import collectives
 from app.catalog.campaigns import campaigns_open_for_submission
 from app.errors import Forbidden, ServiceError
+from app.models import WorkKind
 from app.stored_files import media_url
 from app.works import bp
 from app.works import services as svc
@@ -167,6 +168,8 @@ def submit_work(work_id: int):
         svc.submit_for_review(work, current_user)
     except ServiceError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("works.edit_story", work_id=work_id))
+        if work.kind == WorkKind.STORY:
+            return redirect(url_for("works.edit_story", work_id=work_id))
+        return redirect(url_for("media.upload_media", work_id=work_id))
     flash(_("已提交审核，审核通过后将公开展示。"), "success")
     return redirect(url_for("works.my_works"))

@@ -279,15 +279,18 @@ def remove_story_image(work: Work, actor: Any, asset_id: int) -> None:
 
 
 def submit_for_review(work: Work, actor: Any) -> Work:
-    """draft/rejected → pending_review; needs a title and a body and an open window."""
+    """draft/rejected → pending_review, in an open window: a story with a title and a body, a film
+    or video whose video is ready. A film or video goes to review by itself once its first video
+    is transcoded; this is how a rejected one goes back with the video it has (the reason was its
+    captions, say) instead of uploading the same file again."""
     _ensure_writable(work, actor)
-    if work.kind != WorkKind.STORY:
+    if work.kind != WorkKind.STORY and not work.video_ready:
         raise ValidationFailed(_("微电影和微视频在视频上传并处理完成后自动提交审核。"))
     _lock_writable(work, actor)  # what is checked below is what goes to review
     errors: dict[str, str] = {}
     if not work.title.strip():
         errors["title"] = _("请填写标题。")
-    if not work.body.strip():
+    if work.kind == WorkKind.STORY and not work.body.strip():
         errors["body"] = _("请填写正文后再提交审核。")
     if errors:
         db.session.rollback()

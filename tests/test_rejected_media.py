@@ -1,0 +1,85 @@
+"""A rejected film or video goes back to review: with a new video ("声音太小，请替换视频"), or with
+the one it has once what the moderator asked for is done (captions, say). Before, a rejected
+film was a dead end: no new upload (409 not_uploadable), no submitting by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.errors import ValidationFailed
+from app.models import AssetRole, AssetStatus, WorkStatus
+from app.moderation.services import reject_work
+from app.works import services as svc
+from tests.sign_in_support import page_csrf_token, sign_in
+from tests.uploads_support import Uploader, fresh, run_job, video_draft
+
+
+@pytest.fixture
+def rejected_film(media_app, people, samples):
+    work = video_draft(people, kind="film")
+    _, completed = Uploader(media_app, people["owner"]).upload(work.id, samples.tiny().read_bytes())
+    assert completed.status_code == 202, completed.json
+    assert run_job(work).status == WorkStatus.PENDING_REVIEW
+    reject_work(people["moderator"], work.id, "声音太小，请替换视频后重新提交")
+    return fresh(work.id)
+
+
+def test_a_rejected_film_replaces_its_video_and_the_new_one_goes_to_review(
+    media_app, people, samples, rejected_film
+):
+    old_source = next(a.id for a in rejected_film.assets if a.role == AssetRole.SOURCE)
+    _, completed = Uploader(media_app, people["owner"]).upload(
+        rejected_film.id, samples.one_second().read_bytes()
+    )
+    assert completed.status_code == 202, completed.json
+    work = run_job(rejected_film)
+    assert (work.status, work.reject_reason) == (WorkStatus.PENDING_REVIEW, None)
+    sources = [a for a in work.assets if a.role == AssetRole.SOURCE]
+    assert [a.id != old_source and a.status == AssetStatus.READY for a in sources] == [True]
+    assert len(work.assets) == 5  # the new source and its renditions only
+
+
+def test_a_rejected_film_goes_back_to_review_with_the_video_it_has(people, rejected_film):
+    svc.submit_for_review(rejected_film, people["owner"])
+    work = fresh(rejected_film.id)
+    assert (work.status, work.reject_reason) == (WorkStatus.PENDING_REVIEW, None)
+
+
+def test_a_film_without_a_ready_video_is_not_submitted_by_hand(media_app, people):
+    with pytest.raises(ValidationFailed, match="视频上传并处理完成后自动提交审核"):
+        svc.submit_for_review(video_draft(people, kind="film"), people["owner"])
+
+
+def test_a_refused_replacement_leaves_the_film_able_to_go_back_with_its_video(
+    media_app, people, rejected_film
+):
+    text = b"this is not a video at all" * 100
+    _, refused = Uploader(media_app, people["owner"]).upload(rejected_film.id, text)
+    assert refused.status_code == 422
+    work = fresh(rejected_film.id)
+    assert work.status == WorkStatus.DRAFT and work.video_ready  # the old video stays
+    svc.submit_for_review(work, people["owner"])
+    assert fresh(work.id).status == WorkStatus.PENDING_REVIEW
+
+
+def test_my_works_and_the_upload_page_offer_a_new_video_or_review_again(media_app, people, rejected_film):
+    client = media_app.test_client()
+    sign_in(client, people["owner"])
+    listing = client.get("/my/works").get_data(as_text=True)
+    assert "更换视频" in listing and f'action="/works/{rejected_film.id}/submit"' in listing
+    page = client.get(f"/works/{rejected_film.id}/upload").get_data(as_text=True)
+    assert "data-upload-form hidden" not in page  # the file can be chosen
+    assert "重新提交审核" in page
+    answer = client.post(f"/works/{rejected_film.id}/submit", data={"csrf_token": page_csrf_token(client)})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/my/works")
+    assert fresh(rejected_film.id).status == WorkStatus.PENDING_REVIEW
+    assert "重新提交审核" not in client.get(f"/works/{rejected_film.id}/upload").get_data(as_text=True)
+
+
+def test_a_film_submitted_by_hand_without_its_video_is_told_why_on_its_upload_page(media_app, people):
+    work = video_draft(people, kind="film")
+    client = media_app.test_client()
+    sign_in(client, people["owner"])
+    answer = client.post(f"/works/{work.id}/submit", data={"csrf_token": page_csrf_token(client)})
+    assert answer.headers["Location"].endswith(f"/works/{work.id}/upload")
+    assert "视频上传并处理完成后自动提交审核" in client.get(answer.headers["Location"]).get_data(as_text=True)
