@@ -217,6 +217,16 @@ def _copy_limited(source: BinaryIO, out: BinaryIO, max_size: int | None) -> tupl
     return total, digest.hexdigest()
 
 
+def _ended(upload_folder: Path) -> bool:
+    """The upload went while a part of it was arriving: aborted (a new upload of the work from
+    another tab) or completed. S3 answers NoSuchUpload then, and so do we."""
+    return not (upload_folder / "upload.json").exists()
+
+
+def _ended_meanwhile() -> MultipartError:
+    return MultipartError("no_such_upload", "this upload ended while the part arrived")
+
+
 class LocalStorage:
     """Files under one root folder; served by the app with HTTP Range support.
 
@@ -359,7 +369,12 @@ class LocalStorage:
         _check_part_number(number)
         part = folder / f"{number:05d}.part"
         etag_file = part.with_suffix(".etag")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        except FileNotFoundError:
+            if _ended(folder):
+                raise _ended_meanwhile() from None
+            raise
         replaced = False
         try:
             with os.fdopen(fd, "wb") as out:
@@ -369,13 +384,15 @@ class LocalStorage:
             os.replace(tmp, part)
             replaced = True
             etag_file.write_text(etag)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
             if replaced:
                 # The ETag could not be written (a full disk): the part must not count as
                 # received, with no ETag or an empty or stale one; the client sends it again.
                 part.unlink(missing_ok=True)
                 etag_file.unlink(missing_ok=True)
+            if isinstance(exc, FileNotFoundError) and _ended(folder):
+                raise _ended_meanwhile() from None
             raise
         return etag
 

@@ -30,7 +30,7 @@ from tests.builders_support import make_work
 from tests.engagement_support import all_at_once
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
 from tests.sign_in_support import csrf_token, sign_in
-from tests.uploads_support import PART, Uploader, fresh, run_job, video_draft
+from tests.uploads_support import PART, ArrivingPart, Uploader, fresh, run_job, video_draft
 
 
 @pytest.fixture
@@ -131,6 +131,24 @@ def test_upload_in_parts_then_transcode_local(media_app, people, samples, tmp_pa
     # Running the job again (a retry, a duplicate) does nothing.
     assert run_job(work).status == WorkStatus.PENDING_REVIEW
     assert len(work.assets) == 5  # source, MP4, HLS, poster, storyboard
+
+
+def test_a_part_arriving_when_another_tab_starts_over_is_told_its_upload_ended(media_app, people, samples):
+    work = video_draft(people)
+    data = samples.tiny().read_bytes()
+    tab_a, tab_b = Uploader(media_app, people["owner"]), Uploader(media_app, people["owner"])
+    opened = tab_a.open(work.id, data).json
+    started_over = {}
+    arriving = ArrivingPart(data[:PART], lambda: started_over.update(answer=tab_b.open(work.id, data)))
+    answer = tab_a.client.put(
+        opened["parts"][0]["url"],
+        input_stream=arriving,
+        content_length=PART,
+        headers={**tab_a.headers, "Content-Type": "application/octet-stream"},
+    )
+    assert started_over["answer"].status_code == 201
+    assert (answer.status_code, answer.json["error"]["code"]) == (400, "no_such_upload")  # was a 500
+    assert "请重新选择文件上传" in answer.json["error"]["message"]
 
 
 @pytest.mark.race

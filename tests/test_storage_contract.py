@@ -17,6 +17,7 @@ from flask import Flask
 from app.media import bp as media_bp
 from app.storage import MIN_PART_SIZE, LocalStorage, MultipartError, S3Storage, StorageError, check_key
 from tests.s3_server import make_s3_storage, s3_endpoint, s3_storage  # noqa: F401 - fixtures
+from tests.uploads_support import ArrivingPart
 
 MiB = 1024 * 1024
 
@@ -228,6 +229,19 @@ def test_abort_discards_the_parts(storage):
     with pytest.raises(MultipartError):
         storage.list_parts(key, upload_id)
     storage.abort_multipart(key, upload_id)  # twice is fine
+    assert not storage.exists(key)
+
+
+def test_a_local_part_arriving_while_its_upload_is_aborted_is_refused_as_no_such_upload(tmp_path):
+    # Local only: AWS answers NoSuchUpload here, but moto answers 500; and through S3 the
+    # browser sends its parts to the bucket, never through write_part.
+    storage = LocalStorage(tmp_path / "media")
+    key = "uploads/12/source"
+    upload_id = storage.create_multipart(key, "video/mp4")
+    arriving = ArrivingPart(b"abc" * 1000, lambda: storage.abort_multipart(key, upload_id))
+    with pytest.raises(MultipartError) as refused:
+        storage.write_part(key, upload_id, 1, arriving)
+    assert refused.value.code == "no_such_upload"
     assert not storage.exists(key)
 
 

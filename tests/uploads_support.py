@@ -6,6 +6,7 @@ through tests/conftest.py.
 
 from __future__ import annotations
 
+import io
 import secrets
 import urllib.request
 
@@ -116,3 +117,23 @@ def run_job(work: Work) -> Work:
     )
     transcode_asset(source.id)
     return fresh(work.id)
+
+
+class ArrivingPart:
+    """A part's bytes on a weak link: ``meanwhile`` runs while they are still arriving."""
+
+    def __init__(self, data: bytes, meanwhile) -> None:
+        self._data = io.BytesIO(data)
+        self._meanwhile = meanwhile
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()
+        return self._data.read(size)
+
+    def tell(self) -> int:  # werkzeug's test client asks where the body starts
+        return self._data.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._data.seek(offset, whence)
