@@ -151,7 +151,11 @@ def build_command(
         # through a small scaler and the tile filter, never a second decode of the source.
         board = (
             branches[len(renditions) + 1]
-            .filter("fps", fps=f"1/{storyboard.interval}")
+            # eof_action=pass: the last, partial interval gets its thumbnail too, so there are
+            # always plan.count of them. The default (round) dropped it when the clip ended less
+            # than half an interval past it: a blank last cell, and no sprite at all (a failed
+            # transcode, retried in vain) for a clip under half a second.
+            .filter("fps", fps=f"1/{storyboard.interval}", eof_action="pass")
             .filter("scale", storyboard.width, storyboard.height)
             .filter("tile", storyboard.tile)
         )

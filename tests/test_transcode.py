@@ -17,6 +17,7 @@ from pathlib import Path
 
 import ffmpeg
 import pytest
+from PIL import Image, ImageStat
 
 from media_worker import errors, ladder, storyboard
 from media_worker import probe as pr
@@ -445,6 +446,25 @@ def test_the_storyboard_tiles_cover_the_whole_duration_inside_the_sprite(samples
         # Portrait stays portrait, and every tile lies inside the sprite.
         assert h > w and x + w <= sprite["width"] and y + h <= sprite["height"]
     assert len({xywh for *_, xywh in cues}) == len(cues)
+
+
+def test_a_clip_under_half_a_second_gets_its_one_thumbnail(tmp_path):
+    # Before, no sprite came out at all: the transcode failed as if by chance and was retried.
+    clip = make_clip(tmp_path / "blink.mp4", width=320, height=180, seconds=0.3, audio=False)
+    result = tc.transcode(clip, tmp_path / "out", preset=FAST)
+    assert len(_xywh_cues(result.storyboard.read_text())) == 1
+    assert result.storyboard_sprite.read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def test_the_last_thumbnail_is_drawn_when_the_clip_ends_just_past_a_whole_second(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, seconds=2.3, audio=False)
+    result = tc.transcode(clip, tmp_path / "out", preset=FAST)
+    cues = _xywh_cues(result.storyboard.read_text())
+    assert len(cues) == 3
+    with Image.open(result.storyboard_sprite) as sprite:
+        for *_, (x, y, w, h) in cues:
+            # testsrc2 is bright everywhere; a cell the tile filter padded is black.
+            assert ImageStat.Stat(sprite.convert("L").crop((x, y, x + w, y + h))).mean[0] > 30
 
 
 def test_a_transcode_without_the_storyboard_writes_none(samples, tmp_path):
