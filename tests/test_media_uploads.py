@@ -21,11 +21,12 @@ from app.extensions import db, redis_client
 from app.media.keys import output_prefix, transcode_job_id
 from app.media.progress import get_progress, set_progress
 from app.media.transcodes import requeue_stuck_works
-from app.media.uploads import expire_abandoned_uploads, sniff_video_type
+from app.media.uploads import SNIFF_BYTES, expire_abandoned_uploads, sniff_video_type
 from app.models import AssetRole, AssetStatus, MediaAsset, UploadSession, UploadStatus, Work, WorkStatus
 from app.queue import media_queue
 from app.storage import MultipartError, get_storage
 from media_worker.jobs import remove_orphaned_temp_dirs
+from media_worker.probe import probe
 from tests.builders_support import make_work
 from tests.engagement_support import all_at_once
 from tests.s3_server import make_s3_storage, s3_endpoint  # noqa: F401
@@ -357,12 +358,34 @@ def test_stuck_processing_work_is_requeued(media_app, people, samples):
     assert requeue_stuck_works() == []
 
 
+@pytest.mark.parametrize(
+    ("name", "output"),
+    [
+        ("camcorder.mts", ["-c:v", "libx264", "-f", "mpegts", "-mpegts_m2ts_mode", "1"]),
+        ("movie-maker.wmv", ["-c:v", "wmv2", "-f", "asf"]),
+        ("dvd.mpg", ["-c:v", "mpeg2video", "-f", "vob"]),
+        ("old.flv", ["-c:v", "flv1", "-f", "flv"]),
+        ("phone.ts", ["-c:v", "libx264", "-f", "mpegts"]),
+    ],
+)
+def test_every_container_the_worker_opens_passes_the_sniff_at_completion(tmp_path, name, output):
+    path = tmp_path / name
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=1", *output, str(path)],
+        check=True,
+        timeout=60,
+    )
+    assert probe(path).duration > 0.5  # the worker takes it ...
+    assert sniff_video_type(path.read_bytes()[:SNIFF_BYTES]) is not None  # ... so completion must too
+
+
 def test_sniffing_reads_the_bytes():
     assert sniff_video_type(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 20) == "video/mp4"
     assert sniff_video_type(b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 20) == "video/quicktime"
     assert sniff_video_type(b"\x1a\x45\xdf\xa3" + b"\x00" * 20) == "video/x-matroska"
     assert sniff_video_type(b"RIFF\x00\x00\x00\x00AVI LIST") == "video/x-msvideo"
     assert sniff_video_type(b"\x47" + b"\x00" * 187 + b"\x47" + b"\x00" * 3) == "video/mp2t"
+    assert sniff_video_type(b"G" + b"a short text" * 10) is None  # one stray "G" is no TS
     assert sniff_video_type(b"<html>" + b"\x00" * 200) is None
     assert sniff_video_type("这不是视频".encode() * 20) is None
 

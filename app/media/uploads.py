@@ -84,10 +84,22 @@ VIDEO_ROLES = (
 # Type sniffing.
 
 
+# ASF (WMV, what Windows Movie Maker and many phones of a decade ago export): its header object's GUID.
+_ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+
+
+def _ts_packets(head: bytes, size: int, offset: int) -> bool:
+    """Two MPEG-TS sync bytes ``size`` apart from ``offset``: one stray "G" is no video."""
+    return len(head) > offset + size and head[offset] == head[offset + size] == 0x47
+
+
 def sniff_video_type(head: bytes) -> str | None:
     """The container type of a file from its first bytes, or None when it is no video we take.
 
-    MP4/MOV (an ``ftyp`` box), Matroska/WebM (EBML), AVI (RIFF…AVI) and MPEG-TS (sync bytes).
+    Every container the worker opens (media_worker.probe.SOURCE_FORMATS) and only those: MP4/MOV
+    (an ``ftyp`` box), Matroska/WebM (EBML), AVI (RIFF…AVI), MPEG-TS in 188-byte packets and in
+    the 192-byte ones of AVCHD camcorders (.MTS/.M2TS), ASF (.WMV), MPEG program streams (.MPG,
+    DVD .VOB) and FLV. The worker probes the whole file after this.
     """
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
@@ -95,12 +107,18 @@ def sniff_video_type(head: bytes) -> str | None:
         return "video/x-matroska"
     if head[:4] == b"RIFF" and head[8:11] == b"AVI":
         return "video/x-msvideo"
-    if head[:1] == b"\x47" and (len(head) < 189 or head[188:189] == b"\x47"):
+    if _ts_packets(head, 188, 0) or _ts_packets(head, 192, 4):
         return "video/mp2t"
+    if head[:16] == _ASF_HEADER:
+        return "video/x-ms-asf"
+    if head[:4] == b"\x00\x00\x01\xba":
+        return "video/mpeg"
+    if head[:4] == b"FLV\x01":
+        return "video/x-flv"
     return None
 
 
-SNIFF_BYTES = 192
+SNIFF_BYTES = 512
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,7 +388,10 @@ def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
         )
     elif mime is None:
         problem = ValidationFailed(
-            _("文件内容不是可识别的视频格式（支持 MP4、MOV、MKV、WebM、AVI、TS），请检查后重新上传。"),
+            _(
+                "文件内容不是可识别的视频格式（支持 MP4、MOV、MKV、WebM、AVI、TS/MTS、WMV、MPG、FLV），"
+                "请检查后重新上传。"
+            ),
             code="unsupported_format",
         )
     if problem is not None:
