@@ -62,6 +62,11 @@ def echo_job(value: Any) -> dict[str, Any]:
 
 # The asset row's progress is written at most this often (Redis gets every update).
 ROW_PROGRESS_SECONDS = 5.0
+# Of the bar: encoding, then storing the renditions (to a bucket: minutes for a long film), so it
+# never stands at 100 % while files are still going up. The bar ends at 1.0 once the work is
+# committed as ready for review.
+ENCODE_SHARE = 0.9
+STORED_AT_MOST = 0.99
 TEMP_PREFIX = "wmcwm-transcode-"
 
 
@@ -116,8 +121,12 @@ def _transcode_into(source: MediaAsset, tmp: Path) -> int:
     info = probe(local, max_duration=max_seconds(work.kind))
 
     last_write = [0.0]
+    shown = [0.0]
 
-    def on_progress(fraction: float) -> None:
+    def report(fraction: float) -> None:
+        if fraction < shown[0] + 0.01:  # whole percents: a film's HLS has hundreds of files
+            return
+        shown[0] = fraction
         set_progress(work.id, fraction)
         now = time.monotonic()
         if now - last_write[0] >= ROW_PROGRESS_SECONDS:
@@ -128,14 +137,19 @@ def _transcode_into(source: MediaAsset, tmp: Path) -> int:
     result = transcode(
         local,
         tmp / "out",
-        on_progress=on_progress,
+        on_progress=lambda fraction: report(round(fraction * ENCODE_SHARE, 3)),
         # A little under the job's own limit, so ffmpeg is stopped by us and reported clearly.
         timeout=max(60, transcode_timeout(work.kind) - 120),
         probe_result=info,
     )
     prefix = output_prefix(work.id, source.id, source.storage_key)
-    for relative, path, content_type in result.files():
+    produced = list(result.files())
+    total = sum(path.stat().st_size for _, path, _ in produced) or 1
+    stored = 0
+    for relative, path, content_type in produced:
         storage.put_file(f"{prefix}/{relative}", path, content_type)
+        stored += path.stat().st_size
+        report(round(min(ENCODE_SHARE + (1 - ENCODE_SHARE) * stored / total, STORED_AT_MOST), 3))
 
     def key(path: Path) -> str:
         return f"{prefix}/{path.relative_to(result.out_dir).as_posix()}"

@@ -346,6 +346,28 @@ def test_status_is_for_the_collective_and_moderators(media_app, people):
     assert media_app.test_client().get(f"/api/v1/works/{work.id}/status").status_code == 401
 
 
+def test_the_bar_stays_under_100_percent_until_every_rendition_is_stored(
+    media_app, people, samples, monkeypatch
+):
+    work = video_draft(people)
+    _, response = Uploader(media_app, people["owner"]).upload(work.id, samples.tiny().read_bytes())
+    assert response.status_code == 202
+    storage = media_app.extensions["storage"]
+    put_file = storage.put_file
+    shown_while_storing: list[float] = []
+
+    def storing(key, path, content_type):
+        shown_while_storing.append(get_progress(work.id))
+        return put_file(key, path, content_type)
+
+    monkeypatch.setattr(storage, "put_file", storing)
+    assert run_job(work).status == WorkStatus.PENDING_REVIEW
+    # The encode fills the bar to 90 %, storing the files the rest; 100 % is the work ready.
+    assert shown_while_storing[0] == pytest.approx(0.9, abs=0.01)  # shown in whole percents
+    assert shown_while_storing == sorted(shown_while_storing) and max(shown_while_storing) < 1.0
+    assert max(shown_while_storing) > 0.9
+
+
 def test_stuck_processing_work_is_requeued(media_app, people, samples):
     work = video_draft(people)
     _, response = Uploader(media_app, people["owner"]).upload(work.id, samples.tiny().read_bytes())
