@@ -46,3 +46,10 @@ def test_every_schema_reference_resolves():
     text = str(spec)
     for name in re.findall(r"#/components/schemas/(\w+)", text):
         assert name in spec["components"]["schemas"], name
+
+
+def test_the_caption_upload_declares_every_type_it_takes(app):
+    from app.media.captions import CONTENT_TYPES
+
+    body = build_spec()["paths"]["/works/{id}/captions/{lang}"]["put"]["requestBody"]
+    assert set(body["content"]) == set(CONTENT_TYPES)  # text/plain and text/srt were taken, not said

@@ -16,7 +16,9 @@ _CAPTION_BODY = {
     "required": True,
     "content": {
         media_type: {"schema": {"type": "string", "maxLength": captions.MAX_BYTES}}
-        for media_type in ("text/vtt", "application/x-subrip")
+        # Every type the call takes: SRT goes by several names, and a file picked in a browser
+        # often comes as text/plain.
+        for media_type in captions.CONTENT_TYPES
     },
 }
 
