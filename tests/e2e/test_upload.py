@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from app.models import Role, Work, WorkStatus
+from tests.builders_support import make_work
 from tests.e2e.browser_support import log_in, plays_and_seeks
 from tests.media_samples import make_clip
 from tests.media_worker_process import forget_queue, start_media_worker, stop_media_worker
@@ -53,3 +54,53 @@ def test_a_collective_uploads_a_video_and_it_plays(
 
     page.goto(f"{live_server}/works/{work.id}")
     plays_and_seeks(page)
+
+
+def _on_a_slow_link(page: Page, live_server, app, member, work, clip) -> None:
+    """The upload page of ``work`` behind a weak mobile uplink, as Chromium's own throttling
+    makes it: the file, a single part, takes about six seconds to go up."""
+    assert clip.stat().st_size < app.config["UPLOAD_PART_SIZE"]  # one part: the old bar went 0 → 100
+    log_in(page, live_server, member)
+    page.goto(f"{live_server}/works/{work.id}/upload")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    rate = max(64 * 1024, clip.stat().st_size // 6)  # bytes a second
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": rate},
+    )
+    page.set_input_files("[data-file]", str(clip))
+    page.click("[data-start]")
+
+
+PART_UNDER_WAY = (
+    "() => { const v = document.querySelector('[data-upload-bar]').value; return v > 0 && v < 100; }"
+)
+
+
+def test_on_a_slow_link_the_bar_moves_while_a_part_is_still_going_up(
+    page: Page, live_server, app, make_collective, make_user, open_campaign, tmp_path
+):
+    member = make_user(Role.COLLECTIVE, collective=make_collective())
+    work = make_work(member.collective, open_campaign, title="弱网上传", kind="film", status="draft")
+    clip = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=4)
+    _on_a_slow_link(page, live_server, app, member, work, clip)
+    page.wait_for_function(PART_UNDER_WAY, timeout=20_000)
+    expect(page.locator("[data-upload-bar]")).to_have_attribute("value", "100", timeout=60_000)
+
+
+def test_a_part_paused_half_way_goes_up_again_on_resume(
+    page: Page, live_server, app, make_collective, make_user, open_campaign, tmp_path
+):
+    member = make_user(Role.COLLECTIVE, collective=make_collective())
+    work = make_work(member.collective, open_campaign, title="暂停再传", kind="film", status="draft")
+    clip = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=4)
+    _on_a_slow_link(page, live_server, app, member, work, clip)
+    page.wait_for_function(PART_UNDER_WAY, timeout=20_000)
+    page.click("[data-pause]")
+    expect(page.locator("[data-message]")).to_contain_text("已暂停")
+    # The half-sent part is dropped: the bar shows only what arrived whole.
+    expect(page.locator("[data-upload-bar]")).to_have_attribute("value", "0")
+    page.click("[data-resume]")
+    expect(page.locator("[data-upload-bar]")).to_have_attribute("value", "100", timeout=60_000)
+    expect(page.locator("[data-message]")).not_to_contain_text("上传失败")
