@@ -25,21 +25,29 @@ _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _ACCOUNT_TABLES = re.compile(r'\b"?(user|login_session)"?\b')
 
 
-def account_reads(run) -> int:
-    """How many SELECTs of an account or a login session `run()` sends to SQL: none when the
-    signed-in account comes from the session cache (app/auth/session_cache.py)."""
+def statements_sent(run) -> list[str]:
+    """Every SQL statement `run()` sends, in order."""
     seen: list[str] = []
 
     def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT") and _ACCOUNT_TABLES.search(statement):
-            seen.append(statement)
+        seen.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
         run()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen)
+    return seen
+
+
+def account_reads(run) -> int:
+    """How many SELECTs of an account or a login session `run()` sends to SQL: none when the
+    signed-in account comes from the session cache (app/auth/session_cache.py)."""
+    return sum(
+        1
+        for statement in statements_sent(run)
+        if statement.lstrip().upper().startswith("SELECT") and _ACCOUNT_TABLES.search(statement)
+    )
 
 
 def sign_in(client, user) -> None:

@@ -15,7 +15,7 @@ from app.moderation import services as moderation
 from app.works.listing import WorkFilters
 from tests.builders_support import make_work
 from tests.engagement_support import another_request
-from tests.sign_in_support import page_csrf_token, sign_in
+from tests.sign_in_support import page_csrf_token, sign_in, statements_sent
 
 
 @pytest.fixture
@@ -47,21 +47,6 @@ def events(action: str | None = None) -> list[ModerationEvent]:
     if action:
         query = query.where(ModerationEvent.action == action)
     return list(db.session.scalars(query))
-
-
-def statements(run) -> list[str]:
-    """The SQL statements ``run()`` sends."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        run()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    return seen
 
 
 def likes_rank(work_id: int) -> float | None:
@@ -387,11 +372,11 @@ def test_the_api_queue_reads_a_pages_counts_and_likes_at_once_whatever_its_size(
         pending(beijing, open_campaign, f"作品{n}")
     # Each is measured on its second read: the first caches the session and the new works' counts.
     client.get("/api/v1/moderation/queue")
-    two = statements(lambda: client.get("/api/v1/moderation/queue"))
+    two = statements_sent(lambda: client.get("/api/v1/moderation/queue"))
     for n in range(2, 20):
         pending(beijing, open_campaign, f"作品{n}")
     client.get("/api/v1/moderation/queue")
-    twenty = statements(lambda: client.get("/api/v1/moderation/queue"))
+    twenty = statements_sent(lambda: client.get("/api/v1/moderation/queue"))
     assert len(twenty) == len(two), twenty
 
 

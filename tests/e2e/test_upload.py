@@ -56,9 +56,13 @@ def test_a_collective_uploads_a_video_and_it_plays(
     plays_and_seeks(page)
 
 
-def _on_a_slow_link(page: Page, live_server, app, member, work, clip) -> None:
-    """The upload page of ``work`` behind a weak mobile uplink, as Chromium's own throttling
-    makes it: the file, a single part, takes about six seconds to go up."""
+@pytest.fixture
+def on_a_slow_link(page: Page, live_server, app, make_collective, make_user, open_campaign, tmp_path) -> Page:
+    """A film's upload page behind a weak mobile uplink, as Chromium's own throttling makes it,
+    its upload started: the file, a single part, takes about six seconds to go up."""
+    member = make_user(Role.COLLECTIVE, collective=make_collective())
+    work = make_work(member.collective, open_campaign, title="弱网上传", kind="film", status="draft")
+    clip = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=4)
     assert clip.stat().st_size < app.config["UPLOAD_PART_SIZE"]  # one part: the old bar went 0 → 100
     log_in(page, live_server, member)
     page.goto(f"{live_server}/works/{work.id}/upload")
@@ -71,6 +75,7 @@ def _on_a_slow_link(page: Page, live_server, app, member, work, clip) -> None:
     )
     page.set_input_files("[data-file]", str(clip))
     page.click("[data-start]")
+    return page
 
 
 PART_UNDER_WAY = (
@@ -78,24 +83,14 @@ PART_UNDER_WAY = (
 )
 
 
-def test_on_a_slow_link_the_bar_moves_while_a_part_is_still_going_up(
-    page: Page, live_server, app, make_collective, make_user, open_campaign, tmp_path
-):
-    member = make_user(Role.COLLECTIVE, collective=make_collective())
-    work = make_work(member.collective, open_campaign, title="弱网上传", kind="film", status="draft")
-    clip = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=4)
-    _on_a_slow_link(page, live_server, app, member, work, clip)
+def test_on_a_slow_link_the_bar_moves_while_a_part_is_still_going_up(on_a_slow_link: Page):
+    page = on_a_slow_link
     page.wait_for_function(PART_UNDER_WAY, timeout=20_000)
     expect(page.locator("[data-upload-bar]")).to_have_attribute("value", "100", timeout=60_000)
 
 
-def test_a_part_paused_half_way_goes_up_again_on_resume(
-    page: Page, live_server, app, make_collective, make_user, open_campaign, tmp_path
-):
-    member = make_user(Role.COLLECTIVE, collective=make_collective())
-    work = make_work(member.collective, open_campaign, title="暂停再传", kind="film", status="draft")
-    clip = make_clip(tmp_path / "film.mp4", width=1280, height=720, seconds=4)
-    _on_a_slow_link(page, live_server, app, member, work, clip)
+def test_a_part_paused_half_way_goes_up_again_on_resume(on_a_slow_link: Page):
+    page = on_a_slow_link
     page.wait_for_function(PART_UNDER_WAY, timeout=20_000)
     page.click("[data-pause]")
     expect(page.locator("[data-message]")).to_contain_text("已暂停")
