@@ -368,6 +368,33 @@ def test_the_bar_stays_under_100_percent_until_every_rendition_is_stored(
     assert max(shown_while_storing) > 0.9
 
 
+def test_an_upload_cancelled_through_the_api_drops_its_parts_and_frees_the_work(media_app, people, samples):
+    work = video_draft(people)
+    data = samples.tiny().read_bytes()
+    owner = Uploader(media_app, people["owner"])
+    opened = owner.open(work.id, data).json
+    owner.send(opened, data)
+    session = db.session.get(UploadSession, opened["upload_id"])
+    key, store_id = session.storage_key, session.storage_upload_id
+    for _ in range(2):  # cancelling again changes nothing
+        answer = owner.client.delete(f"/api/v1/uploads/{opened['upload_id']}", headers=owner.headers)
+        assert answer.status_code == 204
+    assert fresh(work.id).status == WorkStatus.DRAFT
+    assert db.session.get(UploadSession, opened["upload_id"]).status == UploadStatus.ABORTED
+    with pytest.raises(MultipartError):
+        get_storage().list_parts(key, store_id)
+
+
+def test_a_completed_upload_cannot_be_cancelled(media_app, people, samples):
+    work = video_draft(people)
+    owner = Uploader(media_app, people["owner"])
+    upload_id, completed = owner.upload(work.id, samples.tiny().read_bytes())
+    assert completed.status_code == 202
+    answer = owner.client.delete(f"/api/v1/uploads/{upload_id}", headers=owner.headers)
+    assert (answer.status_code, answer.json["error"]["code"]) == (409, "upload_completed")
+    assert fresh(work.id).status == WorkStatus.PROCESSING
+
+
 def test_stuck_processing_work_is_requeued(media_app, people, samples):
     work = video_draft(people)
     _, response = Uploader(media_app, people["owner"]).upload(work.id, samples.tiny().read_bytes())
@@ -399,6 +426,20 @@ def test_every_container_the_worker_opens_passes_the_sniff_at_completion(tmp_pat
     )
     assert probe(path).duration > 0.5  # the worker takes it ...
     assert sniff_video_type(path.read_bytes()[:SNIFF_BYTES]) is not None  # ... so completion must too
+
+
+def test_an_old_quicktime_file_without_an_ftyp_box_passes_the_sniff(tmp_path):
+    path = tmp_path / "old.mov"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=1", "-f", "mov", str(path)],
+        check=True,
+        timeout=60,
+    )
+    data = path.read_bytes()
+    assert data[4:8] == b"ftyp"
+    path.write_bytes(data[:4] + b"free" + data[8:])  # ftyp is optional in QuickTime
+    assert probe(path).duration > 0.5
+    assert sniff_video_type(path.read_bytes()[:SNIFF_BYTES]) == "video/quicktime"
 
 
 def test_sniffing_reads_the_bytes():

@@ -4,10 +4,14 @@ film was a dead end: no new upload (409 not_uploadable), no submitting by hand."
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 
 from app.errors import ValidationFailed
-from app.models import AssetRole, AssetStatus, WorkStatus
+from app.media.uploads import expire_abandoned_uploads
+from app.models import AssetRole, AssetStatus, WorkStatus, utcnow
 from app.moderation.services import reject_work
 from app.works import services as svc
 from tests.sign_in_support import page_csrf_token, sign_in
@@ -57,7 +61,7 @@ def test_a_refused_replacement_leaves_the_film_able_to_go_back_with_its_video(
     _, refused = Uploader(media_app, people["owner"]).upload(rejected_film.id, text)
     assert refused.status_code == 422
     work = fresh(rejected_film.id)
-    assert work.status == WorkStatus.DRAFT and work.video_ready  # the old video stays
+    assert work.status == WorkStatus.REJECTED and work.video_ready  # the old video stays
     svc.submit_for_review(work, people["owner"])
     assert fresh(work.id).status == WorkStatus.PENDING_REVIEW
 
@@ -83,3 +87,47 @@ def test_a_film_submitted_by_hand_without_its_video_is_told_why_on_its_upload_pa
     answer = client.post(f"/works/{work.id}/submit", data={"csrf_token": page_csrf_token(client)})
     assert answer.headers["Location"].endswith(f"/works/{work.id}/upload")
     assert "视频上传并处理完成后自动提交审核" in client.get(answer.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_replacement_cancelled_from_the_page_leaves_the_film_rejected_with_its_video(
+    media_app, people, samples, rejected_film
+):
+    owner = Uploader(media_app, people["owner"])
+    assert owner.open(rejected_film.id, samples.one_second().read_bytes()).status_code == 201
+    assert fresh(rejected_film.id).status == WorkStatus.UPLOADING
+    client = media_app.test_client()
+    sign_in(client, people["owner"])
+    page = client.get(f"/works/{rejected_film.id}/upload").get_data(as_text=True)
+    assert re.search(r"data-cancel\s*>", page)  # 取消上传 shown, not hidden: an upload is under way
+    answer = client.post(
+        f"/works/{rejected_film.id}/upload/cancel", data={"csrf_token": page_csrf_token(client)}
+    )
+    assert answer.status_code == 302
+    work = fresh(rejected_film.id)
+    assert (work.status, work.reject_reason, work.video_ready) == (
+        WorkStatus.REJECTED,
+        "声音太小，请替换视频后重新提交",
+        True,
+    )
+    assert "已取消上传" in client.get(answer.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_abandoned_replacement_leaves_the_film_rejected_when_it_expires(
+    media_app, people, samples, rejected_film
+):
+    owner = Uploader(media_app, people["owner"])
+    upload_id = owner.open(rejected_film.id, samples.one_second().read_bytes()).json["upload_id"]
+    assert expire_abandoned_uploads(utcnow() + timedelta(days=2)) == [upload_id]
+    assert fresh(rejected_film.id).status == WorkStatus.REJECTED
+
+
+def test_a_replacement_the_worker_refuses_leaves_no_row_of_the_old_videos_files(
+    media_app, people, rejected_film
+):
+    junk = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 20 + b"not a video" * 3000
+    _, completed = Uploader(media_app, people["owner"]).upload(rejected_film.id, junk)
+    assert completed.status_code == 202  # the type check passes; the worker's probe does not
+    work = run_job(rejected_film)
+    assert work.status == WorkStatus.FAILED
+    # The old video's files went when the new file arrived whole: so did every row naming them.
+    assert [a.role for a in work.assets] == [AssetRole.SOURCE]

@@ -300,6 +300,29 @@ def test_resolving_a_comment_report_with_hide_hides_it_uncounts_it_and_answers_e
     assert event_count() == before + 1 and len(events_of("comment_hide")) == 1
 
 
+def test_hiding_through_a_report_whose_comment_its_author_deleted_meanwhile_still_answers_it(
+    place, monkeypatch
+):
+    from app.engagement import comments
+    from app.models import User
+    from tests.engagement_support import another_request
+
+    comment = post(place.other_viewer, place.beijing_work)
+    report = reports.create_report(place.viewer, "comment", comment.id, "广告")
+    author_id, read = place.other_viewer.id, reports._report_in_scope
+
+    def read_then_author_deletes(actor, report_id):
+        found = read(actor, report_id)  # the moderator sees the comment visible
+        with another_request():
+            comments.delete_comment(db.session.get(User, author_id), db.session.get(Comment, comment.id))
+        return found
+
+    monkeypatch.setattr(reports, "_report_in_scope", read_then_author_deletes)
+    answered = reports.resolve_report(place.moderator, report.id, "resolved", hide=True)
+    assert answered.status == ReportStatus.RESOLVED  # was a 409 with the report left open
+    assert events_of("comment_hide") == [] and len(events_of("report_resolved")) == 1
+
+
 @pytest.mark.race
 def test_reports_racing_the_hiding_of_their_comment_are_refused_or_resolved_with_it(app, place):
     from app.models import User

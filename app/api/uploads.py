@@ -81,6 +81,16 @@ def complete_upload(data: dict[str, Any], upload_id: str):
     return {"work": work_dict(work, current_user)}, 202
 
 
+@bp.delete("/uploads/<upload_id>")
+@answers(204, refusing=(401, 404, 409), signed_in=True)
+@login_required_api
+def cancel_upload(upload_id: str):
+    """Cancel an unfinished upload: its parts are dropped and the work is free again (back to a
+    draft, or to its rejection); cancelling again changes nothing, a completed upload is 409"""
+    uploads.cancel_upload(uploads.get_upload_session(upload_id, current_user))
+    return "", 204
+
+
 @bp.get("/works/<int:id>/status")
 @answers(200, WorkStatusAnswer, refusing=(401, 404), signed_in=True)
 @login_required_api

@@ -70,6 +70,18 @@ def upload_media(work_id: int):
     )
 
 
+@bp.post("/works/<int:work_id>/upload/cancel")
+@login_required
+def cancel_media_upload(work_id: int):
+    """取消上传: every unfinished upload of the work, whichever tab or device began it."""
+    work = svc.get_editable_work(work_id, current_user)
+    if uploads.cancel_uploads_of(work):
+        flash(_("已取消上传，作品恢复为可编辑状态。"), "success")
+    else:
+        flash(_("这件作品没有进行中的上传。"), "error")
+    return redirect(url_for("media.upload_media", work_id=work.id))
+
+
 @bp.get("/works/<int:work_id>/captions")
 @login_required
 def caption_page(work_id: int):

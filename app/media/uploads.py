@@ -77,6 +77,7 @@ VIDEO_ROLES = (
     AssetRole.MP4_1080,
     AssetRole.HLS,
     AssetRole.POSTER,
+    AssetRole.STORYBOARD,
 )
 
 
@@ -84,6 +85,7 @@ VIDEO_ROLES = (
 # Type sniffing.
 
 
+_QUICKTIME_FIRST_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 # ASF (WMV, what Windows Movie Maker and many phones of a decade ago export): its header object's GUID.
 _ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 
@@ -97,12 +99,15 @@ def sniff_video_type(head: bytes) -> str | None:
     """The container type of a file from its first bytes, or None when it is no video we take.
 
     Every container the worker opens (media_worker.probe.SOURCE_FORMATS) and only those: MP4/MOV
-    (an ``ftyp`` box), Matroska/WebM (EBML), AVI (RIFF…AVI), MPEG-TS in 188-byte packets and in
+    (an ``ftyp`` box, or for old QuickTime files one of the atoms that may come first),
+    Matroska/WebM (EBML), AVI (RIFF…AVI), MPEG-TS in 188-byte packets and in
     the 192-byte ones of AVCHD camcorders (.MTS/.M2TS), ASF (.WMV), MPEG program streams (.MPG,
     DVD .VOB) and FLV. The worker probes the whole file after this.
     """
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    if head[4:8] in _QUICKTIME_FIRST_ATOMS:  # QuickTime before ftyp existed: it is optional there
+        return "video/quicktime"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video/x-matroska"
     if head[:4] == b"RIFF" and head[8:11] == b"AVI":
@@ -396,7 +401,7 @@ def complete_upload(session: UploadSession, actor: Any, parts: Any) -> Work:
         )
     if problem is not None:
         session.status = UploadStatus.ABORTED
-        work.status = WorkStatus.DRAFT
+        work.status = _without_new_video(work)
         db.session.commit()
         delete_quietly([session.storage_key])
         raise problem
@@ -460,34 +465,68 @@ def expire_abandoned_uploads(now: datetime | None = None) -> list[str]:
     storage = get_storage()
     for upload_id in expired:
         session = db.session.get(UploadSession, upload_id)
-        # The work's row lock orders this with a completion or a new upload of the same work.
-        _lock_work(session.work_id)
-        db.session.refresh(session)
-        if session.status != UploadStatus.OPEN:
-            db.session.rollback()
-            continue
-        session.status = UploadStatus.ABORTED
-        others_open = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(UploadSession)
-            .where(
-                UploadSession.work_id == session.work_id,
-                UploadSession.status == UploadStatus.OPEN,
-                UploadSession.id != session.id,
-            )
-        )
-        if session.work.status == WorkStatus.UPLOADING and not others_open:
-            session.work.status = WorkStatus.DRAFT
-        db.session.commit()
-        try:
-            storage.abort_multipart(session.storage_key, session.storage_upload_id)
-        except Exception:  # an orphaned multipart upload only costs space until it expires
-            log.warning("could not abort expired upload %s", upload_id, exc_info=True)
-        closed.append(upload_id)
-        log.info("upload %s of work %s expired unfinished; closed", upload_id, session.work_id)
+        if _close_unfinished(session, storage):
+            closed.append(upload_id)
+            log.info("upload %s of work %s expired unfinished; closed", upload_id, session.work_id)
     record_cleanup("uploads_aborted", len(closed))
     record_cleanup("parts_orphaned", _abort_orphaned_multiparts(now))
     return closed
+
+
+def cancel_upload(session: UploadSession) -> None:
+    """The uploader gives up (a wrong file, no time): the parts go and the work is free again,
+    as a day later the scheduled clean-up would have made it. Cancelling twice changes nothing;
+    a completed upload cannot be cancelled (its video is being processed)."""
+    if not _close_unfinished(session, get_storage()) and session.status == UploadStatus.COMPLETED:
+        raise Conflict(_("这次上传已经完成，视频正在处理，不能取消。"), code="upload_completed")
+    log.info("upload %s of work %s cancelled", session.id, session.work_id)
+
+
+def cancel_uploads_of(work: Work) -> int:
+    """Cancel every unfinished upload of ``work`` (its page's 取消上传, whichever tab began it)."""
+    storage = get_storage()
+    sessions = db.session.scalars(
+        sa.select(UploadSession).where(
+            UploadSession.work_id == work.id, UploadSession.status == UploadStatus.OPEN
+        )
+    ).all()
+    return sum(_close_unfinished(session, storage) for session in sessions)
+
+
+def _close_unfinished(session: UploadSession, storage: Any) -> bool:
+    """Abort ``session`` if it is still open, and give its work back the status it had before
+    (``_without_new_video``) unless another upload of it is open. False when it was not open."""
+    # The work's row lock orders this with a completion or a new upload of the same work.
+    _lock_work(session.work_id)
+    db.session.refresh(session)
+    if session.status != UploadStatus.OPEN:
+        db.session.rollback()
+        return False
+    session.status = UploadStatus.ABORTED
+    others_open = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(UploadSession)
+        .where(
+            UploadSession.work_id == session.work_id,
+            UploadSession.status == UploadStatus.OPEN,
+            UploadSession.id != session.id,
+        )
+    )
+    if session.work.status == WorkStatus.UPLOADING and not others_open:
+        session.work.status = _without_new_video(session.work)
+    db.session.commit()
+    try:
+        storage.abort_multipart(session.storage_key, session.storage_upload_id)
+    except Exception:  # an orphaned multipart upload only costs space until it expires
+        log.warning("could not abort upload %s", session.id, exc_info=True)
+    return True
+
+
+def _without_new_video(work: Work) -> WorkStatus:
+    """Where a work goes when an upload ends without a new video (refused, cancelled, abandoned):
+    back to its rejection while that is unanswered, so it may still go back to review with the
+    video it has; otherwise a draft."""
+    return WorkStatus.REJECTED if work.reject_reason else WorkStatus.DRAFT
 
 
 def _abort_orphaned_multiparts(now: datetime) -> int:

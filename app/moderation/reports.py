@@ -198,9 +198,16 @@ def resolve_report(
             message = _("只有成立的评论举报可以同时隐藏评论。")
             raise ValidationFailed(message, code="invalid_action", fields={"hide": message})
         if comment.status != CommentStatus.HIDDEN and work is not None:
-            comment_review.hide_in_fence(actor, comment, work, text or report.reason)
-            db.session.refresh(report)
-            return report
+            try:
+                comment_review.hide_in_fence(actor, comment, work, text or report.reason)
+            except Conflict as exc:
+                if exc.code != "already_moderated":
+                    raise
+                # Hidden since it was read (its author deleted it, say): answered below, as a
+                # report on a comment found hidden is.
+            else:
+                db.session.refresh(report)
+                return report
     answered = comment_review.close_reports(Report.id == report.id, actor, status)
     if not answered:  # answered by someone else since we read it
         db.session.rollback()

@@ -99,3 +99,14 @@ def test_a_part_paused_half_way_goes_up_again_on_resume(on_a_slow_link: Page):
     page.click("[data-resume]")
     expect(page.locator("[data-upload-bar]")).to_have_attribute("value", "100", timeout=60_000)
     expect(page.locator("[data-message]")).not_to_contain_text("上传失败")
+
+
+def test_an_upload_cancelled_half_way_frees_the_work(on_a_slow_link: Page):
+    page = on_a_slow_link
+    page.wait_for_function(PART_UNDER_WAY, timeout=20_000)
+    page.click("[data-cancel] button")
+    expect(page.locator(".flash")).to_contain_text("已取消上传")
+    expect(page.locator("[data-cancel]")).to_be_hidden()  # nothing left to cancel
+    expect(page.locator("[data-upload-form]")).to_be_visible()
+    db.session.expire_all()
+    assert db.session.scalar(db.select(Work).where(Work.title == "弱网上传")).status == WorkStatus.DRAFT

@@ -66,6 +66,7 @@
     (body.received || []).forEach(function (part) { state.received[part.number] = part.etag; });
     localStorage.setItem(storageKey(file), body.upload_id);
     show("upload-progress", true);
+    show("cancel", true);
     setUploadProgress();
   }
 
@@ -159,6 +160,7 @@
       await api("/api/v1/uploads/" + encodeURIComponent(state.uploadId) + "/complete", { method: "POST", json: { parts: parts } });
       localStorage.removeItem(storageKey(state.file));
       show("pause", false);
+      show("cancel", false);
       show("upload-form", false);
       say(T.processing);
       show("transcode-progress", true);
@@ -208,6 +210,14 @@
       adopt(body, state.file);
       run();
     }).catch(function (error) { say(error instanceof ApiError ? error.message : T.network); });
+  });
+
+  // 取消上传 posts its form (the server drops every unfinished upload of the work); the part in
+  // flight stops with the page, and this browser forgets the upload it would have resumed.
+  el("cancel").addEventListener("submit", function () {
+    paused = true;
+    if (inFlight) inFlight.abort();
+    if (state) localStorage.removeItem(storageKey(state.file));
   });
 
   window.addEventListener("online", function () {
