@@ -449,6 +449,9 @@ def test_sniffing_reads_the_bytes():
     assert sniff_video_type(b"RIFF\x00\x00\x00\x00AVI LIST") == "video/x-msvideo"
     assert sniff_video_type(b"\x47" + b"\x00" * 187 + b"\x47" + b"\x00" * 3) == "video/mp2t"
     assert sniff_video_type(b"G" + b"a short text" * 10) is None  # one stray "G" is no TS
+    # Text holding an old QuickTime file's first atom names where they would be is no video.
+    for text in (b"The free software movement", b"The wide world", b"The moov", b"The skip"):
+        assert sniff_video_type(text * 20) is None
     assert sniff_video_type(b"<html>" + b"\x00" * 200) is None
     assert sniff_video_type("这不是视频".encode() * 20) is None
 

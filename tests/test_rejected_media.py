@@ -54,10 +54,10 @@ def test_a_film_without_a_ready_video_is_not_submitted_by_hand(media_app, people
         svc.submit_for_review(video_draft(people, kind="film"), people["owner"])
 
 
+@pytest.mark.parametrize("text", [b"this is not a video at all" * 100, b"The free software movement" * 100])
 def test_a_refused_replacement_leaves_the_film_able_to_go_back_with_its_video(
-    media_app, people, rejected_film
+    media_app, people, rejected_film, text
 ):
-    text = b"this is not a video at all" * 100
     _, refused = Uploader(media_app, people["owner"]).upload(rejected_film.id, text)
     assert refused.status_code == 422
     work = fresh(rejected_film.id)
@@ -131,3 +131,18 @@ def test_a_replacement_the_worker_refuses_leaves_no_row_of_the_old_videos_files(
     assert work.status == WorkStatus.FAILED
     # The old video's files went when the new file arrived whole: so did every row naming them.
     assert [a.role for a in work.assets] == [AssetRole.SOURCE]
+
+
+def test_cancelling_after_a_replacement_the_worker_refused_gives_back_the_failure(
+    media_app, people, samples, rejected_film
+):
+    junk = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 20 + b"not a video" * 3000
+    owner = Uploader(media_app, people["owner"])
+    owner.upload(rejected_film.id, junk)
+    assert run_job(rejected_film).status == WorkStatus.FAILED
+    upload_id = owner.open(rejected_film.id, samples.one_second().read_bytes()).json["upload_id"]
+    assert owner.client.delete(f"/api/v1/uploads/{upload_id}", headers=owner.headers).status_code == 204
+    work = fresh(rejected_film.id)
+    assert (work.status, work.video_ready) == (WorkStatus.FAILED, False)  # not "rejected" without a video
+    status = owner.client.get(f"/api/v1/works/{work.id}/status").json
+    assert status["status"] == "failed" and status["error"]  # the worker's reason, shown again

@@ -85,7 +85,22 @@ VIDEO_ROLES = (
 # Type sniffing.
 
 
-_QUICKTIME_FIRST_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+# QuickTime files from before ftyp (optional there) begin with a small atom, followed inside the
+# bytes read by another atom we know; or with the movie atom, whose first child is its header.
+# Both are checked, so text that happens to hold "free" or "wide" at offset 4 is no video.
+_QUICKTIME_LEADING = frozenset({b"wide", b"free", b"skip", b"pnot"})
+_QUICKTIME_ATOMS = _QUICKTIME_LEADING | {b"ftyp", b"moov", b"mdat", b"uuid"}
+
+
+def _old_quicktime(head: bytes) -> bool:
+    if head[4:8] == b"moov":
+        return head[12:16] in (b"mvhd", b"cmov")
+    if head[4:8] not in _QUICKTIME_LEADING:
+        return False
+    size = int.from_bytes(head[:4], "big")
+    return 8 <= size <= len(head) - 8 and head[size + 4 : size + 8] in _QUICKTIME_ATOMS
+
+
 # ASF (WMV, what Windows Movie Maker and many phones of a decade ago export): its header object's GUID.
 _ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 
@@ -106,7 +121,7 @@ def sniff_video_type(head: bytes) -> str | None:
     """
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
-    if head[4:8] in _QUICKTIME_FIRST_ATOMS:  # QuickTime before ftyp existed: it is optional there
+    if _old_quicktime(head):
         return "video/quicktime"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video/x-matroska"
@@ -524,9 +539,14 @@ def _close_unfinished(session: UploadSession, storage: Any) -> bool:
 
 def _without_new_video(work: Work) -> WorkStatus:
     """Where a work goes when an upload ends without a new video (refused, cancelled, abandoned):
-    back to its rejection while that is unanswered, so it may still go back to review with the
-    video it has; otherwise a draft."""
-    return WorkStatus.REJECTED if work.reject_reason else WorkStatus.DRAFT
+    what it was before the upload, read from what it holds. With its video: back to its
+    rejection while that is unanswered (it may go back to review with that video), else a
+    draft. With a source the worker failed on: failed, its reason shown again. Else a draft."""
+    if work.video_ready:
+        return WorkStatus.REJECTED if work.reject_reason else WorkStatus.DRAFT
+    if any(a.role == AssetRole.SOURCE and a.status == AssetStatus.FAILED for a in work.assets):
+        return WorkStatus.FAILED
+    return WorkStatus.DRAFT
 
 
 def _abort_orphaned_multiparts(now: datetime) -> int:

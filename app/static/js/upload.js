@@ -174,6 +174,7 @@
           localStorage.removeItem(storageKey(state.file));
           state = null;
           show("resume", false);
+          show("cancel", false); // the server has closed it: nothing left to cancel
           startButton.disabled = false;
         }
       } else {
