@@ -15,6 +15,9 @@ concurrent change slips in between. :func:`lock` is the one way to do it here:
   SQLite's one writer lock (waiting out the busy timeout); the read that follows then sees every
   earlier commit, and nobody else writes until our commit.
 
+Where the check fits in the write's own WHERE (a status that must still hold), :func:`transition`
+makes them one statement instead, and needs no lock.
+
 The rows come back refreshed (``populate_existing``), so objects the session loaded before the
 lock show what the lock protects. Where there is no row to lock (the first slot of an empty
 wall), callers add a PostgreSQL advisory lock of their own.
@@ -42,3 +45,20 @@ def _sqlite_writer_lock(statement: sa.Select) -> None:
     # Any table takes the lock (it is the whole database's); the statement's own is at hand.
     table = sa.sql.util.find_tables(statement.get_final_froms()[0])[0]
     db.session.execute(sa.text(f'UPDATE "{table.name}" SET rowid = rowid WHERE 0'))
+
+
+def transition(row: Any, *conditions: Any, **values: Any) -> bool:
+    """Change ``row`` only while ``conditions`` still hold, the other way to guard a
+    check-then-write: the check and the write are one statement, so when two people change one
+    row at once (two moderators deciding one work or one flag) exactly one of them succeeds, and
+    only that one writes its audit event. True when the row changed. The caller commits; the
+    session's copy of the row is stale until then (it reloads after the commit)."""
+    model = type(row)
+    changed = db.session.execute(
+        sa.update(model)
+        .where(model.id == row.id, *conditions)
+        .values(**values)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return changed is not None

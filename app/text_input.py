@@ -53,8 +53,11 @@ def _message(names: list[str]) -> str:
     return _("提交的内容含有无法保存的字符（空字符或不成对的代理字符）：%(names)s", names=", ".join(names))
 
 
-def _field_message() -> str:
-    return _("含有无法保存的字符")
+def _refused(names: list[str]) -> ValidationFailed:
+    """A body's refusal (a form's, a JSON object's), each field named."""
+    return ValidationFailed(
+        _message(names), code="invalid_characters", fields=dict.fromkeys(names, _("含有无法保存的字符"))
+    )
 
 
 def _unstorable(pairs: Iterable[tuple[str, str]]) -> list[str]:
@@ -84,9 +87,7 @@ def refuse_unstorable_request() -> None:
     if form and request.method != "GET" and request.blueprint != "api":
         names = _unstorable(request.form.items(multi=True))
         if names:
-            raise ValidationFailed(
-                _message(names), code="invalid_characters", fields=dict.fromkeys(names, _field_message())
-            )
+            raise _refused(names)
 
 
 def check_json_text(data: dict[str, Any]) -> None:
@@ -107,9 +108,7 @@ def check_json_text(data: dict[str, Any]) -> None:
             elif isinstance(item, list):
                 pending.extend(item)
     if names:
-        raise ValidationFailed(
-            _message(names), code="invalid_characters", fields=dict.fromkeys(names, _field_message())
-        )
+        raise _refused(names)
 
 
 def init_text_input(app: Flask) -> None:

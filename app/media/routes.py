@@ -62,7 +62,7 @@ def upload_media(work_id: int):
         work=work,
         uploadable=work.status in uploads.UPLOADABLE_STATUSES,
         # A rejected work may also go back to review with the video it has.
-        resubmittable=work.status in svc.EDITABLE_STATUSES and work.video_ready,
+        resubmittable=svc.submittable(work),
         max_bytes=limit,
         max_mb=limit // (1024 * 1024),
         max_minutes=limits.max_seconds(work.kind) // 60,

@@ -45,7 +45,7 @@ from app.extensions import db, redis_client
 from app.ids import SQL_INT_MAX, parse_int
 from app.media.keys import key_token, output_prefix, source_key
 from app.media.limits import human_size, max_bytes
-from app.media.transcodes import enqueue_transcode
+from app.media.transcodes import enqueue_transcode, source_asset
 from app.models import (
     AssetRole,
     AssetStatus,
@@ -544,7 +544,8 @@ def _without_new_video(work: Work) -> WorkStatus:
     draft. With a source the worker failed on: failed, its reason shown again. Else a draft."""
     if work.video_ready:
         return WorkStatus.REJECTED if work.reject_reason else WorkStatus.DRAFT
-    if any(a.role == AssetRole.SOURCE and a.status == AssetStatus.FAILED for a in work.assets):
+    source = source_asset(work)
+    if source is not None and source.status == AssetStatus.FAILED:
         return WorkStatus.FAILED
     return WorkStatus.DRAFT
 

@@ -27,6 +27,7 @@ from app.moderation import audit
 from app.moderation.accounts import void_likes
 from app.moderation.vote_signals import subnet_of
 from app.policy import in_scope, province_of, require_moderator, require_national
+from app.sql_locks import transition
 
 
 @dataclass
@@ -112,17 +113,16 @@ def get_flag(moderator: Any, flag_id: int) -> VoteFlag:
 
 
 def _decide(moderator: Any, flag: VoteFlag, status: FlagStatus) -> None:
-    """Close the flag only while it is still open: the check and the write are one statement, so
-    when two moderators decide one flag at once (or one dismisses while another voids) exactly one
-    of them succeeds and writes its event. The caller commits."""
-    closed = db.session.execute(
-        sa.update(VoteFlag)
-        .where(VoteFlag.id == flag.id, VoteFlag.status == FlagStatus.OPEN)
-        .values(status=status, decided_by_id=moderator.id, decided_at=utcnow())
-        .returning(VoteFlag.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if closed is None:
+    """Close the flag only while it is still open (``transition``): when two moderators decide one
+    flag at once, or one dismisses while another voids, exactly one of them succeeds and writes
+    its event. The caller commits."""
+    if not transition(
+        flag,
+        VoteFlag.status == FlagStatus.OPEN,
+        status=status,
+        decided_by_id=moderator.id,
+        decided_at=utcnow(),
+    ):
         db.session.rollback()
         raise _closed()
 

@@ -38,6 +38,7 @@ from app.moderation.queues import ACTIONS, QUEUES
 from app.notifications import services as notifications
 from app.policy import in_scope, is_national, province_of, require_moderator
 from app.signals import announce
+from app.sql_locks import transition
 from app.works.listing import WorkFilters, apply_work_filters
 from app.works.services import get_work
 
@@ -191,24 +192,10 @@ def _clean_reason(reason: Any, *, required: bool) -> str:
     )
 
 
-def _transition(work: Work, *conditions: Any, **values: Any) -> bool:
-    """Change the work only while ``conditions`` still hold: the check and the write are one
-    statement, so when two moderators act on one work at once exactly one of them succeeds (and
-    writes the one audit event). The caller commits; the work reloads after the commit."""
-    changed = db.session.execute(
-        sa.update(Work)
-        .where(Work.id == work.id, *conditions)
-        .values(**values)
-        .returning(Work.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    return changed is not None
-
-
 def approve_work(moderator: Any, work_id: int) -> Work:
     """pending_review → published: it becomes public and enters every ranking."""
     work = get_work_for_review(moderator, work_id)
-    published = _transition(
+    published = transition(
         work,
         Work.status == WorkStatus.PENDING_REVIEW,
         status=WorkStatus.PUBLISHED,
@@ -232,7 +219,7 @@ def reject_work(moderator: Any, work_id: int, reason: Any) -> Work:
     text = _clean_reason(reason, required=True)
     work = get_work_for_review(moderator, work_id)
     was_published = work.status == WorkStatus.PUBLISHED
-    rejected = _transition(
+    rejected = transition(
         work,
         Work.status == work.status,
         Work.status.in_([WorkStatus.PENDING_REVIEW, WorkStatus.PUBLISHED]),
@@ -263,7 +250,7 @@ def recommend_work(moderator: Any, work_id: int, note: Any = "") -> Work:
     work = get_work_for_review(moderator, work_id)
     if work.status != WorkStatus.PUBLISHED:
         raise _not_published()
-    if _transition(
+    if transition(
         work,
         Work.status == WorkStatus.PUBLISHED,
         Work.recommended.is_(False),
@@ -284,7 +271,7 @@ def recommend_work(moderator: Any, work_id: int, note: Any = "") -> Work:
 
 def unrecommend_work(moderator: Any, work_id: int) -> Work:
     work = get_work_for_review(moderator, work_id)
-    if _transition(
+    if transition(
         work, Work.recommended.is_(True), recommended=False, recommended_by_id=None, recommended_at=None
     ):
         audit.record(moderator, "unrecommend", "work", work.id)

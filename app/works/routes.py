@@ -72,7 +72,7 @@ def my_works():
         "works/my_works.html",
         works=works,
         collective=collectives.get_collective(collective_id),
-        editable_statuses=svc.EDITABLE_STATUSES,
+        submittable=svc.submittable,
     )
 
 

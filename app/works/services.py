@@ -278,6 +278,12 @@ def remove_story_image(work: Work, actor: Any, asset_id: int) -> None:
     delete_quietly(keys)
 
 
+def submittable(work: Work) -> bool:
+    """Whether 提交审核 is offered for ``work`` (我的作品, a film's upload page): editable, and for
+    a film or video only once its video is ready (before that it goes to review by itself)."""
+    return work.status in EDITABLE_STATUSES and (work.kind == WorkKind.STORY or work.video_ready)
+
+
 def submit_for_review(work: Work, actor: Any) -> Work:
     """draft/rejected → pending_review, in an open window: a story with a title and a body, a film
     or video whose video is ready. A film or video goes to review by itself once its first video
